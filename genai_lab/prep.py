@@ -1,0 +1,126 @@
+"""The data-preparation core: raw rows -> typed reviews -> quality flags -> clean and rejected rows.
+
+Plain functions over polars frames; the Dagster assets in `genai_lab.assets.prep` only wire them.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from genai_lab.text.language import LanguageSettings, detect_language
+from genai_lab.text.rules import CHECK_BY_NAME, CHECKS, DIMENSIONS, DROP_PRIORITY, RuleSettings, normalise_whitespace, scan_columns
+
+# Formats seen in exports; naive timestamps are taken as UTC.
+_AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%#z", "%Y-%m-%d %H:%M:%S%#z")
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+COMPLETENESS_FIELDS = ("content", "rating", "date", "app_id", "app_name", "category")
+ENCODING_CHECK = CHECK_BY_NAME["mojibake"]  # repaired while typing, so every later stage sees fixed text
+
+
+def parse_timestamps(raw: pl.Expr) -> pl.Expr:
+    text = raw.str.strip_chars()
+    text = text.str.replace(r"Z$", "+00:00")
+    attempts = [text.str.to_datetime(fmt, strict=False, time_unit="us").dt.convert_time_zone("UTC") for fmt in _AWARE_FORMATS]
+    attempts += [text.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC") for fmt in _NAIVE_FORMATS]
+    epoch = pl.when(text.str.contains(r"^\d{9,10}$")).then(pl.from_epoch(text.cast(pl.Int64, strict=False), "s").dt.replace_time_zone("UTC"))
+    return pl.coalesce(*attempts, epoch)
+
+
+def parse_rating(raw: pl.Expr) -> pl.Expr:
+    value = raw.str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value.is_between(1, 5) & (value == value.round())).then(value.cast(pl.Int8))
+
+
+def normalise_reviews(raw: pl.DataFrame) -> pl.DataFrame:
+    """Types, UTC timestamps, Unix newlines and repaired encoding; every raw row stays."""
+    typed = raw.with_columns(
+        pl.col("rating").alias("rating_raw"),
+        parse_rating(pl.col("rating")).alias("rating"),
+        pl.col("date").alias("date_raw"),
+        parse_timestamps(pl.col("date")).alias("date"),
+        *[pl.col(name).str.strip_chars().cast(pl.Int64, strict=False).alias(name) for name in ("vote_count", "vote_sum")],
+        *[pl.col(name).str.replace_all("\r\n?", "\n").alias(name) for name in ("content", "title")],
+        *[pl.col(name).str.strip_chars().replace("", None).alias(name) for name in ("app_id", "app_name", "category")],
+    )
+    garbled = typed.select(ENCODING_CHECK.detect(RuleSettings()).fill_null(False)).to_series()
+    content = typed["content"]
+    if garbled.any():
+        content = content.scatter(garbled.arg_true(), ENCODING_CHECK.repair(content.filter(garbled), RuleSettings()))
+    return typed.with_columns(content.alias("content"), garbled.alias("encoding_repaired"))
+
+
+def assess_quality(reviews: pl.DataFrame, rules: RuleSettings, language: LanguageSettings) -> pl.DataFrame:
+    """One row per review: `review_id`, `dump_id`, the language columns and one boolean per check."""
+    detected = detect_language(reviews["content"], language)
+    frame = (
+        pl.concat([reviews, detected], how="horizontal").with_columns(pl.int_range(pl.len()).alias("_row"))
+        .with_columns(scan_columns())
+        # duplicates keep the newest: order oldest first (undated first), then the file's own order
+        .sort(["dump_id", "date", "record_number"], nulls_last=False)
+    )
+    flags = [
+        (pl.col("encoding_repaired") if check is ENCODING_CHECK else check.detect(rules)).fill_null(False).alias(check.name)
+        for check in CHECKS
+    ]
+    return frame.select("_row", "review_id", "dump_id", *detected.columns, *flags).sort("_row").drop("_row")
+
+
+def clean_and_reject(reviews: pl.DataFrame, quality: pl.DataFrame, rules: RuleSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows flagged by a dropping check go to `rejected` with every rule that dropped them; the rest are repaired."""
+    quality = reviews.select("dump_id", "review_id").join(quality, on=["dump_id", "review_id"], how="left", maintain_order="left")
+    unassessed = quality[DROP_PRIORITY[0]].is_null().sum()
+    if unassessed or quality.height != reviews.height:
+        raise ValueError(f"{unassessed} reviews have no review_quality row; re-materialize review_quality for these dumps")
+    drop_flags = quality.select(DROP_PRIORITY)
+    first_rule = pl.coalesce(*[pl.when(pl.col(name)).then(pl.lit(name)) for name in DROP_PRIORITY])
+    all_rules = pl.concat_list(*[pl.when(pl.col(name)).then(pl.lit(name)) for name in DROP_PRIORITY]).list.drop_nulls()
+    verdict = drop_flags.select(first_rule.alias("reject_rule"), all_rules.alias("reject_rules"))
+    dropped = verdict["reject_rule"].is_not_null()
+
+    rejected = reviews.filter(dropped).with_columns(verdict.filter(dropped))
+    rejected = rejected.with_columns(
+        pl.col("reject_rule").replace_strict({c.name: c.description for c in CHECKS}, return_dtype=pl.String).alias("reject_reason")
+    )
+
+    kept = reviews.filter(~dropped)
+    kept_quality = quality.filter(~dropped)
+    content = kept["content"].fill_null("")
+    repaired_any = pl.Series([False] * kept.height)
+    for check in CHECKS:
+        if check.repair is None or check is ENCODING_CHECK or check.name == "excess_whitespace":
+            continue
+        flagged = kept_quality[check.name]
+        if flagged.any():
+            content = content.scatter(flagged.arg_true(), check.repair(content.filter(flagged), rules))
+            repaired_any = repaired_any | flagged
+    # Any repair can leave doubled spaces behind, so whitespace is tidied on every repaired row.
+    tidy = repaired_any | kept_quality["excess_whitespace"]
+    if tidy.any():
+        content = content.scatter(tidy.arg_true(), normalise_whitespace(content.filter(tidy)))
+    repairs = pl.concat_list(
+        *[pl.when(pl.col(c.name)).then(pl.lit(c.name)) for c in CHECKS if c.repair is not None]
+    ).list.drop_nulls()
+    clean = kept.with_columns(
+        content.alias("content"),
+        kept["content"].alias("content_original"),
+        kept_quality.select(repairs.alias("repairs")).to_series(),
+        kept_quality["language"],
+    )
+    return clean, rejected
+
+
+def quality_scores(reviews: pl.DataFrame, quality: pl.DataFrame) -> pl.DataFrame:
+    """Per dump: one 0-1 score per dimension (completeness: filled required fields; the others: rows free of that dimension's defects)."""
+    frame = quality.with_columns(
+        *[reviews[name].is_not_null().alias(f"_has_{name}") for name in COMPLETENESS_FIELDS]
+    )
+    by_dimension = {
+        dimension: pl.any_horizontal([pl.col(c.name) for c in CHECKS if c.dimension == dimension])
+        for dimension in DIMENSIONS if dimension != "completeness"
+    }
+    return frame.group_by("dump_id", maintain_order=True).agg(
+        pl.len().alias("rows"),
+        pl.mean_horizontal([pl.col(f"_has_{name}").mean() for name in COMPLETENESS_FIELDS]).alias("completeness"),
+        *[(1 - expr.mean()).alias(dimension) for dimension, expr in by_dimension.items()],
+        *[pl.col(c.name).mean().alias(f"share_{c.name}") for c in CHECKS],
+    )

@@ -1,0 +1,1 @@
+"""Pure text processing over polars frames: no Dagster in here."""

@@ -1,0 +1,231 @@
+"""Review quality checks: each one defined once, with its detection, its repair and whether it drops the row.
+
+Detection is a polars expression over the `reviews` frame plus a few helper columns (see
+`scan_columns`). Repairs run only on the rows a check flagged; the ones with no vectorised form
+(unescaping numeric HTML entities, shortening elongations and repetitions) are Python functions
+over just those rows. Every threshold lives in `RuleSettings`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from pydantic import Field
+
+from genai_lab.defects import DEFECTS
+from genai_lab.settings import StrictConfig
+
+APP_STORE_CATEGORIES: tuple[str, ...] = (
+    "Book", "Books", "Business", "Developer Tools", "Education", "Entertainment", "Finance", "Food & Drink",
+    "Games", "Graphics & Design", "Health & Fitness", "Kids", "Lifestyle", "Magazines & Newspapers", "Medical",
+    "Music", "Navigation", "News", "Photo & Video", "Productivity", "Reference", "Shopping", "Social Networking",
+    "Sports", "Stickers", "Travel", "Utilities", "Weather",
+)
+
+DIMENSIONS = ("completeness", "validity", "relevance", "uniqueness", "privacy")
+
+
+class RuleSettings(StrictConfig):
+    """Thresholds of the review quality checks (Dagster config: a typo in a field name is an error)."""
+
+    min_words: int = Field(3, description="Reviews with fewer words (runs of letters/digits) are too short.")
+    elongation_run: int = Field(3, description="A letter repeated this many times in a row is an elongation ('sooo').")
+    repeated_word_run: int = Field(3, description="A word this many times in a row is a repetition ('very very very').")
+    max_phrase_words: int = Field(4, description="Phrases of 2..this many words immediately repeated are repetitions.")
+    max_special_char_share: float = Field(0.25, description="Share of symbol characters (of non-space characters) above which a text is symbol-spam.")
+    earliest_date: str = Field("2008-07-10", description="Reviews dated before this (the App Store's opening) are invalid.")
+    future_tolerance_hours: int = Field(24, description="Reviews dated more than this after the run are invalid.")
+    target_language: str = Field("en", description="Reviews in other languages are dropped.")
+    valid_categories: list[str] = Field(list(APP_STORE_CATEGORIES), description="Accepted App Store categories.")
+
+
+# --- patterns (Rust regex syntax for polars; Python `re` where a repair needs back-references) ---
+# An ASCII word boundary: Unicode-aware \b makes polars' regex engine ~25x slower on non-ASCII text.
+B = r"(?-u:\b)"
+
+EMAIL = r"(?i)[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}"
+URL = rf"(?i)(?:{B}https?://|{B}www\.)[^\s<>\"]+|{B}(?:[a-z0-9\-]+\.)+(?:com|net|org|io|ly|gg|me|co|app|info|biz|xyz|tv)(?:/[^\s<>\"]*)?{B}"
+PHONE = (
+    r"(?:\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]?\d{2,4}){1,3}"  # +1 415-555-0134, +49 30 1234 5678
+    r"|\(\d{2,4}\)[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}"  # (415) 555 0134
+    rf"|{B}\d{{3}}[.\-]\d{{3}}[.\-]\d{{4}}{B}"  # 415-555-0134
+    rf"|{B}0\d{{2,4}}[\s/\-]?\d{{5,8}}{B})"  # 030 12345678
+)
+HTML_ENTITY = r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#[xX][0-9a-fA-F]{2,5});"
+CONTROL_CHARS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+EXCESS_WHITESPACE = r"[ \u00A0]{2,}|\t|^\s|\s$|\n{3,}"
+WORD = r"[\p{L}\p{N}]+"
+# Promotional intent, not mere mention: "50 free gems a day" or "spam in my inbox" are opinions, not spam.
+SPAM = (
+    rf"(?i){B}(?:use my (?:promo |referral |invite )?code|my (?:referral|invite) (?:code|link)|click (?:my|this) link"
+    r"|follow me (?:on|@)|check out my (?:channel|page|profile|app|store)|subscribe to my|visit my (?:channel|page|site|profile)"
+    r"|earn \$\d+|make money (?:fast|online|from home)|dm me|whats ?app me|(?:gems?|coins?|robux|diamonds) (?:generator|hack)"
+    r"|free (?:robux|v-?bucks)|hack (?:tool|generator)|100% (?:free|working)|buy (?:cheap )?(?:followers|likes)|cheap (?:followers|likes))"
+)
+# UTF-8 read as cp1252: a lead byte shown as Â..ß followed by a continuation byte shown as a cp1252 character
+_CONTINUATION = "\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+MOJIBAKE = rf"[\u00c2-\u00df][{_CONTINUATION}]|[\u00e0-\u00ef][{_CONTINUATION}]{{2}}|ï»¿"
+# Emoji and their joiners/selectors are not "symbols" for the special-character share
+SYMBOL = r"[^\p{L}\p{N}\s.,;:!?'\"()\-\p{Emoji_Presentation}\p{Emoji_Modifier}\u200d\ufe0f\u2019\u2018\u201c\u201d]"
+PICTOGRAPH = r"[\p{Extended_Pictographic}\p{So}]"
+
+PII_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "phone": "<PHONE>"}
+PII_PATTERNS = {"email": EMAIL, "url": URL, "phone": PHONE}  # order matters: emails hold domains
+
+
+def _elongation_pattern(run: int) -> str:
+    # Rust regex has no back-references: one alternative per letter.
+    return "(?i)(?:" + "|".join(f"{letter}{{{run},}}" for letter in "abcdefghijklmnopqrstuvwxyz") + ")"
+
+
+# --- helper columns every detection can use ---
+
+def scan_columns() -> list[pl.Expr]:
+    """`_scan`: content with PII removed (so 'www' is no elongation); `_words`: its lowercased word tokens;
+    `_near_key`: the content folded for near-duplicate matching (lowercase, letters and digits only)."""
+    scan = pl.col("content").fill_null("")
+    for pattern in PII_PATTERNS.values():
+        scan = scan.str.replace_all(pattern, " ")
+    near_key = pl.col("content").fill_null("").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
+    return [scan.alias("_scan"), scan.str.to_lowercase().str.extract_all(WORD).alias("_words"), near_key.alias("_near_key")]
+
+
+def repeated_words_mask(words: pl.Series, settings: RuleSettings) -> pl.Series:
+    """For a list[str] column: does a word run `repeated_word_run` times, or a 2..`max_phrase_words` word phrase repeat at once?
+
+    Works on the exploded, hashed words with the row index carried along (a `list.eval` over the
+    lists is about 20x slower)."""
+    flat = (
+        pl.DataFrame({"row": pl.int_range(0, len(words), eager=True), "word": words.list.eval(pl.element().hash())})
+        .explode("word")
+        .drop_nulls()
+    )
+    word, row = pl.col("word"), pl.col("row")
+
+    def equal(a: int, b: int) -> pl.Expr:
+        return (word.shift(a) == word.shift(b)) & (row.shift(a) == row.shift(b))
+
+    run = pl.all_horizontal([equal(0, k) for k in range(1, settings.repeated_word_run)])
+    phrases = [pl.all_horizontal([equal(k, k + n) for k in range(n)]) for n in range(2, settings.max_phrase_words + 1)]
+    hits = flat.filter(pl.any_horizontal(run, *phrases).fill_null(False))["row"].unique()
+    return pl.Series(words.name, [False] * len(words), pl.Boolean).scatter(hits, True)
+
+
+def _older_copy(*key: pl.Expr) -> pl.Expr:
+    """True for every row that has a newer row with the same key (the frame is sorted oldest first)."""
+    return ~pl.struct(pl.col("dump_id"), pl.col("app_id"), *key).is_last_distinct()
+
+
+# --- repairs (applied to the flagged rows only) ---
+
+def _shorten_elongations(texts: pl.Series, settings: RuleSettings) -> pl.Series:
+    pattern = re.compile(r"([^\W\d_])\1{%d,}" % (settings.elongation_run - 1))
+    return texts.map_elements(lambda text: pattern.sub(r"\1\1", text), return_dtype=pl.String)
+
+
+def _collapse_repetitions(texts: pl.Series, settings: RuleSettings) -> pl.Series:
+    phrase = re.compile(r"\b(\w+(?:\W+\w+){0,%d})(?:\W+\1\b)+" % (settings.max_phrase_words - 1), re.IGNORECASE)
+    return texts.map_elements(lambda text: phrase.sub(r"\1", text), return_dtype=pl.String)
+
+
+def _unescape_html(texts: pl.Series, settings: RuleSettings) -> pl.Series:
+    return texts.map_elements(html.unescape, return_dtype=pl.String)
+
+
+def _mask(kind: str) -> Callable[[pl.Series, RuleSettings], pl.Series]:
+    return lambda texts, settings: texts.str.replace_all(PII_PATTERNS[kind], PII_TOKENS[kind])
+
+
+def normalise_whitespace(texts: pl.Series, settings: RuleSettings | None = None) -> pl.Series:
+    return (
+        texts.str.replace_all(r"[ \t\u00A0]+", " ")
+        .str.replace_all(r" *\n *", "\n")
+        .str.replace_all(r"\n{3,}", "\n\n")
+        .str.strip_chars()
+    )
+
+
+def _collapse_symbol_runs(texts: pl.Series, settings: RuleSettings) -> pl.Series:
+    return texts.str.replace_all(rf"({SYMBOL})(?:{SYMBOL})+", "$1")
+
+
+def _fix_mojibake(texts: pl.Series, settings: RuleSettings) -> pl.Series:
+    import ftfy  # only the few garbled rows pay for it
+
+    return texts.map_elements(ftfy.fix_encoding, return_dtype=pl.String)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    dimension: str
+    detect: Callable[[RuleSettings], pl.Expr]
+    drops: bool = False
+    repair: Callable[[pl.Series, RuleSettings], pl.Series] | None = None
+    description: str = ""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("parse_error", "validity", lambda s: pl.col("parse_error").is_not_null(), drops=True,
+          description="the record could not be parsed"),
+    Check("invalid_rating", "validity", lambda s: pl.col("rating").is_null(), drops=True,
+          description="rating missing, not a number, or outside 1..5"),
+    Check("invalid_date", "validity", lambda s: pl.col("date_raw").is_not_null() & (
+        pl.col("date").is_null()
+        | (pl.col("date") < pl.lit(datetime.fromisoformat(s.earliest_date).replace(tzinfo=UTC)))
+        | (pl.col("date") > pl.lit(_now() + timedelta(hours=s.future_tolerance_hours)))), drops=True,
+          description="date unparseable, before the App Store opened, or in the future"),
+    Check("invalid_category", "validity", lambda s: pl.col("category").is_not_null() & ~pl.col("category").is_in(s.valid_categories),
+          description="category is not an App Store category"),
+    Check("mojibake", "validity", lambda s: pl.col("content").str.contains(MOJIBAKE), repair=_fix_mojibake,
+          description="UTF-8 text decoded as cp1252/latin-1"),
+    Check("control_chars", "validity", lambda s: pl.col("content").str.contains(CONTROL_CHARS),
+          repair=lambda texts, s: texts.str.replace_all(CONTROL_CHARS, ""), description="control characters in the text"),
+    Check("html_entity", "validity", lambda s: pl.col("content").str.contains(HTML_ENTITY), repair=_unescape_html,
+          description="HTML entities such as &amp;"),
+    Check("email", "privacy", lambda s: pl.col("content").str.contains(EMAIL), repair=_mask("email"),
+          description="an e-mail address (masked as <EMAIL>)"),
+    Check("url", "privacy", lambda s: pl.col("content").str.replace_all(EMAIL, " ").str.contains(URL), repair=_mask("url"),
+          description="a URL (masked as <URL>)"),
+    Check("phone", "privacy", lambda s: pl.col("content").str.replace_all(EMAIL, " ").str.replace_all(URL, " ").str.contains(PHONE),
+          repair=_mask("phone"), description="a phone number (masked as <PHONE>)"),
+    Check("elongated_word", "validity", lambda s: pl.col("_scan").str.contains(_elongation_pattern(s.elongation_run)),
+          repair=_shorten_elongations, description="a letter repeated 3+ times ('sooo')"),
+    Check("repeated_words", "validity", lambda s: pl.col("_words").map_batches(lambda words: repeated_words_mask(words, s), return_dtype=pl.Boolean),
+          repair=_collapse_repetitions,
+          description="a word 3+ times in a row, or a short phrase immediately repeated"),
+    Check("excessive_special_chars", "validity", lambda s: (
+        pl.col("_scan").str.count_matches(SYMBOL).cast(pl.Float64)
+        / pl.max_horizontal(pl.col("_scan").str.replace_all(r"\s", "").str.len_chars(), pl.lit(1))
+    ) > s.max_special_char_share, repair=_collapse_symbol_runs, description="symbols make up too much of the text"),
+    Check("excess_whitespace", "validity", lambda s: pl.col("content").str.contains(EXCESS_WHITESPACE), repair=normalise_whitespace,
+          description="repeated spaces, tabs, leading/trailing whitespace or 3+ newlines"),
+    Check("emoji_only", "relevance", lambda s: ~pl.col("content").fill_null("").str.contains(r"[\p{L}\p{N}]")
+          & pl.col("content").fill_null("").str.contains(PICTOGRAPH), drops=True, description="no words, only emoji or symbols"),
+    Check("too_short", "relevance", lambda s: pl.col("_words").list.len() < s.min_words, drops=True,
+          description="fewer words than the minimum"),
+    Check("spam", "relevance", lambda s: pl.col("content").fill_null("").str.contains(SPAM), drops=True,
+          description="promotional text"),
+    Check("non_english", "relevance", lambda s: ~pl.col("language").is_in([s.target_language, "und"]), drops=True,
+          description="not in the target language"),
+    Check("exact_duplicate", "uniqueness", lambda s: _older_copy(pl.col("content")), drops=True,
+          description="an older copy of a review of the same app with identical text"),
+    Check("near_duplicate", "uniqueness", lambda s: _older_copy(pl.col("_near_key")) & (pl.col("_near_key") != "") & ~_older_copy(pl.col("content")),
+          drops=True, description="an older copy differing only in case, punctuation, whitespace or emoji"),
+)
+CHECK_BY_NAME = {check.name: check for check in CHECKS}
+# The order in which a dropped row's reason is reported: the most fundamental first.
+DROP_PRIORITY = ("parse_error", "invalid_rating", "invalid_date", "non_english", "spam", "emoji_only", "too_short",
+                 "exact_duplicate", "near_duplicate")
+
+assert set(DEFECTS) <= set(CHECK_BY_NAME), "every generated defect needs a check"
+assert set(DROP_PRIORITY) == {c.name for c in CHECKS if c.drops}

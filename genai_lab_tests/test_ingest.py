@@ -1,0 +1,105 @@
+import json
+
+import polars as pl
+import pytest
+
+from genai_lab.ingest import RAW_SCHEMA, DumpError, list_dump_files, read_dump
+from genai_lab.settings import dump_id_for
+
+KEY = b"test-key"
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+def test_the_four_export_layouts_map_onto_one_schema(tmp_path):
+    csv_canonical = write(tmp_path, "a.csv", "id,app_id,app_name,category,author,rating,title,content,date,vote_count,vote_sum\n"
+                                             "1,x,X,Finance,bob,5,T,Great app for budgets,2021-01-02T03:04:05Z,2,1\n")
+    csv_scraper = write(tmp_path, "b.csv", "review_id,app_id,app_name,userName,rating,review,date,voteCount,voteSum\n"
+                                           "2,x,X,amy,4,Works well enough,2022-01-01T00:00:00Z,,\n")
+    jsonl = write(tmp_path, "c.jsonl", json.dumps({"id": "3", "appId": "x", "appName": "X", "author": "cy", "score": 3,
+                                                   "content": "It is fine", "updated": "2024-01-01T04:02:51Z", "voteCount": None}) + "\n")
+    parquet = tmp_path / "d.parquet"
+    pl.DataFrame({"id": ["4"], "app": ["x"], "Rating": [2], "Comment": ["Too many ads here"]}).write_parquet(parquet)
+    frames = [read_dump(path, dump_id_for(path), KEY) for path in (csv_canonical, csv_scraper, jsonl, parquet)]
+    for frame in frames:
+        assert frame.schema == pl.Schema(RAW_SCHEMA)
+    combined = pl.concat(frames)
+    assert combined["content"].to_list() == ["Great app for budgets", "Works well enough", "It is fine", "Too many ads here"]
+    assert combined["rating"].to_list() == ["5", "4", "3", "2"]
+    assert combined["date"].to_list()[:3] == ["2021-01-02T03:04:05Z", "2022-01-01T00:00:00Z", "2024-01-01T04:02:51Z"]
+    assert combined["app_id"].to_list() == ["x"] * 4
+    assert combined["parse_error"].null_count() == 4
+
+
+def test_authors_are_pseudonymised_with_a_keyed_hash(tmp_path):
+    path = write(tmp_path, "a.csv", "id,author,rating,content\n1,alice,5,hello there all\n2,alice,4,again and again\n3,bob,3,other person here\n")
+    frame = read_dump(path, "a", KEY)
+    assert "alice" not in frame["author"].to_list()
+    assert frame["author"][0] == frame["author"][1] != frame["author"][2]
+    assert read_dump(path, "a", b"another key")["author"][0] != frame["author"][0]
+
+
+def test_duplicate_or_missing_source_ids_get_unique_review_ids(tmp_path):
+    path = write(tmp_path, "a.csv", "id,rating,content\n7,5,first text here\n7,4,second text here\n,3,third text here\n")
+    frame = read_dump(path, "a", KEY)
+    assert frame["review_id"].n_unique() == 3
+    assert frame["source_id"].to_list() == ["7", "7", None]
+
+
+def test_ragged_csv_records_are_kept_with_their_parse_error(tmp_path):
+    path = write(tmp_path, "a.csv", 'id,content,rating\n1,hello there friend,5,extra\n2,"multi\nline text",4\n3,short\n')
+    frame = read_dump(path, "a", KEY)
+    assert frame.height == 3
+    assert frame["parse_error"][0].startswith("line 2: 4 fields, expected 3")
+    assert frame["parse_error"][1] is None and frame["content"][1] == "multi\nline text"
+    assert frame["parse_error"][2].startswith("line 5: 2 fields")
+
+
+def test_invalid_json_lines_are_kept_with_their_parse_error(tmp_path):
+    path = write(tmp_path, "a.jsonl", '{"content":"good one","score":5}\n{broken\n[1,2]\n{"content":"b","score":"4"}\n')
+    frame = read_dump(path, "a", KEY)
+    assert frame.height == 4
+    assert frame["parse_error"].to_list()[1].startswith("line 2: invalid JSON")
+    assert frame["parse_error"].to_list()[2] == "line 3: a JSON list, expected an object"
+    assert frame["rating"].to_list() == ["5", None, None, "4"]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("empty.csv", b"", "empty file"),
+    ("header_only.csv", b"id,content,rating\n", "no records"),
+    ("broken_quote.csv", b'id,content,rating\n1,"hello,5\n2,world,4\n', "line 2: broken quoting"),
+    ("no_content.csv", b"id,text2,rating\n1,a,5\n", "no column for content (the file has: id, text2, rating)"),
+    ("no_rating.jsonl", b'{"content":"x"}\n', "no column for rating"),
+    ("latin1.csv", "id,content,rating\n1,caf\xe9 ok,5\n".encode("latin-1"), "line 2: byte 0xe9 at offset 23 is not valid UTF-8"),
+    ("bad.json", b'[{"content":"a","rating":5},\n{"content": oops}]', "line 2: invalid JSON"),
+    ("reviews.xlsx", b"PK\x03\x04", "unknown dump format '.xlsx'"),
+    ("bad.parquet", b"PAR1garbage", "not a readable Parquet file"),
+])
+def test_unreadable_files_raise_an_error_naming_file_line_and_expectation(tmp_path, name, data, message):
+    path = write(tmp_path, name, data)
+    with pytest.raises(DumpError) as error:
+        read_dump(path, "a", KEY)
+    assert str(error.value).startswith(str(path))
+    assert message in str(error.value)
+    assert "expected" in str(error.value)
+
+
+def test_utf16_with_bom_is_read(tmp_path):
+    path = write(tmp_path, "a.csv", "id,content,rating\n1,héllo there you,5\n".encode("utf-16"))
+    assert read_dump(path, "a", KEY)["content"].to_list() == ["héllo there you"]
+
+
+def test_dump_ids_are_safe_partition_keys():
+    assert dump_id_for("appstore_reviews_dump_01_until_2021.csv") == "appstore_reviews_dump_01_until_2021"
+    assert dump_id_for("x'; DROP TABLE t;--.csv") == "x_drop_table_t"
+    assert dump_id_for("2024 reviews.jsonl") == "d_2024_reviews"
+
+
+def test_dump_listing_skips_truth_hidden_and_partial_files(tmp_path):
+    for name in ("a.csv", "a.truth.parquet", ".hidden.csv", "b.jsonl.part", "c.parquet"):
+        write(tmp_path, name, b"x")
+    assert [p.name for p in list_dump_files(tmp_path)] == ["a.csv", "c.parquet"]
