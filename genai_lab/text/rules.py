@@ -67,9 +67,10 @@ SPAM = (
     r"|earn \$\d+|make money (?:fast|online|from home)|dm me|whats ?app me|(?:gems?|coins?|robux|diamonds) (?:generator|hack)"
     r"|free (?:robux|v-?bucks)|hack (?:tool|generator)|100% (?:free|working)|buy (?:cheap )?(?:followers|likes)|cheap (?:followers|likes))"
 )
-# UTF-8 read as cp1252: a lead byte shown as Â..ß followed by a continuation byte shown as a cp1252 character
+# UTF-8 read as cp1252: a lead byte shown as Â..ß (2-byte), à..ï (3-byte) or ð..ô (4-byte, emoji)
+# followed by its continuation bytes shown as cp1252 characters
 _CONTINUATION = "\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
-MOJIBAKE = rf"[\u00c2-\u00df][{_CONTINUATION}]|[\u00e0-\u00ef][{_CONTINUATION}]{{2}}|ï»¿"
+MOJIBAKE = rf"[\u00c2-\u00df][{_CONTINUATION}]|[\u00e0-\u00ef][{_CONTINUATION}]{{2}}|[\u00f0-\u00f4][{_CONTINUATION}]{{3}}|ï»¿"
 # Emoji and their joiners/selectors are not "symbols" for the special-character share
 SYMBOL = r"[^\p{L}\p{N}\s.,;:!?'\"()\-\p{Emoji_Presentation}\p{Emoji_Modifier}\u200d\ufe0f\u2019\u2018\u201c\u201d]"
 PICTOGRAPH = r"[\p{Extended_Pictographic}\p{So}]"
@@ -174,6 +175,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _epoch_us(moment: datetime) -> int:
+    """Compared as epoch microseconds: DuckDB hands timestamps back as 'Etc/UTC', which polars will not compare with 'UTC'."""
+    return int(moment.timestamp() * 1_000_000)
+
+
 CHECKS: tuple[Check, ...] = (
     Check("parse_error", "validity", lambda s: pl.col("parse_error").is_not_null(), drops=True,
           description="the record could not be parsed"),
@@ -181,8 +187,8 @@ CHECKS: tuple[Check, ...] = (
           description="rating missing, not a number, or outside 1..5"),
     Check("invalid_date", "validity", lambda s: pl.col("date_raw").is_not_null() & (
         pl.col("date").is_null()
-        | (pl.col("date") < pl.lit(datetime.fromisoformat(s.earliest_date).replace(tzinfo=UTC)))
-        | (pl.col("date") > pl.lit(_now() + timedelta(hours=s.future_tolerance_hours)))), drops=True,
+        | (pl.col("date").dt.epoch("us") < _epoch_us(datetime.fromisoformat(s.earliest_date).replace(tzinfo=UTC)))
+        | (pl.col("date").dt.epoch("us") > _epoch_us(_now() + timedelta(hours=s.future_tolerance_hours)))), drops=True,
           description="date unparseable, before the App Store opened, or in the future"),
     Check("invalid_category", "validity", lambda s: pl.col("category").is_not_null() & ~pl.col("category").is_in(s.valid_categories),
           description="category is not an App Store category"),
@@ -203,7 +209,7 @@ CHECKS: tuple[Check, ...] = (
     Check("repeated_words", "validity", lambda s: pl.col("_words").map_batches(lambda words: repeated_words_mask(words, s), return_dtype=pl.Boolean),
           repair=_collapse_repetitions,
           description="a word 3+ times in a row, or a short phrase immediately repeated"),
-    Check("excessive_special_chars", "validity", lambda s: (
+    Check("excessive_special_chars", "validity", lambda s: (pl.col("_words").list.len() > 0) & (
         pl.col("_scan").str.count_matches(SYMBOL).cast(pl.Float64)
         / pl.max_horizontal(pl.col("_scan").str.replace_all(r"\s", "").str.len_chars(), pl.lit(1))
     ) > s.max_special_char_share, repair=_collapse_symbol_runs, description="symbols make up too much of the text"),
