@@ -1,0 +1,166 @@
+"""`genai-lab`: run the lineage on a folder of dumps, open the UI, or write a synthetic dump."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import textwrap
+from importlib import resources as package_files
+from pathlib import Path
+
+DEFAULT_DUMP_NAME = "reviews_synthetic.csv"
+DEFAULT_DUMP_ROWS = 20_000
+
+
+def _prepare_home(home: str | None, dumps: str | None) -> tuple[Path, Path]:
+    """Resolves the home, exports it for the code location, and points Dagster at <home>/dagster."""
+    from genai_lab.resources import DUMPS_ENV
+    from genai_lab.settings import HOME_ENV, LabPaths
+
+    paths = LabPaths.from_home(home)
+    os.environ[HOME_ENV] = str(paths.home)
+    if dumps:
+        os.environ[DUMPS_ENV] = str(Path(dumps).expanduser().resolve())
+    os.environ.setdefault("DAGSTER_HOME", str(paths.home / "dagster"))
+    paths.ensure()
+    instance_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+    if not instance_yaml.exists():
+        with package_files.as_file(package_files.files("genai_lab") / "dagster.yaml") as template:
+            shutil.copyfile(template, instance_yaml)
+    dumps_dir = Path(os.environ[DUMPS_ENV]) if dumps else paths.dumps
+    return paths.home, dumps_dir
+
+
+def _contiguous_runs(ordered: list[str], wanted: set[str]) -> list[tuple[str, str]]:
+    """Ranges [start, end] of consecutive wanted keys in the instance's partition order."""
+    ranges, start, previous = [], None, None
+    for key in ordered:
+        if key in wanted:
+            start = start or key
+            previous = key
+        elif start is not None:
+            ranges.append((start, previous))
+            start = None
+    if start is not None:
+        ranges.append((start, previous))
+    return ranges
+
+
+def _failure_paragraph(result) -> str:
+    failures = [event for event in result.all_events if event.is_step_failure]
+    if not failures:
+        return "the run did not succeed (no step reported a failure; see the log above)."
+    event = failures[0]
+    error = event.step_failure_data.error
+    message = error.message.strip() if error else "unknown error"
+    cause = error.cause.message.strip() if error and error.cause else ""
+    return f"step '{event.step_key}' failed: {message}" + (f" Caused by: {cause}" if cause else "")
+
+
+def command_run(args: argparse.Namespace) -> int:
+    home, dumps_dir = _prepare_home(args.home, args.dumps)
+    from dagster import AssetSelection, DagsterInstance, materialize
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from genai_lab.definitions import make_definitions
+    from genai_lab.ingest import DumpError
+    from genai_lab.partitions import review_dumps
+    from genai_lab.synth import write_dump
+
+    dumps_dir.mkdir(parents=True, exist_ok=True)
+    defs = make_definitions(str(home), str(dumps_dir))
+    lab = defs.resources["lab"]
+    try:
+        files = lab.dump_files()
+        if not files:
+            dump, _ = write_dump(dumps_dir / DEFAULT_DUMP_NAME, rows=DEFAULT_DUMP_ROWS, seed=0)
+            print(f"genai-lab: no dump in {dumps_dir}; wrote the embedded default ({DEFAULT_DUMP_ROWS:,} synthetic reviews) to {dump.name}")
+            files = lab.dump_files()
+    except DumpError as error:
+        print(f"genai-lab run failed: {error}", file=sys.stderr)
+        return 1
+
+    instance = DagsterInstance.get()
+    known = instance.get_dynamic_partitions(review_dumps.name)
+    new = [key for key in files if key not in known]
+    if new:
+        instance.add_dynamic_partitions(review_dumps.name, new)
+    ordered = instance.get_dynamic_partitions(review_dumps.name)
+
+    graph = defs.resolve_asset_graph()
+    try:
+        selected = AssetSelection.from_string(args.select).resolve(graph)
+    except Exception as error:  # noqa: BLE001 - any selection error is the user's input
+        print(f"genai-lab run failed: invalid --select '{args.select}': {error}", file=sys.stderr)
+        return 2
+    if not selected:
+        print(f"genai-lab run failed: --select '{args.select}' matches no asset", file=sys.stderr)
+        return 2
+    partitioned = {key for key in selected if graph.get(key).partitions_def is not None}
+    unpartitioned = set(selected) - partitioned
+    all_assets = list(defs.assets)
+    batches = [({ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}, partitioned)
+               for start, end in _contiguous_runs(ordered, set(files))] if partitioned else []
+    if unpartitioned:
+        batches.append(({}, unpartitioned))
+    print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {os.environ['DAGSTER_HOME']}")
+    for tags, keys in batches:
+        result = materialize(all_assets, selection=AssetSelection.assets(*keys), instance=instance,
+                             resources=defs.resources, tags={**tags, "genai_lab/launched_by": "cli"}, raise_on_error=False)
+        if not result.success:
+            print("\n" + textwrap.fill(f"genai-lab run failed (run {result.run_id}): {_failure_paragraph(result)}", width=100), file=sys.stderr)
+            return 1
+    print(f"genai-lab: done. Tables in {home / 'warehouse.duckdb'}; open the UI with: genai-lab ui --home {home}")
+    return 0
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    _prepare_home(args.home, args.dumps)
+    command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "genai_lab.definitions"]
+    print(f"genai-lab: starting the Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execve(sys.executable, command, os.environ.copy())
+    return 0  # not reached
+
+
+def command_synth(args: argparse.Namespace) -> int:
+    from genai_lab.synth import write_dump
+
+    dump, truth = write_dump(args.out, rows=args.rows, seed=args.seed)
+    print(f"genai-lab: wrote {args.rows:,} synthetic reviews to {dump} and their truth to {truth}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genai-lab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    home_help = "home folder (default: env GENAI_LAB_HOME, else ./data)"
+
+    run = commands.add_parser("run", help="register the dumps as partitions and materialize the selected assets")
+    run.add_argument("--home", help=home_help)
+    run.add_argument("--dumps", help="folder of review dumps (default: <home>/dumps; the embedded default is written there when empty)")
+    run.add_argument("--select", default="*", help="Dagster asset selection, e.g. '*text_quality' (default: all assets)")
+    run.set_defaults(handler=command_run)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1 for this home")
+    ui.add_argument("--home", help=home_help)
+    ui.add_argument("--dumps", help="folder the sensor watches (default: <home>/dumps)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(handler=command_ui)
+
+    synth = commands.add_parser("synth", help="write a synthetic review dump and its truth file")
+    synth.add_argument("out", help="output file (.csv, .jsonl, .json or .parquet)")
+    synth.add_argument("--rows", type=int, default=DEFAULT_DUMP_ROWS)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(handler=command_synth)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

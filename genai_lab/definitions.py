@@ -1,0 +1,29 @@
+"""The Dagster code location: `dagster dev -m genai_lab.definitions` or `genai-lab ui`."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from genai_lab.assets import prep
+from genai_lab.jobs import review_dump_job
+from genai_lab.resources import LabHome, PrepSettings
+from genai_lab.sensors import review_dump_sensor
+from genai_lab.warehouse import DuckDBFrames
+
+
+def make_definitions(home: str | None = None, dumps: str | None = None) -> Definitions:
+    """Home and dumps default to the environment (GENAI_LAB_HOME, GENAI_LAB_DUMPS), as `genai-lab ui` sets it."""
+    lab = LabHome(**{k: v for k, v in {"home": home, "dumps": dumps}.items() if v})
+    return Definitions(
+        assets=[*prep.assets],
+        jobs=[review_dump_job],
+        sensors=[review_dump_sensor],
+        resources={
+            "io_manager": DuckDBFrames(database=str(lab.paths.warehouse)),
+            "lab": lab,
+            "prep": PrepSettings(),
+        },
+    )
+
+
+defs = make_definitions()

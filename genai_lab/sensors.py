@@ -1,0 +1,64 @@
+"""A new or changed file in the dumps folder becomes a partition and a run."""
+
+
+import json
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from genai_lab.ingest import DumpError, file_sha256
+from genai_lab.jobs import review_dump_job
+from genai_lab.partitions import review_dumps
+from genai_lab.resources import LabHome
+
+
+def _last_ingested_hash(context: SensorEvaluationContext, dump_id: str) -> str | None:
+    """The file hash the latest raw_reviews materialization of this partition read (from the event log, not DuckDB)."""
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("raw_reviews"), asset_partitions=[dump_id]), limit=1
+    ).records
+    if not records:
+        return None
+    metadata = records[0].asset_materialization.metadata if records[0].asset_materialization else {}
+    hashes = metadata.get("file_hashes")
+    return json.loads(hashes.value).get(dump_id) if hashes is not None else None
+
+
+@sensor(job=review_dump_job, minimum_interval_seconds=15, default_status=DefaultSensorStatus.RUNNING,
+        description="Registers each dump file as a partition and runs it when it is new or its content changed.")
+def review_dump_sensor(context: SensorEvaluationContext, lab: LabHome):
+    # cursor: dump_id -> [size, mtime_ns, sha256], so unchanged files are not hashed again every tick
+    seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
+    try:
+        files = lab.dump_files()
+    except DumpError as error:
+        return SkipReason(f"Cannot map the dumps folder onto partitions: {error}")
+    known = set(context.instance.get_dynamic_partitions(review_dumps.name))
+    run_requests, new_partitions = [], []
+    for dump_id, path in files.items():
+        stat = path.stat()
+        fingerprint = seen.get(dump_id)
+        if fingerprint and fingerprint[:2] == [stat.st_size, stat.st_mtime_ns]:
+            content_hash = fingerprint[2]
+        else:
+            content_hash = file_sha256(path)
+            seen[dump_id] = [stat.st_size, stat.st_mtime_ns, content_hash]
+        if dump_id not in known:
+            new_partitions.append(dump_id)
+        elif _last_ingested_hash(context, dump_id) == content_hash:
+            continue
+        run_requests.append(RunRequest(partition_key=dump_id, run_key=f"{dump_id}:{content_hash}",
+                                       tags={"genai_lab/dump_file": path.name}))
+    return SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[review_dumps.build_add_request(new_partitions)] if new_partitions else [],
+        cursor=json.dumps(seen, sort_keys=True),
+    )

@@ -1,0 +1,136 @@
+"""The prep assets materialized for real: a DuckDB file under tmp_path, a Dagster instance, dynamic partitions."""
+
+import json
+import os
+
+import duckdb
+import polars as pl
+import pytest
+from dagster import AssetSelection, DagsterInstance, build_sensor_context, instance_for_test, materialize
+
+from genai_lab.definitions import make_definitions
+from genai_lab.partitions import review_dumps
+from genai_lab.sensors import review_dump_sensor
+from genai_lab.synth import write_dump
+from genai_lab.warehouse import connect, read_table, write_table
+
+PREP = ["raw_reviews", "reviews", "review_quality", "clean_reviews", "rejected_reviews", "text_quality"]
+
+
+def counts(database, table):
+    with duckdb.connect(str(database)) as connection:
+        return dict(connection.execute(f"select dump_id, count(*) from lab.{table} group by 1 order by 1").fetchall())
+
+
+def run(defs, instance, keys):
+    instance.add_dynamic_partitions(review_dumps.name, [k for k in keys if k not in instance.get_dynamic_partitions(review_dumps.name)])
+    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+    return materialize(list(defs.assets), selection=AssetSelection.groups("prep"), instance=instance,
+                       resources=defs.resources, tags=tags, raise_on_error=False)
+
+
+@pytest.fixture()
+def home(tmp_path):
+    (tmp_path / "dumps").mkdir()
+    return tmp_path
+
+
+def test_two_dumps_in_one_run_account_for_every_row(home):
+    write_dump(home / "dumps" / "first.csv", rows=1500, seed=1)
+    write_dump(home / "dumps" / "second.jsonl", rows=1000, seed=2)
+    defs = make_definitions(str(home))
+    with instance_for_test() as instance:
+        result = run(defs, instance, ["first", "second"])
+        assert result.success
+        database = home / "warehouse.duckdb"
+        raw, clean, rejected = (counts(database, t) for t in ("raw_reviews", "clean_reviews", "rejected_reviews"))
+        assert raw == {"first": 1500, "second": 1000}
+        assert {k: clean[k] + rejected[k] for k in raw} == raw
+        assert counts(database, "text_quality") == clean
+        checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+                  for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+        assert checks["raw_equals_clean_plus_rejected"] and checks["unique_review_ids"] and checks["required_columns"]
+        with duckdb.connect(str(database)) as connection:
+            reasons = dict(connection.execute("select reject_rule, count(*) from lab.rejected_reviews group by 1").fetchall())
+        assert {"non_english", "too_short", "exact_duplicate"} <= set(reasons)
+
+
+def test_rematerialising_a_partition_replaces_its_rows_only(home):
+    write_dump(home / "dumps" / "first.csv", rows=800, seed=1)
+    write_dump(home / "dumps" / "second.csv", rows=600, seed=2)
+    defs = make_definitions(str(home))
+    with instance_for_test() as instance:
+        assert run(defs, instance, ["first", "second"]).success
+        write_dump(home / "dumps" / "second.csv", rows=300, seed=3)
+        assert run(defs, instance, ["second"]).success
+        assert counts(home / "warehouse.duckdb", "raw_reviews") == {"first": 800, "second": 300}
+
+
+def test_a_bad_file_fails_the_run_and_leaves_the_previous_partition_intact(home):
+    dump = home / "dumps" / "first.csv"
+    write_dump(dump, rows=500, seed=1)
+    defs = make_definitions(str(home))
+    with instance_for_test() as instance:
+        assert run(defs, instance, ["first"]).success
+        dump.write_bytes(b'id,content,rating\n1,"unclosed quote,5\n')
+        result = run(defs, instance, ["first"])
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert "first.csv, line 2: broken quoting" in failure.step_failure_data.error.message
+        assert counts(home / "warehouse.duckdb", "raw_reviews") == {"first": 500}
+
+
+def test_a_failed_write_rolls_back(tmp_path):
+    database = tmp_path / "w.duckdb"
+    with connect(database) as connection:
+        write_table(connection, "lab", "t", pl.DataFrame({"dump_id": ["a", "a"], "x": [1, 2]}), ["a"])
+        with pytest.raises(Exception):  # noqa: B017 - DuckDB's conversion error type is not the point
+            write_table(connection, "lab", "t", pl.DataFrame({"dump_id": ["a"], "x": ["not a number"]}), ["a"])
+        assert read_table(connection, "lab", "t", ["a"])["x"].to_list() == [1, 2]
+
+
+def test_a_writer_waits_for_the_lock_instead_of_failing(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    database = tmp_path / "w.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, time; c = duckdb.connect(%r); c.execute('create table t(x int)'); "
+        "print('locked', flush=True); time.sleep(3); c.close()") % str(database)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.monotonic()
+    with connect(database, wait_s=30) as connection:
+        assert connection.execute("select count(*) from t").fetchone() == (0,)
+    assert time.monotonic() - started > 1
+    holder.wait(10)
+
+
+def sensor_tick(defs, instance, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"lab": defs.resources["lab"]})
+    result = review_dump_sensor(context)
+    return result, context.cursor if result.cursor is None else result.cursor
+
+
+def test_sensor_new_unchanged_and_changed_files(home):
+    write_dump(home / "dumps" / "first.csv", rows=300, seed=1)
+    defs = make_definitions(str(home))
+    with instance_for_test() as instance:
+        result, cursor = sensor_tick(defs, instance)
+        assert [r.partition_key for r in result.run_requests] == ["first"]
+        assert result.dynamic_partitions_requests[0].partition_keys == ["first"]
+        first_run_key = result.run_requests[0].run_key
+        instance.add_dynamic_partitions(review_dumps.name, ["first"])
+        assert run(defs, instance, ["first"]).success
+
+        unchanged, cursor = sensor_tick(defs, instance, cursor)
+        assert unchanged.run_requests == []
+
+        write_dump(home / "dumps" / "first.csv", rows=310, seed=9)
+        write_dump(home / "dumps" / "second.parquet", rows=200, seed=2)
+        changed, cursor = sensor_tick(defs, instance, cursor)
+        requested = {r.partition_key: r.run_key for r in changed.run_requests}
+        assert set(requested) == {"first", "second"}
+        assert requested["first"] != first_run_key
+        assert changed.dynamic_partitions_requests[0].partition_keys == ["second"]
+        assert json.loads(cursor)["second"][2] == requested["second"].split(":")[1]
