@@ -18,7 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
+
+warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def _failure_paragraph(result) -> str:
 
 def command_run(args: argparse.Namespace) -> int:
     home, dumps_dir = _prepare_home(args.home, args.dumps)
-    from dagster import AssetSelection, DagsterInstance, materialize
+    from dagster import AssetSelection, DagsterError, DagsterInstance, materialize
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from genai_lab.definitions import make_definitions
@@ -91,7 +91,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     graph = defs.resolve_asset_graph()
     try:
-        selected = AssetSelection.from_string(args.select).resolve(graph)
+        # clean_reviews and rejected_reviews come from one computation: selecting one selects both
+        selected = AssetSelection.from_string(args.select).required_multi_asset_neighbors().resolve(graph)
     except Exception as error:  # noqa: BLE001 - any selection error is the user's input
         print(f"genai-lab run failed: invalid --select '{args.select}': {error}", file=sys.stderr)
         return 2
@@ -107,8 +108,12 @@ def command_run(args: argparse.Namespace) -> int:
         batches.append(({}, unpartitioned))
     print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {os.environ['DAGSTER_HOME']}")
     for tags, keys in batches:
-        result = materialize(all_assets, selection=AssetSelection.assets(*keys), instance=instance,
-                             resources=defs.resources, tags={**tags, "genai_lab/launched_by": "cli"}, raise_on_error=False)
+        try:
+            result = materialize(all_assets, selection=AssetSelection.assets(*keys), instance=instance,
+                                 resources=defs.resources, tags={**tags, "genai_lab/launched_by": "cli"}, raise_on_error=False)
+        except DagsterError as error:
+            print("\n" + textwrap.fill(f"genai-lab run failed before any step ran: {error}", width=100), file=sys.stderr)
+            return 1
         if not result.success:
             print("\n" + textwrap.fill(f"genai-lab run failed (run {result.run_id}): {_failure_paragraph(result)}", width=100), file=sys.stderr)
             return 1

@@ -8,7 +8,16 @@ from __future__ import annotations
 import polars as pl
 
 from genai_lab.text.language import LanguageSettings, detect_language
-from genai_lab.text.rules import CHECK_BY_NAME, CHECKS, DIMENSIONS, DROP_PRIORITY, RuleSettings, normalise_whitespace, scan_columns
+from genai_lab.text.rules import (
+    add_scan_columns,
+    CHECK_BY_NAME,
+    CHECKS,
+    DIMENSIONS,
+    DROP_PRIORITY,
+    RuleSettings,
+    normalise_whitespace,
+    strip_placeholders,
+)
 
 # Formats seen in exports; naive timestamps are taken as UTC.
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%#z", "%Y-%m-%d %H:%M:%S%#z")
@@ -51,10 +60,10 @@ def normalise_reviews(raw: pl.DataFrame) -> pl.DataFrame:
 
 def assess_quality(reviews: pl.DataFrame, rules: RuleSettings, language: LanguageSettings) -> pl.DataFrame:
     """One row per review: `review_id`, `dump_id`, the language columns and one boolean per check."""
-    detected = detect_language(reviews["content"], language)
+    detected = detect_language(strip_placeholders(reviews["content"], rules), language)
     frame = (
         pl.concat([reviews, detected], how="horizontal").with_columns(pl.int_range(pl.len()).alias("_row"))
-        .with_columns(scan_columns())
+        .pipe(add_scan_columns)
         # duplicates keep the newest: order oldest first (undated first), then the file's own order
         .sort(["dump_id", "date", "record_number"], nulls_last=False)
     )
@@ -101,8 +110,7 @@ def clean_and_reject(reviews: pl.DataFrame, quality: pl.DataFrame, rules: RuleSe
         *[pl.when(pl.col(c.name)).then(pl.lit(c.name)) for c in CHECKS if c.repair is not None]
     ).list.drop_nulls()
     clean = kept.with_columns(
-        content.alias("content"),
-        kept["content"].alias("content_original"),
+        content.alias("content"),  # the original stays in raw_reviews and reviews, by review_id
         kept_quality.select(repairs.alias("repairs")).to_series(),
         kept_quality["language"],
     )

@@ -84,12 +84,11 @@ SCRIPT = [
     ("تطبيق ممتاز", "ar"), ("אפליקציה מעולה", "he"), ("ดีมาก", "th"), ("बहुत अच्छा ऐप है", "hi"),
     ("Πολύ καλή εφαρμογή", "el"),
     # crawler placeholder (Chinese) in front of an English review: the review decides
-    ("（该条评论已经被删除）Great app, works fine", "en"),
 ]
 
 UNDETERMINED_TEXTS = [
     None, "", "   ", "😀😀👍", "👍🏻👍🏻 10/10", "https://example.com/page?x=1", "www.google.com",
-    "12345", "!!!", "...", "user@example.com", "???!!! 😡", "（该条评论已经被删除）",
+    "12345", "!!!", "...", "user@example.com", "???!!! 😡",
     # one or two language-neutral tokens
     "Ok", "No", "Super", "Wow!!", "Super app",
 ]
@@ -280,3 +279,9 @@ def test_real_reviews_sample_has_plausible_english_share() -> None:
     cheap = out["language_method"].is_in(["empty", "script", "stopwords"]).mean()
     assert cheap >= 0.75, cheap
 
+
+
+def test_ignore_patterns_are_removed_before_detection() -> None:
+    settings = LanguageSettings(ignore_patterns=["（该条评论已经被删除）"])
+    result = detect_language(pl.Series(["（该条评论已经被删除）Great app, works fine", "（该条评论已经被删除）"]), settings)
+    assert result["language"].to_list() == ["en", "und"]

@@ -112,3 +112,13 @@ def test_cleaning_repairs_text_and_accounts_for_every_row():
 
 def test_every_dropping_check_has_a_description():
     assert all(check.description for check in CHECK_BY_NAME.values())
+
+
+def test_crawler_placeholders_are_removed_and_do_not_hide_english():
+    texts = ["（该条评论已经被删除）The app keeps crashing on my phone", BASE]
+    reviews = normalise_reviews(frame(texts))
+    quality = assess_quality(reviews, RULES, LanguageSettings())
+    assert quality["crawler_placeholder"].to_list() == [True, False]
+    assert quality["language"].to_list() == ["en", "en"]
+    clean, _ = clean_and_reject(reviews, quality, RULES)
+    assert clean["content"][0] == "The app keeps crashing on my phone"

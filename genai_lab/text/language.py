@@ -281,7 +281,9 @@ class LanguageSettings(StrictConfig):
     #: characters lingua reads (its cost grows with the length; 100 characters are plenty)
     lingua_chars: int = 100
     #: regexes removed before detection (crawler placeholders that are not the user's text)
-    ignore_patterns: list[str] = Field(default_factory=lambda: [r"（该条评论已经被删除）"])
+    #: none by default: the crawler placeholders of the review data are removed before detection,
+    #: by the `crawler_placeholder` check of `genai_lab.text.rules` (its setting `placeholders`)
+    ignore_patterns: list[str] = Field(default_factory=list)
     #: word lists of the stopword stage, lower case; None = the built-in list of that name
     #: (ENGLISH_WORDS, AMBIGUOUS_ENGLISH_WORDS, NEUTRAL_WORDS, FOREIGN_WORDS in this module)
     english_words: list[str] | None = None

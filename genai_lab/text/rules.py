@@ -1,7 +1,7 @@
 """Review quality checks: each one defined once, with its detection, its repair and whether it drops the row.
 
 Detection is a polars expression over the `reviews` frame plus a few helper columns (see
-`scan_columns`). Repairs run only on the rows a check flagged; the ones with no vectorised form
+`add_scan_columns`). Repairs run only on the rows a check flagged; the ones with no vectorised form
 (unescaping numeric HTML entities, shortening elongations and repetitions) are Python functions
 over just those rows. Every threshold lives in `RuleSettings`.
 """
@@ -42,6 +42,7 @@ class RuleSettings(StrictConfig):
     future_tolerance_hours: int = Field(24, description="Reviews dated more than this after the run are invalid.")
     target_language: str = Field("en", description="Reviews in other languages are dropped.")
     valid_categories: list[str] = Field(list(APP_STORE_CATEGORIES), description="Accepted App Store categories.")
+    placeholders: list[str] = Field(["（该条评论已经被删除）"], description="Literal crawler placeholders removed from the text (e.g. 'this review was deleted').")
 
 
 # --- patterns (Rust regex syntax for polars; Python `re` where a repair needs back-references) ---
@@ -52,21 +53,29 @@ EMAIL = r"(?i)[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}"
 URL = rf"(?i)(?:{B}https?://|{B}www\.)[^\s<>\"]+|{B}(?:[a-z0-9\-]+\.)+(?:com|net|org|io|ly|gg|me|co|app|info|biz|xyz|tv)(?:/[^\s<>\"]*)?{B}"
 PHONE = (
     r"(?:\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]?\d{2,4}){1,3}"  # +1 415-555-0134, +49 30 1234 5678
+    r"|\+\d{1,3}(?:[\s.\-]\d{1,4}){4,6}"  # +33 6 52 54 06 76
     r"|\(\d{2,4}\)[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}"  # (415) 555 0134
     rf"|{B}\d{{3}}[.\-]\d{{3}}[.\-]\d{{4}}{B}"  # 415-555-0134
+    rf"|{B}0\d[\s.\-]\d{{2}}[\s.\-]\d{{2}}[\s.\-]\d{{2}}[\s.\-]\d{{2}}{B}"  # 06 01 05 50 14
     rf"|{B}0\d{{2,4}}[\s/\-]?\d{{5,8}}{B})"  # 030 12345678
 )
 HTML_ENTITY = r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#[xX][0-9a-fA-F]{2,5});"
 CONTROL_CHARS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 EXCESS_WHITESPACE = r"[ \u00A0]{2,}|\t|^\s|\s$|\n{3,}"
-WORD = r"[\p{L}\p{N}]+"
-# Promotional intent, not mere mention: "50 free gems a day" or "spam in my inbox" are opinions, not spam.
-SPAM = (
-    rf"(?i){B}(?:use my (?:promo |referral |invite )?code|my (?:referral|invite) (?:code|link)|click (?:my|this) link"
-    r"|follow me (?:on|@)|check out my (?:channel|page|profile|app|store)|subscribe to my|visit my (?:channel|page|site|profile)"
-    r"|earn \$\d+|make money (?:fast|online|from home)|dm me|whats ?app me|(?:gems?|coins?|robux|diamonds) (?:generator|hack)"
-    r"|free (?:robux|v-?bucks)|hack (?:tool|generator)|100% (?:free|working)|buy (?:cheap )?(?:followers|likes)|cheap (?:followers|likes))"
+# Spam is promotional intent, not a mention: "50 free gems a day" or "spam in my inbox" are opinions.
+# Either a phrase that only self-promotion uses, or a lure together with a call to action.
+SPAM_PROMOTION = (
+    rf"(?i){B}(?:use my (?:promo |referral |invite )?code|use promo code|my (?:referral|invite) (?:code|link)|click (?:my|this) link"
+    r"|follow me (?:on|@|for)|check out my (?:channel|page|profile|app|store)|subscribe to my|visit my (?:channel|page|site|profile)"
+    r"|message me on|dm me|whats ?app me|link in (?:my )?bio|(?:gems?|coins?|robux|diamonds) (?:generator|hack)|hack (?:tool|generator)"
+    r"|buy (?:cheap )?(?:followers|likes)|cheap (?:followers|likes|gift ?cards?)|no survey needed)"
 )
+SPAM_LURE = (
+    rf"(?i){B}(?:(?:free|unlimited) (?:\d+ )?(?:coins?|gems?|robux|v-?bucks|diamonds|followers|likes|gift ?cards?|spins|iphone)"
+    r"|\d+ free (?:coins?|gems?|robux|diamonds|spins)|earn \$\d+|made \$\d+|make money|get rich|giveaway|win a free|one simple trick"
+    r"|crypto signals|claim your free|100% (?:free|working|legit))"
+)
+SPAM_CALL = rf"(?i)https?://|www\.|@\w{{3,}}|{B}(?:visit|go to|sign up|claim it|click here|message me|dm me|follow me|subscribe)"
 # UTF-8 read as cp1252: a lead byte shown as Â..ß (2-byte), à..ï (3-byte) or ð..ô (4-byte, emoji)
 # followed by its continuation bytes shown as cp1252 characters
 _CONTINUATION = "\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
@@ -86,14 +95,36 @@ def _elongation_pattern(run: int) -> str:
 
 # --- helper columns every detection can use ---
 
-def scan_columns() -> list[pl.Expr]:
-    """`_scan`: content with PII removed (so 'www' is no elongation); `_words`: its lowercased word tokens;
-    `_near_key`: the content folded for near-duplicate matching (lowercase, letters and digits only)."""
-    scan = pl.col("content").fill_null("")
-    for pattern in PII_PATTERNS.values():
-        scan = scan.str.replace_all(pattern, " ")
-    near_key = pl.col("content").fill_null("").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
-    return [scan.alias("_scan"), scan.str.to_lowercase().str.extract_all(WORD).alias("_words"), near_key.alias("_near_key")]
+# A text with none of these holds no e-mail, URL or phone number, so PII removal can skip it.
+_PII_HINT = r"@|https?://|www\.|\.(?:com|net|org|io|ly|gg|me|co|app|info|biz|xyz|tv)|\d{2}"
+
+
+def _fold(texts: pl.Series) -> pl.Series:
+    """Lowercase words separated by single spaces: punctuation, symbols and emoji dropped."""
+    return texts.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+
+
+def add_scan_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Helper columns the detections share, computed once:
+    `_scan` content with PII removed (so 'www' is no elongation), `_words` its lowercased word
+    tokens and `_word_count`, `_near_key` the content folded for near-duplicate matching
+    (lowercase, letters and digits only)."""
+    content = frame["content"].fill_null("")
+    folded = _fold(content)
+    scan, folded_scan = content, folded
+    hinted = content.str.contains(_PII_HINT)
+    if hinted.any():
+        without_pii = content.filter(hinted)
+        for pattern in PII_PATTERNS.values():
+            without_pii = without_pii.str.replace_all(pattern, " ")
+        scan = scan.scatter(hinted.arg_true(), without_pii)
+        folded_scan = folded_scan.scatter(hinted.arg_true(), _fold(without_pii))
+    return frame.with_columns(
+        scan.alias("_scan"),
+        folded_scan.str.split(" ").alias("_words"),
+        pl.when(folded_scan == "").then(0).otherwise(folded_scan.str.count_matches(" ", literal=True) + 1).alias("_word_count"),
+        folded.str.replace_all(" ", "", literal=True).alias("_near_key"),
+    )
 
 
 def repeated_words_mask(words: pl.Series, settings: RuleSettings) -> pl.Series:
@@ -171,6 +202,20 @@ class Check:
     description: str = ""
 
 
+def _placeholder_pattern(settings: RuleSettings) -> str:
+    return "|".join(re.escape(text) for text in settings.placeholders) or "$^"
+
+
+def strip_placeholders(texts: pl.Series, settings: RuleSettings) -> pl.Series:
+    return texts.str.replace_all(_placeholder_pattern(settings), " ")
+
+
+def _symbol_share() -> pl.Expr:
+    """Symbols (not letters, digits, punctuation or emoji) as a share of the non-space characters."""
+    symbols = pl.col("_scan").str.count_matches(SYMBOL).cast(pl.Float64)
+    return symbols / pl.max_horizontal(pl.col("_scan").str.replace_all(r"\s", "").str.len_chars(), pl.lit(1))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -192,6 +237,8 @@ CHECKS: tuple[Check, ...] = (
           description="date unparseable, before the App Store opened, or in the future"),
     Check("invalid_category", "validity", lambda s: pl.col("category").is_not_null() & ~pl.col("category").is_in(s.valid_categories),
           description="category is not an App Store category"),
+    Check("crawler_placeholder", "validity", lambda s: pl.col("content").str.contains(_placeholder_pattern(s)),
+          repair=strip_placeholders, description="a crawler's placeholder text"),
     Check("mojibake", "validity", lambda s: pl.col("content").str.contains(MOJIBAKE), repair=_fix_mojibake,
           description="UTF-8 text decoded as cp1252/latin-1"),
     Check("control_chars", "validity", lambda s: pl.col("content").str.contains(CONTROL_CHARS),
@@ -209,17 +256,16 @@ CHECKS: tuple[Check, ...] = (
     Check("repeated_words", "validity", lambda s: pl.col("_words").map_batches(lambda words: repeated_words_mask(words, s), return_dtype=pl.Boolean),
           repair=_collapse_repetitions,
           description="a word 3+ times in a row, or a short phrase immediately repeated"),
-    Check("excessive_special_chars", "validity", lambda s: (pl.col("_words").list.len() > 0) & (
-        pl.col("_scan").str.count_matches(SYMBOL).cast(pl.Float64)
-        / pl.max_horizontal(pl.col("_scan").str.replace_all(r"\s", "").str.len_chars(), pl.lit(1))
-    ) > s.max_special_char_share, repair=_collapse_symbol_runs, description="symbols make up too much of the text"),
+    Check("excessive_special_chars", "validity", lambda s: (pl.col("_word_count") > 0) & (_symbol_share() > s.max_special_char_share),
+          repair=_collapse_symbol_runs, description="symbols make up too much of a text that has words"),
     Check("excess_whitespace", "validity", lambda s: pl.col("content").str.contains(EXCESS_WHITESPACE), repair=normalise_whitespace,
           description="repeated spaces, tabs, leading/trailing whitespace or 3+ newlines"),
     Check("emoji_only", "relevance", lambda s: ~pl.col("content").fill_null("").str.contains(r"[\p{L}\p{N}]")
           & pl.col("content").fill_null("").str.contains(PICTOGRAPH), drops=True, description="no words, only emoji or symbols"),
-    Check("too_short", "relevance", lambda s: pl.col("_words").list.len() < s.min_words, drops=True,
+    Check("too_short", "relevance", lambda s: pl.col("_word_count") < s.min_words, drops=True,
           description="fewer words than the minimum"),
-    Check("spam", "relevance", lambda s: pl.col("content").fill_null("").str.contains(SPAM), drops=True,
+    Check("spam", "relevance", lambda s: pl.col("content").str.contains(SPAM_PROMOTION)
+          | (pl.col("content").str.contains(SPAM_LURE) & pl.col("content").str.contains(SPAM_CALL)), drops=True,
           description="promotional text"),
     Check("non_english", "relevance", lambda s: ~pl.col("language").is_in([s.target_language, "und"]), drops=True,
           description="not in the target language"),
