@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -43,22 +44,31 @@ def main() -> None:
         print(f"generated {args.rows:,} reviews in {time.perf_counter() - started:.1f}s (not counted)", flush=True)
 
     os.environ["DAGSTER_HOME"] = str(workdir / "dagster")
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    from dagster import AssetSelection, DagsterEventType, DagsterInstance, materialize
+    from genai_lab.cli import prepare_home
 
-    from genai_lab.definitions import make_definitions
+    prepare_home(str(home), str(dumps))
+    from dagster import AssetSelection, DagsterEventType, DagsterInstance
+
+    from genai_lab.definitions import defs
     from genai_lab.partitions import review_dumps
+    from genai_lab.runner import partition_range_tags, run_assets
 
-    defs = make_definitions(str(home), str(dumps))
     keys = list(defs.resources["lab"].dump_files())
+    prep_assets = AssetSelection.groups("prep").resolve(defs.resolve_asset_graph())
+    samples: list[tuple[float, float]] = []
+    sampling = threading.Event()
+    sampler = threading.Thread(target=sample_rss, args=(samples, sampling), daemon=True)
+    sampler.start()
     started = time.perf_counter()
-    with DagsterInstance.ephemeral() as instance:
+    with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(review_dumps.name, keys)
-        result = materialize(list(defs.assets), selection=AssetSelection.groups("prep"), instance=instance, resources=defs.resources,
-                             tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        result = run_assets(instance, prep_assets, partition_range_tags(keys[0], keys[-1]))
+        assert result.success, "the benchmark run failed; see the log above"
         seconds = time.perf_counter() - started
+        sampling.set()
+        sampler.join()
         stage_started: dict[str, float] = {}
-        print("stage seconds:")
+        print(f"  {'stage':<28} {'seconds':>8} {'peak RSS MB':>12}")
         for entry in instance.all_logs(result.run_id):
             event = entry.dagster_event
             if event is None or not event.step_key:
@@ -66,10 +76,21 @@ def main() -> None:
             if event.event_type == DagsterEventType.STEP_START:
                 stage_started[event.step_key] = entry.timestamp
             elif event.event_type == DagsterEventType.STEP_SUCCESS:
-                print(f"  {event.step_key:<28} {entry.timestamp - stage_started[event.step_key]:8.1f}")
+                start, end = stage_started[event.step_key], entry.timestamp
+                peak = max((rss for at, rss in samples if start <= at <= end), default=float("nan"))
+                print(f"  {event.step_key:<28} {end - start:8.1f} {peak:12.0f}")
     rows = instance_rows(home)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "reviews_per_s": round(rows / seconds), "peak_rss_mb": round(peak_rss_mb)}))
+
+
+def sample_rss(samples: list[tuple[float, float]], stop: threading.Event) -> None:
+    import psutil
+
+    process = psutil.Process()
+    while not stop.is_set():
+        samples.append((time.time(), process.memory_info().rss / 2**20))
+        stop.wait(0.05)
 
 
 def instance_rows(home: Path) -> int:

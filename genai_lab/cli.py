@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -14,7 +15,7 @@ DEFAULT_DUMP_NAME = "reviews_synthetic.csv"
 DEFAULT_DUMP_ROWS = 20_000
 
 
-def _prepare_home(home: str | None, dumps: str | None) -> tuple[Path, Path]:
+def prepare_home(home: str | None, dumps: str | None) -> tuple[Path, Path]:
     """Resolves the home, exports it for the code location, and points Dagster at <home>/dagster."""
     from genai_lab.resources import DUMPS_ENV
     from genai_lab.settings import HOME_ENV, LabPaths
@@ -54,23 +55,22 @@ def _failure_paragraph(result) -> str:
         return "the run did not succeed (no step reported a failure; see the log above)."
     event = failures[0]
     error = event.step_failure_data.error
-    message = error.message.strip() if error else "unknown error"
+    message = re.sub(r"^[\w.]+\.Failure: ", "", error.message.strip()) if error else "unknown error"
     cause = error.cause.message.strip() if error and error.cause else ""
     return f"step '{event.step_key}' failed: {message}" + (f" Caused by: {cause}" if cause else "")
 
 
 def command_run(args: argparse.Namespace) -> int:
-    home, dumps_dir = _prepare_home(args.home, args.dumps)
-    from dagster import AssetSelection, DagsterError, DagsterInstance, materialize
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    home, dumps_dir = prepare_home(args.home, args.dumps)
+    from dagster import AssetSelection, DagsterError, DagsterInstance
 
-    from genai_lab.definitions import make_definitions
+    from genai_lab.definitions import defs
     from genai_lab.ingest import DumpError
     from genai_lab.partitions import review_dumps
+    from genai_lab.runner import partition_range_tags, run_assets
     from genai_lab.synth import write_dump
 
     dumps_dir.mkdir(parents=True, exist_ok=True)
-    defs = make_definitions(str(home), str(dumps_dir))
     lab = defs.resources["lab"]
     try:
         files = lab.dump_files()
@@ -101,16 +101,13 @@ def command_run(args: argparse.Namespace) -> int:
         return 2
     partitioned = {key for key in selected if graph.get(key).partitions_def is not None}
     unpartitioned = set(selected) - partitioned
-    all_assets = list(defs.assets)
-    batches = [({ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}, partitioned)
-               for start, end in _contiguous_runs(ordered, set(files))] if partitioned else []
+    batches = [(partition_range_tags(start, end), partitioned) for start, end in _contiguous_runs(ordered, set(files))] if partitioned else []
     if unpartitioned:
         batches.append(({}, unpartitioned))
     print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {os.environ['DAGSTER_HOME']}")
     for tags, keys in batches:
         try:
-            result = materialize(all_assets, selection=AssetSelection.assets(*keys), instance=instance,
-                                 resources=defs.resources, tags={**tags, "genai_lab/launched_by": "cli"}, raise_on_error=False)
+            result = run_assets(instance, keys, {**tags, "genai_lab/launched_by": "cli"})
         except DagsterError as error:
             print("\n" + textwrap.fill(f"genai-lab run failed before any step ran: {error}", width=100), file=sys.stderr)
             return 1
@@ -122,7 +119,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_ui(args: argparse.Namespace) -> int:
-    _prepare_home(args.home, args.dumps)
+    prepare_home(args.home, args.dumps)
     command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "genai_lab.definitions"]
     print(f"genai-lab: starting the Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     os.execve(sys.executable, command, os.environ.copy())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from genai_lab.assets import prep
-from genai_lab.jobs import review_dump_job
+from genai_lab.jobs import all_assets_job, review_dump_job
 from genai_lab.resources import LabHome, PrepSettings
 from genai_lab.sensors import review_dump_sensor
 from genai_lab.warehouse import DuckDBFrames
@@ -16,7 +16,7 @@ def make_definitions(home: str | None = None, dumps: str | None = None) -> Defin
     lab = LabHome(**{k: v for k, v in {"home": home, "dumps": dumps}.items() if v})
     return Definitions(
         assets=[*prep.assets],
-        jobs=[review_dump_job],
+        jobs=[review_dump_job, all_assets_job],
         sensors=[review_dump_sensor],
         resources={
             "io_manager": DuckDBFrames(database=str(lab.paths.warehouse)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import hmac
 import io
 import json
 import re
@@ -85,11 +84,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _decode(path: Path, data: bytes) -> str:
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _utf8(data: bytes) -> bytes:
+    """The bytes polars parses: UTF-8 without BOM. Invalid UTF-8 is left for polars to reject and `_text` to locate."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):]
+    for bom, encoding in _WIDE_BOMS:
         if data.startswith(bom):
-            return data.decode(encoding)
+            return data.decode(encoding).encode("utf-8")
+    return data
+
+
+def _text(path: Path, data: bytes) -> str:
+    """Decoded text, or a DumpError naming the line of the first byte that is not UTF-8."""
+    data = _utf8(data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -107,14 +117,14 @@ def _strings(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _csv_records(path: Path, text: str) -> pl.DataFrame:
+def _csv_records(path: Path, data: bytes) -> pl.DataFrame:
     try:
-        frame = pl.read_csv(text.encode(), infer_schema=False, raise_if_empty=True)
+        frame = pl.read_csv(_utf8(data), infer_schema=False, raise_if_empty=True)
         return frame.with_columns(pl.lit(None, pl.String).alias("parse_error"))
     except pl.exceptions.NoDataError:
         raise DumpError(path, "empty file", expected="a header line and at least one record") from None
-    except pl.exceptions.PolarsError:  # a malformed record: re-read record by record to say which
-        return _csv_records_one_by_one(path, text)
+    except pl.exceptions.PolarsError:  # a malformed record or bad encoding: re-read record by record to say which
+        return _csv_records_one_by_one(path, _text(path, data))
 
 
 def _csv_records_one_by_one(path: Path, text: str) -> pl.DataFrame:
@@ -171,14 +181,12 @@ def _scalar_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
-def _jsonl_records(path: Path, text: str) -> pl.DataFrame:
-    if not text.strip():
-        raise DumpError(path, "empty file", expected="one JSON object per line")
+def _jsonl_records(path: Path, data: bytes) -> pl.DataFrame:
     try:
-        frame = pl.read_ndjson(text.encode(), infer_schema_length=None)
+        frame = pl.read_ndjson(_utf8(data), infer_schema_length=None)
         return _strings(frame).with_columns(pl.lit(None, pl.String).alias("parse_error"))
     except pl.exceptions.PolarsError:  # a line is not valid JSON: parse line by line to name it
-        pass
+        text = _text(path, data)
 
     def parsed_lines():
         for number, line in enumerate(text.splitlines(), start=1):
@@ -191,9 +199,8 @@ def _jsonl_records(path: Path, text: str) -> pl.DataFrame:
     return _json_object_records(path, parsed_lines())
 
 
-def _json_records(path: Path, text: str) -> pl.DataFrame:
-    if not text.strip():
-        raise DumpError(path, "empty file", expected="a JSON array of review objects")
+def _json_records(path: Path, data: bytes) -> pl.DataFrame:
+    text = _text(path, data)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -248,9 +255,10 @@ def map_columns(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 
 def pseudonymise(values: pl.Series, key: bytes) -> pl.Series:
-    """Keyed hash (HMAC-SHA256) of each distinct value, so the same author maps to the same pseudonym within a home."""
+    """Keyed BLAKE2b (a MAC: unguessable without the key) of each distinct value, so an author keeps one pseudonym within a home."""
     distinct = values.drop_nulls().unique()
-    mapping = {value: "u_" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16] for value in distinct.to_list()}
+    mac_key = hashlib.sha256(key).digest()  # BLAKE2b takes keys of at most 64 bytes
+    mapping = {value: "u_" + hashlib.blake2b(value.encode(), key=mac_key, digest_size=8).hexdigest() for value in distinct.to_list()}
     return values.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
@@ -267,8 +275,7 @@ def read_dump(path: str | Path, dump_id: str, pseudonym_key: bytes) -> pl.DataFr
     if fmt == "parquet":
         records = _parquet_records(path)
     else:
-        text = _decode(path, data)
-        records = {"csv": _csv_records, "jsonl": _jsonl_records, "json": _json_records}[fmt](path, text)
+        records = {"csv": _csv_records, "jsonl": _jsonl_records, "json": _json_records}[fmt](path, data)
     if records.height == 0:
         raise DumpError(path, "no records", line=2, expected="at least one review after the header")
     records = map_columns(records, path)

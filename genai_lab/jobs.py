@@ -9,3 +9,6 @@ review_dump_job = define_asset_job(
     partitions_def=review_dumps,
     description="Ingest, check and clean the selected review dumps.",
 )
+
+# Every asset: what `genai-lab run` executes (a selection of it) for a range of dump partitions.
+all_assets_job = define_asset_job("all_assets", selection=AssetSelection.all(), description="Every asset of GenAI Lab.")

@@ -76,12 +76,12 @@ def test_invalid_category_but_missing_is_fine():
 
 
 def test_timestamps_from_several_formats_end_in_utc():
-    parsed = pl.select(parse_timestamps(pl.Series(["2021-01-02T03:04:05Z", "2021-01-02T12:04:05+09:00", "2021-01-02 03:04:05",
-                                                    "2021-01-02", "1609556645", "garbage"]))).to_series().to_list()
+    parsed = parse_timestamps(pl.Series(["2021-01-02T03:04:05Z", "2021-01-02T12:04:05+09:00", "2021-01-02 03:04:05",
+                                         "2021-01-02", "1609556645", "garbage", None])).to_list()
     assert parsed[0] == parsed[1] == parsed[2] == datetime(2021, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert parsed[3] == datetime(2021, 1, 2, tzinfo=UTC)
     assert parsed[4] == datetime(2021, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert parsed[5] is None
+    assert parsed[5] is None and parsed[6] is None
 
 
 def test_duplicates_keep_the_newest_copy():
@@ -93,9 +93,11 @@ def test_duplicates_keep_the_newest_copy():
     assert flags(texts[:2], "exact_duplicate", app_id=["a", "b"]) == [False, False]
 
 
-def test_repetition_mask_on_word_lists():
-    words = pl.Series([["a", "a", "a"], ["a", "b", "a", "b"], ["a", "b", "c", "a", "b", "c"], ["a", "a", "b"], [], None])
-    assert repeated_words_mask(words, RULES).to_list() == [True, True, True, False, False, False]
+def test_repetition_mask_on_folded_texts_in_chunks():
+    folded = pl.Series(["a a a", "a b a b", "a b c a b c", "a a b", "", None, "x y", "b b b"])
+    expected = [True, True, True, False, False, False, False, True]
+    assert repeated_words_mask(folded, RULES).to_list() == expected
+    assert repeated_words_mask(folded, RULES, chunk_rows=3).to_list() == expected
 
 
 def test_cleaning_repairs_text_and_accounts_for_every_row():
