@@ -1,0 +1,1 @@
+"""Model code: loading the pretrained base model, embeddings, training and inference (torch imported inside functions)."""

