@@ -1,0 +1,137 @@
+"""Scoring predictions against gold labels, with the evaluate modules shipped in `genai_lab.metrics`.
+
+`score_predictions(predictions, model)` takes one row per gold item (``dataset, task, label`` = gold,
+``prediction`` = the model's label or null where it abstained) and returns long-format rows of
+:data:`EVALUATION_SCHEMA`, per (task, dataset):
+
+* ``coverage`` — share of rows with a prediction; ``n`` = all rows;
+* ``accuracy``, ``macro_f1`` and ``f1_<class>`` per class — on the covered rows only; ``n`` = covered
+  rows (value null where nothing is covered). The classes are those present in the gold labels of that
+  (task, dataset), abstained rows included, in the canonical order of the task's label set; macro-F1 is
+  their unweighted mean. A predicted label outside them is a miss for the gold class.
+
+Rows are scored one by one: in a multi-label set (Maalej review types: one row per (text, label)) a
+single prediction per text can match only one of that text's rows.
+
+`markdown_summary(evaluation)` renders the table for Dagster Markdown metadata.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import polars as pl
+
+from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
+
+__all__ = ["EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "markdown_summary", "score_predictions"]
+
+EVALUATION_SCHEMA: dict[str, pl.DataType] = {
+    "model": pl.String(),
+    "task": pl.String(),
+    "dataset": pl.String(),
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "n": pl.Int64(),
+}
+PREDICTION_COLUMNS: tuple[str, ...] = ("dataset", "task", "label", "prediction")
+_CLASS_ORDER: dict[str, tuple[str, ...]] = {
+    "review_sentiment": SENTIMENT_LABELS,
+    "aspect_polarity": SENTIMENT_LABELS,
+    "review_type": REVIEW_TYPES,
+}
+
+
+@lru_cache(maxsize=None)
+def _metric(name: str):
+    from genai_lab.metrics import load_metric  # imports evaluate (and with it transformers): only when scoring
+
+    return load_metric(name)
+
+
+def _classes(task: str, gold: list[str]) -> list[str]:
+    present = set(gold)
+    order = _CLASS_ORDER.get(task, ())
+    return [c for c in order if c in present] + sorted(present - set(order))
+
+
+def score_predictions(predictions: pl.DataFrame, model: str) -> pl.DataFrame:
+    """Coverage, accuracy, macro-F1 and per-class F1 of one model, per (task, dataset); see the module docstring."""
+    missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
+    if missing:
+        raise ValueError(
+            f"predictions lack columns {missing}; they have {predictions.columns}, expected {list(PREDICTION_COLUMNS)}"
+        )
+    frame = predictions.select(pl.col(c).cast(pl.String) for c in PREDICTION_COLUMNS)
+    if (no_gold := frame["label"].null_count()) > 0:
+        raise ValueError(f"{no_gold} prediction rows have no gold label")
+
+    rows: list[dict] = []
+    for (task, dataset), group in frame.group_by("task", "dataset", maintain_order=True):
+        n_all = group.height
+        covered = group.filter(pl.col("prediction").is_not_null())
+        n_cov = covered.height
+        classes = _classes(task, group["label"].to_list())
+        base = {"model": model, "task": task, "dataset": dataset}
+        rows.append({**base, "metric": "coverage", "value": n_cov / n_all, "n": n_all})
+        if n_cov:
+            preds, refs = covered["prediction"].to_list(), covered["label"].to_list()
+            accuracy = _metric("accuracy").compute(predictions=preds, references=refs)["accuracy"]
+            macro = _metric("f1").compute(predictions=preds, references=refs, labels=classes, average="macro")["f1"]
+            per_class = _metric("f1").compute(predictions=preds, references=refs, labels=classes, average=None)["f1"]
+        else:
+            accuracy = macro = None
+            per_class = [None] * len(classes)
+        rows.append({**base, "metric": "accuracy", "value": accuracy, "n": n_cov})
+        rows.append({**base, "metric": "macro_f1", "value": macro, "n": n_cov})
+        rows.extend({**base, "metric": f"f1_{c}", "value": v, "n": n_cov} for c, v in zip(classes, per_class))
+    return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
+
+
+def _cell(value: float | None, percent: bool = False) -> str:
+    if value is None or value != value:  # null or nan
+        return "–"
+    return f"{value:.0%}" if percent else f"{value:.3f}"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def markdown_summary(evaluation: pl.DataFrame) -> str:
+    """A Markdown table: one row per model, one column per (task, dataset), cells "coverage · accuracy · macro-F1"."""
+    if evaluation.is_empty():
+        return "_No evaluation results._"
+    wide = (
+        evaluation.filter(pl.col("metric").is_in(["coverage", "accuracy", "macro_f1"]))
+        .select("model", "task", "dataset", "metric", "value", "n")
+    )
+    columns = wide.select("task", "dataset").unique().sort("task", "dataset").rows()
+    sizes = {
+        (t, d): n
+        for t, d, n in wide.filter(pl.col("metric") == "coverage").group_by("task", "dataset").agg(pl.col("n").max()).rows()
+    }
+    values = {(m, t, d, k): v for m, t, d, k, v, _ in wide.rows()}
+    models = wide["model"].unique(maintain_order=True).to_list()
+    header = ["model"] + [f"{_md(d)}<br>{t}, n={sizes.get((t, d), '?')}" for t, d in columns]
+    lines = [
+        "Cells: coverage · accuracy · macro-F1 (accuracy and F1 on the covered rows).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for model in models:
+        cells = [
+            " · ".join(
+                (
+                    _cell(values.get((model, t, d, "coverage")), percent=True),
+                    _cell(values.get((model, t, d, "accuracy"))),
+                    _cell(values.get((model, t, d, "macro_f1"))),
+                )
+            )
+            if (model, t, d, "coverage") in values
+            else "–"
+            for t, d in columns
+        ]
+        lines.append("| " + " | ".join([_md(model), *cells]) + " |")
+    return "\n".join(lines)
