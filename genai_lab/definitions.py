@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from genai_lab.assets import prep
+from genai_lab.assets import labels, prep
+from genai_lab.assets.labels import LabelingSettings
 from genai_lab.jobs import all_assets_job, review_dump_job
 from genai_lab.resources import LabHome, PrepSettings
 from genai_lab.sensors import review_dump_sensor
@@ -15,13 +16,14 @@ def make_definitions(home: str | None = None, dumps: str | None = None) -> Defin
     """Home and dumps default to the environment (GENAI_LAB_HOME, GENAI_LAB_DUMPS), as `genai-lab ui` sets it."""
     lab = LabHome(**{k: v for k, v in {"home": home, "dumps": dumps}.items() if v})
     return Definitions(
-        assets=[*prep.assets],
+        assets=[*prep.assets, *labels.assets],
         jobs=[review_dump_job, all_assets_job],
         sensors=[review_dump_sensor],
         resources={
             "io_manager": DuckDBFrames(database=str(lab.paths.warehouse)),
             "lab": lab,
             "prep": PrepSettings(),
+            "labeling": LabelingSettings(),
         },
     )
 

