@@ -13,9 +13,10 @@ def genai_lab(*args):
     return subprocess.run([sys.executable, "-m", "genai_lab.cli", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_run_on_an_empty_home_writes_the_default_dump_and_materializes_everything(tmp_path):
+def test_run_on_an_empty_home_writes_the_default_dump_and_materializes_the_selection(tmp_path):
+    # the prep group only: the labelling stages embed every review (minutes on 2 cores) and are tested on small data
     home = tmp_path / "home"
-    result = genai_lab("run", "--home", str(home))
+    result = genai_lab("run", "--home", str(home), "--select", "group:prep")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote the embedded default (20,000 synthetic reviews)" in result.stdout
     assert (home / "dumps" / "reviews_synthetic.csv").exists() and (home / "dagster" / "dagster.yaml").exists()
