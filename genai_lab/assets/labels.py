@@ -48,10 +48,6 @@ def aspect_mentions(context: AssetExecutionContext, clean_reviews: pl.DataFrame,
     })
 
 
-def _with_labels(votes: pl.DataFrame, model: LabelModel, settings: LabelSettings) -> pl.DataFrame:
-    return combine(votes, model, settings.min_confidence)
-
-
 @asset(**LABELLED, description="Review-level sentiment and aspect-level polarity from several labelling functions "
                                "combined by a label model that learns each source's accuracy; low-confidence rows abstain.")
 def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame,
@@ -61,17 +57,19 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
     context.log.info(f"Labelling {reviews.height:,} reviews and {aspect_mentions.height:,} aspect mentions")
     review_level = review_votes(reviews, settings)
     review_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(review_level, LF_COLUMNS)[0])
-    review_rows = _with_labels(review_level, review_model, settings).with_columns(
+    review_rows = combine(review_level, review_model, settings.min_confidence).with_columns(
         pl.lit("review").alias("level"), pl.lit(None, pl.Int64).alias("mention_index"),
         pl.lit(None, pl.String).alias("aspect_term"), pl.lit(None, pl.String).alias("category"))
 
-    mentions = aspect_mentions.with_row_index("mention_index").with_columns(pl.col("mention_index").cast(pl.Int64))
-    aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left").select(
+    # mention_index counts within its review, so re-running one dump keeps the other dumps' keys
+    mentions = aspect_mentions.sort("review_id", "sentence_index", "char_start").with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).over("review_id").alias("mention_index"))
+    aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left", maintain_order="left").select(
         pl.format("{}#{}", "review_id", "mention_index").alias("item_id"), pl.col("sentence").alias("text"),
         pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
     aspect_level = aspect_votes(aspect_input, settings)
     aspect_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(aspect_level, LF_COLUMNS)[0])
-    aspect_rows = _with_labels(aspect_level, aspect_model, settings).drop("item_id").with_columns(
+    aspect_rows = combine(aspect_level, aspect_model, settings.min_confidence).drop("item_id").with_columns(
         mentions["review_id"], pl.lit("aspect").alias("level"), mentions["mention_index"],
         mentions["term"].alias("aspect_term"), mentions["category"])
 
