@@ -1,12 +1,11 @@
 """The prep assets materialized for real: a DuckDB file under tmp_path, a Dagster instance, dynamic partitions."""
 
 import json
-import os
 
 import duckdb
 import polars as pl
 import pytest
-from dagster import AssetSelection, DagsterInstance, build_sensor_context, instance_for_test, materialize
+from dagster import AssetSelection, build_sensor_context, instance_for_test, materialize
 
 from genai_lab.definitions import make_definitions
 from genai_lab.partitions import review_dumps

@@ -3,7 +3,6 @@ per-row reference implementation the vectorised lexer must match, edge cases and
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import random

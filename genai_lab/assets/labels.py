@@ -14,7 +14,7 @@ from genai_lab.evaluation import EVALUATION_SCHEMA, markdown_summary, score_pred
 from genai_lab.ingest import list_dump_files
 from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, aspect_votes, review_votes
 from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
-from genai_lab.labels.label_model import LabelModel, combine, majority_vote, vote_matrix
+from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.resources import LabHome
 from genai_lab.synth import TRUTH_SUFFIX
 from genai_lab.text.aspects import AspectSettings, aspect_mentions as find_aspect_mentions

@@ -39,7 +39,6 @@ Bad input raises :class:`GoldError` naming the file and what it has versus what 
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 import polars as pl
