@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from genai_lab.assets import labels, prep
+from genai_lab.assets import evaluation, finetune, labels, prep
+from genai_lab.assets.finetune import AdapterTraining
 from genai_lab.assets.labels import LabelingSettings
-from genai_lab.jobs import all_assets_job, review_dump_job
+from genai_lab.jobs import adapter_training_job, all_assets_job, review_dump_job
+from genai_lab.ml.store import ModelStore
 from genai_lab.resources import LabHome, PrepSettings
-from genai_lab.sensors import review_dump_sensor
+from genai_lab.sensors import retrain_sensor, review_dump_sensor
 from genai_lab.warehouse import DuckDBFrames
 
 
@@ -16,14 +18,16 @@ def make_definitions(home: str | None = None, dumps: str | None = None) -> Defin
     """Home and dumps default to the environment (GENAI_LAB_HOME, GENAI_LAB_DUMPS), as `genai-lab ui` sets it."""
     lab = LabHome(**{k: v for k, v in {"home": home, "dumps": dumps}.items() if v})
     return Definitions(
-        assets=[*prep.assets, *labels.assets],
-        jobs=[review_dump_job, all_assets_job],
-        sensors=[review_dump_sensor],
+        assets=[*prep.assets, *labels.assets, *finetune.assets, *evaluation.assets],
+        jobs=[review_dump_job, all_assets_job, adapter_training_job],
+        sensors=[review_dump_sensor, retrain_sensor],
         resources={
             "io_manager": DuckDBFrames(database=str(lab.paths.warehouse)),
             "lab": lab,
             "prep": PrepSettings(),
             "labeling": LabelingSettings(),
+            "adapter": AdapterTraining(),
+            "models": ModelStore(root=str(lab.paths.models)),
         },
     )
 

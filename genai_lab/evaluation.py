@@ -24,7 +24,7 @@ import polars as pl
 
 from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
 
-__all__ = ["EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "markdown_summary", "score_predictions"]
+__all__ = ["EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "markdown_cost", "markdown_summary", "score_predictions"]
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -102,6 +102,8 @@ def markdown_summary(evaluation: pl.DataFrame) -> str:
     """A Markdown table: one row per model, one column per (task, dataset), cells "coverage · accuracy · macro-F1"."""
     if evaluation.is_empty():
         return "_No evaluation results._"
+    synthetic = "gold_synthetic" in evaluation.columns and bool(evaluation["gold_synthetic"].any())
+    banner = ["**Gold is SYNTHETIC (the generator's truth), not human-labelled.**", ""] if synthetic else []
     wide = (
         evaluation.filter(pl.col("metric").is_in(["coverage", "accuracy", "macro_f1"]))
         .select("model", "task", "dataset", "metric", "value", "n")
@@ -115,6 +117,7 @@ def markdown_summary(evaluation: pl.DataFrame) -> str:
     models = wide["model"].unique(maintain_order=True).to_list()
     header = ["model"] + [f"{_md(d)}<br>{t}, n={sizes.get((t, d), '?')}" for t, d in columns]
     lines = [
+        *banner,
         "Cells: coverage · accuracy · macro-F1 (accuracy and F1 on the covered rows).",
         "",
         "| " + " | ".join(header) + " |",
@@ -133,5 +136,19 @@ def markdown_summary(evaluation: pl.DataFrame) -> str:
             else "–"
             for t, d in columns
         ]
+        lines.append("| " + " | ".join([_md(model), *cells]) + " |")
+    return "\n".join(lines)
+
+
+def markdown_cost(evaluation: pl.DataFrame) -> str:
+    """A Markdown table of the task `cost` rows: one row per model, one column per cost metric."""
+    cost = evaluation.filter(pl.col("task") == "cost")
+    if cost.is_empty():
+        return "_No cost figures._"
+    metrics = cost["metric"].unique(maintain_order=True).to_list()
+    values = {(m, k): v for m, k, v in cost.select("model", "metric", "value").rows()}
+    lines = ["| model | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
+    for model in cost["model"].unique(maintain_order=True).to_list():
+        cells = [f"{values[(model, k)]:.4g}" if values.get((model, k)) is not None else "–" for k in metrics]
         lines.append("| " + " | ".join([_md(model), *cells]) + " |")
     return "\n".join(lines)

@@ -14,8 +14,9 @@ from dagster import (
     sensor,
 )
 
+from genai_lab.assets.finetune import ADAPTER, AdapterTraining
 from genai_lab.ingest import DumpError, file_sha256
-from genai_lab.jobs import review_dump_job
+from genai_lab.jobs import adapter_training_job, review_dump_job
 from genai_lab.partitions import review_dumps
 from genai_lab.resources import LabHome
 
@@ -61,4 +62,40 @@ def review_dump_sensor(context: SensorEvaluationContext, lab: LabHome):
         run_requests=run_requests,
         dynamic_partitions_requests=[review_dumps.build_add_request(new_partitions)] if new_partitions else [],
         cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+def _new_labelled_reviews(context: SensorEvaluationContext) -> tuple[int, int | None]:
+    """(reviews pseudo-labelled since the adapter's last training, storage id of the newest pseudo_labels materialization)."""
+    last_training = context.instance.fetch_materializations(AssetKey(ADAPTER), limit=1).records
+    after = last_training[0].storage_id if last_training else None
+    count, newest, cursor = 0, None, None
+    while True:
+        page = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey("pseudo_labels"), after_storage_id=after), limit=1000, cursor=cursor, ascending=True)
+        for record in page.records:
+            metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+            labelled = metadata.get("labelled_reviews")
+            count += int(labelled.value) if labelled is not None else 0
+            newest = record.storage_id
+        if not page.has_more:
+            return count, newest
+        cursor = page.cursor
+
+
+@sensor(job=adapter_training_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Requests adapter training once enough reviews were pseudo-labelled since the adapter's last training.")
+def retrain_sensor(context: SensorEvaluationContext, adapter: AdapterTraining):
+    # Counted from the event log's materialization metadata (labelled_reviews per pseudo_labels
+    # partition), not from DuckDB, which a running job may hold locked.
+    count, newest = _new_labelled_reviews(context)
+    threshold = adapter.retrain_min_new_reviews
+    if count < threshold or newest is None:
+        # the cursor stays put: the count accumulates over ticks until it reaches the threshold
+        return SkipReason(f"{count:,} reviews pseudo-labelled since the last adapter training; retraining at {threshold:,}")
+    if context.cursor == str(newest):
+        return SkipReason(f"Training for pseudo-labels up to storage id {newest} was already requested")
+    return SensorResult(
+        run_requests=[RunRequest(run_key=f"retrain:{newest}", tags={"genai_lab/new_labelled_reviews": str(count)})],
+        cursor=str(newest),
     )

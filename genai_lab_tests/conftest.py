@@ -17,3 +17,21 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "appstore_reviews_real.parquet").exists():
         pytest.skip(f"{SHARED_DATA} is not there")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT (hidden size 32) with the default model's tokenizer: fast, and learns nothing by accident."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from genai_lab.ml.embeddings import resolve_base_model
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(), local_files_only=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -17,7 +17,7 @@ def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
         partitioned = materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
                                   resources=defs.resources, partition_key="small", raise_on_error=False)
         assert partitioned.success
-        evaluation = materialize(list(defs.assets), selection=AssetSelection.groups("evaluation"), instance=instance,
+        evaluation = materialize(list(defs.assets), selection=AssetSelection.assets("gold_labels", "label_quality"), instance=instance,
                                  resources=defs.resources, raise_on_error=False)
         assert evaluation.success
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
@@ -26,9 +26,9 @@ def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
                                      "from lab.pseudo_labels where level = 'review'").fetchone()
         mentions = connection.execute("select count(*) from lab.aspect_mentions").fetchone()[0]
         aspects = connection.execute("select count(*) from lab.pseudo_labels where level = 'aspect'").fetchone()[0]
-        models = {row[0] for row in connection.execute("select distinct model from lab.model_evaluation").fetchall()}
-        synthetic = connection.execute("select bool_and(gold_synthetic) from lab.model_evaluation").fetchone()[0]
-        accuracy = connection.execute("select value from lab.model_evaluation where model = 'label_model' and "
+        models = {row[0] for row in connection.execute("select distinct model from lab.label_quality").fetchall()}
+        synthetic = connection.execute("select bool_and(gold_synthetic) from lab.label_quality").fetchone()[0]
+        accuracy = connection.execute("select value from lab.label_quality where model = 'label_model' and "
                                       "task = 'review_sentiment' and metric = 'accuracy'").fetchone()[0]
     assert reviews[0] == clean and reviews[1] + reviews[2] == clean  # every clean review labelled or abstaining
     assert aspects == mentions > 0

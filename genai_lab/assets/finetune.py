@@ -1,0 +1,174 @@
+"""The fine-tuned foundation-model arm: a LoRA adapter self-trained on the pseudo-labels, and its score.
+
+pseudo_labels ─ finetuned_adapter (model store) ─ adapter_evaluation ─ model_evaluation
+gold_labels ─────────────────────────────────────┘
+
+Models never pass through the IO manager: `finetuned_adapter` writes a version into the model store
+and returns metadata; `adapter_evaluation` loads the champion from the store.
+"""
+
+import hashlib
+import json
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    ConfigurableResource,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from genai_lab.assets.prep import DUCKDB_POOL, markdown_table
+from genai_lab.evaluation import markdown_summary
+from genai_lab.ml.cost import CostMeter, CostSettings
+from genai_lab.ml.lora import LoraSettings
+from genai_lab.ml.self_training import SelfTrainingSettings
+from genai_lab.ml.store import ModelStore, StoredModel, code_version, folder_hash
+
+TRAINING_POOL = "training"  # one training step at a time (dagster.yaml: every pool's limit is 1)
+ADAPTER = "finetuned_adapter"
+CHAMPION_METRIC = "heldout_pseudo_label_macro_f1"
+
+
+class AdapterTraining(ConfigurableResource):
+    """Everything the adapter arm is trained, measured and retrained with."""
+
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    training: SelfTrainingSettings = Field(default_factory=SelfTrainingSettings)
+    cost: CostSettings = Field(default_factory=CostSettings)
+    #: the retrain sensor requests training once this many reviews were pseudo-labelled since the last one
+    retrain_min_new_reviews: int = 5000
+    #: reviews timed for batched throughput, and single-review calls timed for latency
+    throughput_rows: int = 512
+    latency_runs: int = 50
+
+
+def _base_model_identity(base_path: str) -> dict:
+    from pathlib import Path
+
+    local = Path(base_path).exists()
+    return {"path": base_path, "sha256": folder_hash(base_path) if local else None}
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _accelerator():
+    import torch
+    from accelerate import Accelerator
+
+    if torch.cuda.is_available():
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return Accelerator(mixed_precision=precision), torch.cuda.device_count()
+    return Accelerator(cpu=True), 0
+
+
+def _round_table(history: list[dict]) -> str:
+    return markdown_table(pl.DataFrame(history)) if history else "(no rounds)"
+
+
+@asset(group_name="models", pool=TRAINING_POOL,
+       description="LoRA adapter on the pretrained base model, self-trained on confident pseudo-labels of reviews fit for "
+                   "training; a new version in the model store, champion only when it beats the current one on held-out pseudo-labels.")
+def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, adapter: AdapterTraining,
+                      models: ModelStore) -> MaterializeResult:
+    from genai_lab.ml.classifier import predict_proba
+    from genai_lab.ml.cost import parameter_counts
+    from genai_lab.ml.lora import build_adapter_model, load_adapter
+    from genai_lab.ml.self_training import macro_f1, self_train, split_pseudo_labels
+
+    settings = adapter.training
+    data = split_pseudo_labels(pseudo_labels, settings)
+    data_version = {
+        "partitions": dict(sorted(pseudo_labels.group_by("dump_id").len().rows())),
+        "rows": pseudo_labels.height,
+        "candidates": data["candidates"].height, "holdout": data["holdout"].height, "pool": data["pool"].height,
+    }
+    context.log.info(f"Pseudo-labels from {len(data_version['partitions'])} dump(s): {data['candidates'].height:,} confident "
+                     f"candidates, {data['holdout'].height:,} held out, {data['pool'].height:,} in the unlabelled pool")
+    meter_accelerator, gpus = _accelerator()
+    meter = CostMeter(adapter.cost, gpus=gpus)
+    model, tokenizer, base_path, targets = build_adapter_model(adapter.lora)
+    base = {"id": adapter.lora.base_model, **_base_model_identity(base_path)}
+    run_settings = {"lora": adapter.lora.model_dump(), "training": settings.model_dump()}
+    work_dir = models.work_dir(ADAPTER) / _fingerprint(data_version, run_settings, base["sha256"] or base["id"])
+    context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
+    result = self_train(model, tokenizer, data, settings, work_dir, accelerator=meter_accelerator)
+    model = meter_accelerator.unwrap_model(model)
+    cost = {**meter.stop(), **parameter_counts(model)}
+
+    champion = models.champion(ADAPTER)
+    champion_score = None
+    if champion is not None and data["holdout"].height:
+        try:  # the champion scored on this run's held-out rows, so the two compare on the same data
+            champion_model, champion_tokenizer = load_adapter(champion.path)
+            holdout = data["holdout"]
+            probabilities = predict_proba(champion_model, champion_tokenizer, holdout["text"].to_list(), holdout["aspect"].to_list(),
+                                          batch_size=settings.inference_batch_size, max_length=settings.max_length)
+            champion_score = macro_f1(holdout["label_index"].to_numpy(), probabilities.argmax(axis=1))
+        except Exception as error:  # noqa: BLE001 - an unloadable champion (other base, deleted base) is replaced, not fatal
+            context.log.warning(f"Champion {champion.version} could not be scored ({error}); the new version replaces it")
+
+    def write(folder):
+        model.save_pretrained(str(folder), safe_serialization=True)
+        tokenizer.save_pretrained(str(folder))
+
+    stored: StoredModel = models.save(ADAPTER, write, {
+        "kind": "lora_adapter", "base_model": base, "task_inputs": {"review_sentiment": "text", "aspect_polarity": "text, aspect_term"},
+        "labels": ["negative", "neutral", "positive"], "target_modules": targets,
+        "data_version": data_version, "code_version": code_version(), "settings": run_settings,
+        "metrics": {CHAMPION_METRIC: result.best_score, "best_round": result.best_round, "rounds": result.history,
+                    "train_rows": result.train_rows, "steps": result.steps},
+        "cost": cost, "resumed_from": result.resumed_from,
+    })
+    promoted = models.promote(stored, result.best_score, champion_score, CHAMPION_METRIC)
+    serving = models.champion(ADAPTER)
+    context.log.info(f"Saved {ADAPTER} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}; champion "
+                     f"{'moved to it' if promoted else f'stays {serving.version} at {champion_score:.4f}'})")
+    return MaterializeResult(metadata={
+        "version": stored.version,
+        "path": MetadataValue.path(str(stored.path)),
+        "promoted": promoted,
+        "champion_version": serving.version if serving else None,
+        CHAMPION_METRIC: float(result.best_score),
+        "champion_previous_score": float(champion_score) if champion_score is not None else None,
+        "train_rows": result.train_rows,
+        "steps": result.steps,
+        "rounds": MetadataValue.md(_round_table(result.history)),
+        "resumed": result.resumed_from is not None,
+        **{key: float(value) for key, value in cost.items()},
+    })
+
+
+@asset(group_name="evaluation", pool=DUCKDB_POOL, deps=[finetuned_adapter],
+       description="The champion adapter on every sentiment gold set (accuracy, macro-F1, per-class F1) and on the clock "
+                   "(throughput, latency, training cost from its manifest).")
+def adapter_evaluation(context: AssetExecutionContext, gold_labels: pl.DataFrame, adapter: AdapterTraining, models: ModelStore):
+    from genai_lab.ml.lora import load_adapter
+    from genai_lab.ml.scoring import cost_rows, gold_quality, inference_cost
+
+    champion = models.champion(ADAPTER)
+    if champion is None:
+        raise FileNotFoundError(f"model store {models.folder} holds no champion of {ADAPTER}: materialize {ADAPTER} first")
+    model, tokenizer = load_adapter(champion.path)
+    settings = adapter.training
+    quality = gold_quality(model, tokenizer, gold_labels, ADAPTER, batch_size=settings.inference_batch_size, max_length=settings.max_length)
+    reviews = gold_labels.filter(pl.col("task") == "review_sentiment")["text"].unique(maintain_order=True)
+    if reviews.is_empty():
+        reviews = gold_labels["text"].unique(maintain_order=True)
+    timing = inference_cost(model, tokenizer, reviews.head(adapter.throughput_rows).to_list(),
+                            batch_size=settings.inference_batch_size, max_length=settings.max_length, latency_runs=adapter.latency_runs)
+    manifest = champion.manifest
+    figures = {**manifest["cost"], **timing, "disk_mb": manifest["disk_mb"]}
+    evaluation = pl.concat([quality, cost_rows(ADAPTER, figures, n=int(timing["inference_rows"]))]).with_columns(
+        pl.lit(bool(gold_labels["synthetic"].any())).alias("gold_synthetic"), pl.lit(champion.version).alias("model_version"))
+    context.log.info(f"{ADAPTER} {champion.version}: {timing['reviews_per_s']:.0f} reviews/s batched, p50 {timing['latency_p50_ms']:.1f} ms")
+    return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation)), "version": champion.version,
+                                        "reviews_per_s": float(timing["reviews_per_s"])})
+
+
+assets = [finetuned_adapter, adapter_evaluation]

@@ -1,0 +1,56 @@
+"""The fine-tuned foundation-model arm: a LoRA adapter (peft) on a pretrained encoder with a 3-class head.
+
+The saved folder is plain peft output (`adapter_config.json`, `adapter_model.safetensors` with the
+LoRA weights and the head) plus the tokenizer, so it loads with
+`PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, num_labels=3), folder)`
+as well as through `load_adapter`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from genai_lab.ml.classifier import (
+    load_base_classifier,
+    load_tokenizer,
+    lora_target_modules,
+)
+from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL, resolve_base_model
+from genai_lab.settings import StrictConfig
+
+
+class LoraSettings(StrictConfig):
+    """Low-rank adapter shape. `target_modules` empty: every linear layer of the encoder, found from the architecture."""
+
+    base_model: str = DEFAULT_BASE_MODEL
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    target_modules: list[str] = Field(default_factory=list)
+
+
+def build_adapter_model(settings: LoraSettings):
+    """(peft model with only the LoRA weights and the head trainable, tokenizer, resolved base path, target modules)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    base_path = resolve_base_model(settings.base_model)
+    model = load_base_classifier(base_path)
+    targets = list(settings.target_modules) or lora_target_modules(model)
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                        target_modules=targets)
+    return get_peft_model(model, config), load_tokenizer(base_path), base_path, targets
+
+
+def load_adapter(folder: str | Path, base_model: str | None = None):
+    """(model in eval mode, tokenizer) from an adapter folder; the base comes from the adapter's config unless given."""
+    import json
+
+    from peft import PeftModel
+
+    folder = Path(folder)
+    base = base_model or json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
+    model = PeftModel.from_pretrained(load_base_classifier(resolve_base_model(base)), str(folder))
+    model.eval()
+    return model, load_tokenizer(folder)

@@ -1,0 +1,116 @@
+"""The adapter arm materialized for real (tiny random base model, small synthetic dump), and the retrain sensor."""
+
+import json
+
+import duckdb
+import pytest
+from dagster import (
+    AssetMaterialization,
+    AssetSelection,
+    DagsterInstance,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
+
+from genai_lab.assets.finetune import ADAPTER, AdapterTraining
+from genai_lab.definitions import make_definitions
+from genai_lab.ml.lora import LoraSettings
+from genai_lab.ml.scoring import COST_METRICS
+from genai_lab.ml.self_training import SelfTrainingSettings
+from genai_lab.ml.store import ModelStore
+from genai_lab.partitions import review_dumps
+from genai_lab.sensors import retrain_sensor
+from genai_lab.synth import write_dump
+
+
+def tiny_adapter(base_model, **training) -> AdapterTraining:
+    settings = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4,
+                "batch_size": 16, **training}
+    return AdapterTraining(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**settings),
+                           throughput_rows=32, latency_runs=5)
+
+
+@pytest.fixture(scope="module")
+def trained_home(tiny_base_model, tmp_path_factory):
+    home = tmp_path_factory.mktemp("adapter_home")
+    (home / "dumps").mkdir()
+    write_dump(home / "dumps" / "small.csv", rows=600, seed=5)
+    defs = make_definitions(str(home))
+    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model)}
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(review_dumps.name, ["small"])
+        assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
+                           resources=resources, partition_key="small").success
+        result = materialize(list(defs.assets), selection=AssetSelection.assets("gold_labels", "label_quality", ADAPTER,
+                                                                                "adapter_evaluation", "model_evaluation"),
+                             instance=instance, resources=resources)
+        assert result.success
+        metadata = result.asset_materializations_for_node(ADAPTER)[0].metadata
+        yield home, {key: value.value for key, value in metadata.items()}
+
+
+def test_training_stores_a_champion_with_a_complete_manifest(trained_home):
+    home, metadata = trained_home
+    store = ModelStore(root=str(home / "models"))
+    champion = store.champion(ADAPTER)
+    assert champion is not None and champion.version == metadata["version"] and metadata["promoted"] is True
+    manifest = champion.manifest
+    assert manifest["base_model"]["sha256"] and manifest["code_version"].startswith("0.")
+    assert manifest["data_version"]["partitions"] == {"small": manifest["data_version"]["rows"]}
+    assert manifest["metrics"]["heldout_pseudo_label_macro_f1"] == pytest.approx(metadata["heldout_pseudo_label_macro_f1"])
+    assert [r["round"] for r in manifest["metrics"]["rounds"]] == list(range(len(manifest["metrics"]["rounds"])))
+    assert manifest["cost"]["params_trainable"] < manifest["cost"]["params_total"]
+    assert manifest["cost"]["train_seconds"] > 0 and manifest["cost"]["cpu_seconds"] > 0 and manifest["cost"]["energy_kwh"] > 0
+    files = {p.name for p in champion.path.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "manifest.json", "tokenizer.json"} <= files
+    assert not [name for name in files if name.endswith((".bin", ".pt", ".pkl"))]
+    assert json.loads((champion.path / "adapter_config.json").read_text())["peft_type"] == "LORA"
+    assert not list((home / "models" / ADAPTER / "_work").iterdir())  # no checkpoint left behind
+
+
+def test_model_evaluation_holds_the_adapter_quality_and_cost(trained_home):
+    home, _ = trained_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        rows = connection.execute("select task, dataset, metric, value from lab.model_evaluation where model = ?", [ADAPTER]).fetchall()
+        labellers = {row[0] for row in connection.execute("select distinct model from lab.model_evaluation").fetchall()}
+    cost = {metric: value for task, _, metric, value in rows if task == "cost"}
+    assert set(cost) == set(COST_METRICS)
+    assert cost["reviews_per_s"] > 0 and cost["latency_p95_ms"] >= cost["latency_p50_ms"] > 0 and cost["disk_mb"] > 0
+    quality = {(task, metric): value for task, _, metric, value in rows if task != "cost"}
+    assert 0 <= quality[("review_sentiment", "macro_f1")] <= 1 and 0 <= quality[("aspect_polarity", "accuracy")] <= 1
+    assert {"label_model", "vader", ADAPTER} <= labellers
+
+
+def _report_pseudo_labels(instance: DagsterInstance, partition: str, labelled: int) -> None:
+    instance.report_runless_asset_event(AssetMaterialization("pseudo_labels", partition=partition,
+                                                             metadata={"labelled_reviews": labelled}))
+
+
+def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
+    defs = make_definitions(str(tmp_path))
+    resources = {**defs.resources, "adapter": AdapterTraining(retrain_min_new_reviews=1000)}
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(review_dumps.name, ["a", "b", "c", "d"])
+
+        def tick(cursor=None):
+            context = build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=defs)
+            return retrain_sensor.evaluate_tick(context)
+
+        assert isinstance(tick().skip_message, str) and "0 reviews" in tick().skip_message
+        _report_pseudo_labels(instance, "a", 600)
+        first = tick()
+        assert first.run_requests == [] and "600" in first.skip_message and first.cursor is None  # the count accumulates
+        _report_pseudo_labels(instance, "b", 500)
+        fired = tick()
+        assert len(fired.run_requests) == 1 and fired.run_requests[0].tags["genai_lab/new_labelled_reviews"] == "1100"
+        assert fired.cursor is not None
+        again = tick(fired.cursor)  # idempotent: the same data does not request a second run
+        assert again.run_requests == [] and "already requested" in again.skip_message
+
+        instance.report_runless_asset_event(AssetMaterialization(ADAPTER))  # the adapter trained: counting starts over
+        _report_pseudo_labels(instance, "c", 700)
+        assert tick(fired.cursor).run_requests == []
+        _report_pseudo_labels(instance, "d", 400)
+        assert len(tick(fired.cursor).run_requests) == 1
+

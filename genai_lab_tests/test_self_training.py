@@ -1,0 +1,154 @@
+"""LoRA targets by architecture, the self-training recipe, and resuming a killed training run."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import polars as pl
+import pytest
+
+from genai_lab.ml.classifier import lora_target_modules
+from genai_lab.ml.lora import LoraSettings, build_adapter_model, load_adapter
+from genai_lab.ml.self_training import (
+    SelfTrainingSettings,
+    balanced_sample,
+    macro_f1,
+    self_train,
+    split_pseudo_labels,
+)
+
+WORDS = {0: ["awful", "crash", "hate", "broken"], 1: ["okay", "fine", "average", "alright"], 2: ["love", "great", "perfect", "amazing"]}
+
+
+def toy_pseudo_labels(n: int = 900, seed: int = 0) -> pl.DataFrame:
+    """Reviews and aspect rows whose words give the class away; every fifth row abstained (the pool)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        k = int(rng.integers(3))
+        aspect = i % 2 == 1
+        labelled = i % 5 != 0
+        rows.append({"review_id": f"r{i // 2 if aspect else i}", "mention_index": 0 if aspect else None,
+                     "text": " ".join(rng.choice(WORDS[k], 3)) + " app", "aspect_term": "app" if aspect else None,
+                     "label_index": k if labelled else -1, "confidence": 0.95 if labelled else 0.4,
+                     "level": "aspect" if aspect else "review", "abstained": not labelled, "fit_for_training": i % 11 != 0,
+                     "dump_id": "toy"})
+    return pl.DataFrame(rows)
+
+
+def test_lora_targets_follow_the_architecture():
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        GPT2Config,
+        GPT2ForSequenceClassification,
+    )
+
+    bert = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                                    intermediate_size=32))
+    gpt2 = GPT2ForSequenceClassification(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32))
+    assert lora_target_modules(bert) == ["dense", "key", "query", "value"]  # the head and the pooler are not adapted
+    assert lora_target_modules(gpt2) == ["c_attn", "c_fc", "c_proj"]  # Conv1D projections count as linear
+
+
+def test_split_keeps_unfit_rows_out_and_holds_out_whole_reviews():
+    frame = toy_pseudo_labels()
+    settings = SelfTrainingSettings(holdout_fraction=0.2, holdout_rows=10_000)
+    parts = split_pseudo_labels(frame, settings)
+    fit = frame.filter("fit_for_training").height
+    assert sum(p.height for p in parts.values()) <= fit
+    assert parts["candidates"]["label_index"].min() >= 0 and parts["holdout"]["label_index"].min() >= 0
+    review_of = lambda f: set(f["item_id"].str.replace(r"#.*$", "").to_list())
+    assert not review_of(parts["holdout"]) & (review_of(parts["candidates"]) | review_of(parts["pool"]))
+    assert parts["pool"].height > 0 and parts["holdout"].height > 0
+
+
+def test_balanced_sample_caps_each_class_and_task():
+    frame = split_pseudo_labels(toy_pseudo_labels(), SelfTrainingSettings())["candidates"]
+    sample = balanced_sample(frame, 120, seed=0, aspect_share=0.5)
+    counts = sample.group_by("level", "label_index").len()
+    assert sample.height <= 120 and counts["len"].max() <= 20
+    assert set(counts["level"]) == {"review", "aspect"}
+
+
+def test_macro_f1():
+    assert macro_f1(np.array([0, 1, 2]), np.array([0, 1, 2])) == 1.0
+    assert macro_f1(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0])) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_self_training_learns_and_saves_a_plain_peft_adapter(tiny_base_model, tmp_path):
+    settings = SelfTrainingSettings(max_train_rows=300, rounds=3, pool_rows=200, add_per_round=60, learning_rate=5e-3,
+                                    self_training_threshold=0.5, holdout_fraction=0.2, batch_size=16, epochs_per_round=2)
+    data = split_pseudo_labels(toy_pseudo_labels(), settings)
+    model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8))
+    result = self_train(model, tokenizer, data, settings, tmp_path / "work")
+    assert result.best_score > 0.45  # chance is 1/3: the class words are learnable even from a random tiny model
+    assert result.history[0]["round"] == 0 and result.history[0]["added_rows"] == 0
+    assert any(r["added_rows"] > 0 for r in result.history[1:])  # self-training added pool rows
+    assert not (tmp_path / "work").exists()  # checkpoints are gone once training completes
+
+    model.save_pretrained(tmp_path / "adapter")
+    tokenizer.save_pretrained(tmp_path / "adapter")
+    assert not list((tmp_path / "adapter").glob("*.bin"))
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    plain = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(tiny_base_model, num_labels=3),
+                                      str(tmp_path / "adapter"))
+    reloaded, _ = load_adapter(tmp_path / "adapter")
+    batch = tokenizer(["love great app"], return_tensors="pt")
+    import torch
+
+    model.eval()
+    plain.eval()
+    with torch.no_grad():
+        expected = model(**batch).logits
+        assert torch.allclose(plain(**batch).logits, expected, atol=1e-5)
+        assert torch.allclose(reloaded(**batch).logits, expected, atol=1e-5)
+
+
+RESUMABLE_RUN = """
+import sys
+from pathlib import Path
+import polars as pl
+from genai_lab.ml.lora import LoraSettings, build_adapter_model
+from genai_lab.ml.self_training import SelfTrainingSettings, self_train, split_pseudo_labels
+settings = SelfTrainingSettings.model_validate_json(Path(sys.argv[1]).read_text())
+data = split_pseudo_labels(pl.read_parquet(sys.argv[2]), settings)
+model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=sys.argv[3], r=4, alpha=8))
+self_train(model, tokenizer, data, settings, Path(sys.argv[4]))
+"""
+
+
+def test_a_killed_training_run_resumes_from_its_checkpoint(tiny_base_model, tmp_path):
+    settings = SelfTrainingSettings(max_train_rows=1500, rounds=1, batch_size=2, checkpoint_every_steps=5, holdout_fraction=0.1,
+                                    holdout_rows=20)
+    frame = toy_pseudo_labels(n=2400)
+    (tmp_path / "settings.json").write_text(settings.model_dump_json())
+    frame.write_parquet(tmp_path / "labels.parquet")
+    work = tmp_path / "work"
+    child = subprocess.Popen([sys.executable, "-c", RESUMABLE_RUN, str(tmp_path / "settings.json"), str(tmp_path / "labels.parquet"),
+                              str(tiny_base_model), str(work)], stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr").open("w"))
+    position = work / "checkpoint" / "position.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if position.exists() and json.loads(position.read_text())["step"] >= 10:
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, f"training ended before it could be killed: {(tmp_path / 'stderr').read_text()[-2000:]}"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    killed_at = json.loads(position.read_text())["step"]
+    assert killed_at >= 10
+
+    data = split_pseudo_labels(frame, settings)
+    model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8))
+    result = self_train(model, tokenizer, data, settings, work)
+    assert result.resumed_from is not None and result.resumed_from["step"] >= killed_at
+    steps_per_epoch = -(-result.train_rows // 2) + 1  # two tasks: at most one partial batch each
+    assert result.steps <= steps_per_epoch  # the steps done before the kill were not done again
+    assert result.steps >= result.train_rows // 2
+    assert not work.exists()
