@@ -14,21 +14,32 @@ from dagster import (
 )
 
 from genai_lab.assets.finetune import ADAPTER, AdapterTraining
+from genai_lab.assets.slm import CLASSIFIER, SlmTraining
 from genai_lab.definitions import make_definitions
+from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.lora import LoraSettings
 from genai_lab.ml.scoring import COST_METRICS
 from genai_lab.ml.self_training import SelfTrainingSettings
+from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore
 from genai_lab.partitions import review_dumps
 from genai_lab.sensors import retrain_sensor
 from genai_lab.synth import write_dump
 
 
-def tiny_adapter(base_model, **training) -> AdapterTraining:
-    settings = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4,
-                "batch_size": 16, **training}
-    return AdapterTraining(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**settings),
-                           throughput_rows=32, latency_runs=5)
+TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4, "batch_size": 16}
+TINY_COST = CostSettings(throughput_rows=32, latency_runs=5)
+
+
+def tiny_adapter(base_model) -> AdapterTraining:
+    return AdapterTraining(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**TINY_TRAINING),
+                           cost=TINY_COST)
+
+
+def tiny_slm() -> SlmTraining:
+    return SlmTraining(slm=SlmSettings(size="tiny", vocab_size=600, pretrain_steps=30, eval_every_steps=10, checkpoint_every_steps=10,
+                                       heldout_blocks=5, batch_size=8),
+                       training=SelfTrainingSettings(**TINY_TRAINING), cost=TINY_COST)
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +48,13 @@ def trained_home(tiny_base_model, tmp_path_factory):
     (home / "dumps").mkdir()
     write_dump(home / "dumps" / "small.csv", rows=600, seed=5)
     defs = make_definitions(str(home))
-    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model)}
+    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model), "slm": tiny_slm()}
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(review_dumps.name, ["small"])
         assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
                            resources=resources, partition_key="small").success
-        result = materialize(list(defs.assets), selection=AssetSelection.assets("gold_labels", "label_quality", ADAPTER,
-                                                                                "adapter_evaluation", "model_evaluation"),
-                             instance=instance, resources=resources)
+        result = materialize(list(defs.assets), selection=AssetSelection.groups("models", "slm", "evaluation"), instance=instance,
+                             resources=resources)
         assert result.success
         metadata = result.asset_materializations_for_node(ADAPTER)[0].metadata
         yield home, {key: value.value for key, value in metadata.items()}
@@ -114,3 +124,33 @@ def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
         _report_pseudo_labels(instance, "d", 400)
         assert len(tick(fired.cursor).run_requests) == 1
 
+
+
+def test_slm_arm_trains_from_scratch_and_loads_with_plain_transformers(trained_home):
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    home, _ = trained_home
+    store = ModelStore(root=str(home / "models"))
+    tokenizer_folder = store.versions("slm_tokenizer")[-1].path
+    assert (tokenizer_folder / "tokenizer.json").exists()
+    pretrained = store.versions("slm_pretrained@tiny")[-1]
+    manifest = pretrained.manifest
+    assert manifest["metrics"]["steps"] == 30 and manifest["metrics"]["heldout_perplexity"] > 1
+    assert manifest["metrics"]["achieved_gflops"] > 0 and manifest["metrics"]["matmul_gflops"] > manifest["metrics"]["achieved_gflops"]
+    champion = store.champion("slm_classifier@tiny")
+    assert champion is not None and champion.manifest["pretrained_version"] == pretrained.version
+    encoder = AutoModel.from_pretrained(str(champion.path))
+    classifier = AutoModelForSequenceClassification.from_pretrained(str(champion.path))
+    assert encoder.config.hidden_size == 64 and classifier.config.num_labels == 3
+    assert AutoTokenizer.from_pretrained(str(champion.path)).vocab_size <= 600
+    cost = champion.manifest["cost"]
+    assert cost["train_seconds"] == pytest.approx(cost["pretrain_seconds"] + cost["fine_tune_seconds"])
+    assert cost["params_trainable"] == cost["params_total"]  # full fine-tuning
+
+
+def test_both_arms_report_the_same_metrics(trained_home):
+    home, _ = trained_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        metrics = {model: set(connection.execute("select task || '/' || dataset || '/' || metric from lab.model_evaluation "
+                                                 "where model = ?", [model]).fetchall()) for model in (ADAPTER, CLASSIFIER, "slm_classifier@tiny")}
+    assert metrics[ADAPTER] == metrics[CLASSIFIER] == metrics["slm_classifier@tiny"] and len(metrics[ADAPTER]) > len(COST_METRICS)

@@ -41,9 +41,6 @@ class AdapterTraining(ConfigurableResource):
     cost: CostSettings = Field(default_factory=CostSettings)
     #: the retrain sensor requests training once this many reviews were pseudo-labelled since the last one
     retrain_min_new_reviews: int = 5000
-    #: reviews timed for batched throughput, and single-review calls timed for latency
-    throughput_rows: int = 512
-    latency_runs: int = 50
 
 
 def _base_model_identity(base_path: str) -> dict:
@@ -53,11 +50,11 @@ def _base_model_identity(base_path: str) -> dict:
     return {"path": base_path, "sha256": folder_hash(base_path) if local else None}
 
 
-def _fingerprint(*parts) -> str:
+def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _accelerator():
+def training_accelerator():
     import torch
     from accelerate import Accelerator
 
@@ -71,17 +68,10 @@ def _round_table(history: list[dict]) -> str:
     return markdown_table(pl.DataFrame(history)) if history else "(no rounds)"
 
 
-@asset(group_name="models", pool=TRAINING_POOL,
-       description="LoRA adapter on the pretrained base model, self-trained on confident pseudo-labels of reviews fit for "
-                   "training; a new version in the model store, champion only when it beats the current one on held-out pseudo-labels.")
-def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, adapter: AdapterTraining,
-                      models: ModelStore) -> MaterializeResult:
-    from genai_lab.ml.classifier import predict_proba
-    from genai_lab.ml.cost import parameter_counts
-    from genai_lab.ml.lora import build_adapter_model, load_adapter
-    from genai_lab.ml.self_training import macro_f1, self_train, split_pseudo_labels
+def pseudo_label_data(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, settings: SelfTrainingSettings) -> tuple[dict, dict]:
+    """The self-training splits of all pseudo-labels and the data version they make (partitions and counts)."""
+    from genai_lab.ml.self_training import split_pseudo_labels
 
-    settings = adapter.training
     data = split_pseudo_labels(pseudo_labels, settings)
     data_version = {
         "partitions": dict(sorted(pseudo_labels.group_by("dump_id").len().rows())),
@@ -90,46 +80,46 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
     }
     context.log.info(f"Pseudo-labels from {len(data_version['partitions'])} dump(s): {data['candidates'].height:,} confident "
                      f"candidates, {data['holdout'].height:,} held out, {data['pool'].height:,} in the unlabelled pool")
-    meter_accelerator, gpus = _accelerator()
-    meter = CostMeter(adapter.cost, gpus=gpus)
-    model, tokenizer, base_path, targets = build_adapter_model(adapter.lora)
-    base = {"id": adapter.lora.base_model, **_base_model_identity(base_path)}
-    run_settings = {"lora": adapter.lora.model_dump(), "training": settings.model_dump()}
-    work_dir = models.work_dir(ADAPTER) / _fingerprint(data_version, run_settings, base["sha256"] or base["id"])
-    context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
-    result = self_train(model, tokenizer, data, settings, work_dir, accelerator=meter_accelerator)
-    model = meter_accelerator.unwrap_model(model)
-    cost = {**meter.stop(), **parameter_counts(model)}
+    return data, data_version
 
-    champion = models.champion(ADAPTER)
+
+def store_classifier(context: AssetExecutionContext, models: ModelStore, name: str, model, tokenizer, result, holdout: pl.DataFrame,
+                     settings: SelfTrainingSettings, manifest: dict, load_champion) -> dict:
+    """Saves a trained classifier as a new version and moves the champion only when it wins on `holdout`; returns the metadata.
+
+    `load_champion(folder)` -> (model, tokenizer): the champion is scored on this run's held-out rows,
+    so the two compare on the same data.
+    """
+    from genai_lab.ml.classifier import predict_proba
+    from genai_lab.ml.self_training import macro_f1
+
+    champion = models.champion(name)
     champion_score = None
-    if champion is not None and data["holdout"].height:
-        try:  # the champion scored on this run's held-out rows, so the two compare on the same data
-            champion_model, champion_tokenizer = load_adapter(champion.path)
-            holdout = data["holdout"]
+    if champion is not None and holdout.height:
+        try:
+            champion_model, champion_tokenizer = load_champion(champion.path)
             probabilities = predict_proba(champion_model, champion_tokenizer, holdout["text"].to_list(), holdout["aspect"].to_list(),
                                           batch_size=settings.inference_batch_size, max_length=settings.max_length)
             champion_score = macro_f1(holdout["label_index"].to_numpy(), probabilities.argmax(axis=1))
-        except Exception as error:  # noqa: BLE001 - an unloadable champion (other base, deleted base) is replaced, not fatal
-            context.log.warning(f"Champion {champion.version} could not be scored ({error}); the new version replaces it")
+        except Exception as error:  # noqa: BLE001 - an unloadable champion (other base, deleted files) is replaced, not fatal
+            context.log.warning(f"Champion {champion.version} of {name} could not be scored ({error}); the new version replaces it")
 
     def write(folder):
         model.save_pretrained(str(folder), safe_serialization=True)
         tokenizer.save_pretrained(str(folder))
 
-    stored: StoredModel = models.save(ADAPTER, write, {
-        "kind": "lora_adapter", "base_model": base, "task_inputs": {"review_sentiment": "text", "aspect_polarity": "text, aspect_term"},
-        "labels": ["negative", "neutral", "positive"], "target_modules": targets,
-        "data_version": data_version, "code_version": code_version(), "settings": run_settings,
+    stored: StoredModel = models.save(name, write, {
+        **manifest, "task_inputs": {"review_sentiment": "text", "aspect_polarity": "text, aspect_term"},
+        "labels": ["negative", "neutral", "positive"], "code_version": code_version(),
         "metrics": {CHAMPION_METRIC: result.best_score, "best_round": result.best_round, "rounds": result.history,
                     "train_rows": result.train_rows, "steps": result.steps},
-        "cost": cost, "resumed_from": result.resumed_from,
+        "resumed_from": result.resumed_from,
     })
     promoted = models.promote(stored, result.best_score, champion_score, CHAMPION_METRIC)
-    serving = models.champion(ADAPTER)
-    context.log.info(f"Saved {ADAPTER} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}; champion "
+    serving = models.champion(name)
+    context.log.info(f"Saved {name} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}; champion "
                      f"{'moved to it' if promoted else f'stays {serving.version} at {champion_score:.4f}'})")
-    return MaterializeResult(metadata={
+    return {
         "version": stored.version,
         "path": MetadataValue.path(str(stored.path)),
         "promoted": promoted,
@@ -140,8 +130,35 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
         "steps": result.steps,
         "rounds": MetadataValue.md(_round_table(result.history)),
         "resumed": result.resumed_from is not None,
-        **{key: float(value) for key, value in cost.items()},
-    })
+        **{key: float(value) for key, value in manifest["cost"].items()},
+    }
+
+
+@asset(group_name="models", pool=TRAINING_POOL,
+       description="LoRA adapter on the pretrained base model, self-trained on confident pseudo-labels of reviews fit for "
+                   "training; a new version in the model store, champion only when it beats the current one on held-out pseudo-labels.")
+def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, adapter: AdapterTraining,
+                      models: ModelStore) -> MaterializeResult:
+    from genai_lab.ml.cost import parameter_counts
+    from genai_lab.ml.lora import build_adapter_model, load_adapter
+    from genai_lab.ml.self_training import self_train
+
+    settings = adapter.training
+    data, data_version = pseudo_label_data(context, pseudo_labels, settings)
+    accelerator, gpus = training_accelerator()
+    meter = CostMeter(adapter.cost, gpus=gpus)
+    model, tokenizer, base_path, targets = build_adapter_model(adapter.lora)
+    base = {"id": adapter.lora.base_model, **_base_model_identity(base_path)}
+    run_settings = {"lora": adapter.lora.model_dump(), "training": settings.model_dump()}
+    work_dir = models.work_dir(ADAPTER) / fingerprint(data_version, run_settings, base["sha256"] or base["id"])
+    context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
+    result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
+    model = accelerator.unwrap_model(model)
+    cost = {**meter.stop(), **parameter_counts(model)}
+    metadata = store_classifier(context, models, ADAPTER, model, tokenizer, result, data["holdout"], settings, {
+        "kind": "lora_adapter", "base_model": base, "target_modules": targets, "data_version": data_version,
+        "settings": run_settings, "cost": cost}, load_adapter)
+    return MaterializeResult(metadata=metadata)
 
 
 @asset(group_name="evaluation", pool=DUCKDB_POOL, deps=[finetuned_adapter],
@@ -149,23 +166,18 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
                    "(throughput, latency, training cost from its manifest).")
 def adapter_evaluation(context: AssetExecutionContext, gold_labels: pl.DataFrame, adapter: AdapterTraining, models: ModelStore):
     from genai_lab.ml.lora import load_adapter
-    from genai_lab.ml.scoring import cost_rows, gold_quality, inference_cost
+    from genai_lab.ml.scoring import evaluate_model
 
     champion = models.champion(ADAPTER)
     if champion is None:
         raise FileNotFoundError(f"model store {models.folder} holds no champion of {ADAPTER}: materialize {ADAPTER} first")
     model, tokenizer = load_adapter(champion.path)
-    settings = adapter.training
-    quality = gold_quality(model, tokenizer, gold_labels, ADAPTER, batch_size=settings.inference_batch_size, max_length=settings.max_length)
-    reviews = gold_labels.filter(pl.col("task") == "review_sentiment")["text"].unique(maintain_order=True)
-    if reviews.is_empty():
-        reviews = gold_labels["text"].unique(maintain_order=True)
-    timing = inference_cost(model, tokenizer, reviews.head(adapter.throughput_rows).to_list(),
-                            batch_size=settings.inference_batch_size, max_length=settings.max_length, latency_runs=adapter.latency_runs)
     manifest = champion.manifest
-    figures = {**manifest["cost"], **timing, "disk_mb": manifest["disk_mb"]}
-    evaluation = pl.concat([quality, cost_rows(ADAPTER, figures, n=int(timing["inference_rows"]))]).with_columns(
-        pl.lit(bool(gold_labels["synthetic"].any())).alias("gold_synthetic"), pl.lit(champion.version).alias("model_version"))
+    evaluation, timing = evaluate_model(
+        model, tokenizer, gold_labels, ADAPTER, batch_size=adapter.training.inference_batch_size, max_length=adapter.training.max_length,
+        throughput_rows=adapter.cost.throughput_rows, latency_runs=adapter.cost.latency_runs,
+        training_cost={**manifest["cost"], "disk_mb": manifest["disk_mb"]})
+    evaluation = evaluation.with_columns(pl.lit(champion.version).alias("model_version"))
     context.log.info(f"{ADAPTER} {champion.version}: {timing['reviews_per_s']:.0f} reviews/s batched, p50 {timing['latency_p50_ms']:.1f} ms")
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation)), "version": champion.version,
                                         "reviews_per_s": float(timing["reviews_per_s"])})

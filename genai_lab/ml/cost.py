@@ -16,12 +16,15 @@ from genai_lab.settings import StrictConfig
 
 
 class CostSettings(StrictConfig):
-    """Power draws behind the energy estimate (and later the money figures)."""
+    """Power draws behind the energy estimate, and how inference is timed."""
 
     #: average power of one busy CPU core, watts (a laptop core under load: 5-15 W)
     cpu_watts_per_core: float = 10.0
     #: average power of one busy GPU, watts
     gpu_watts: float = 300.0
+    #: inference timing: reviews timed for batched throughput, single-review calls timed for latency
+    throughput_rows: int = 512
+    latency_runs: int = 50
 
 
 @dataclass

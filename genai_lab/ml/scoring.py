@@ -54,3 +54,16 @@ def cost_rows(name: str, figures: dict[str, float], n: int | None = None) -> pl.
         raise ValueError(f"cost figures of {name} lack {missing}")
     return pl.DataFrame([{"model": name, "task": "cost", "dataset": "cost", "metric": metric, "value": float(figures[metric]), "n": n}
                          for metric in COST_METRICS], schema=EVALUATION_SCHEMA)
+
+
+def evaluate_model(model, tokenizer, gold: pl.DataFrame, name: str, *, batch_size: int, max_length: int, throughput_rows: int,
+                   latency_runs: int, training_cost: dict[str, float]) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Quality on every sentiment gold set plus the cost rows (training figures as given, inference timed here on gold review texts)."""
+    quality = gold_quality(model, tokenizer, gold, name, batch_size=batch_size, max_length=max_length)
+    reviews = gold.filter(pl.col("task") == "review_sentiment")["text"].unique(maintain_order=True)
+    if reviews.is_empty():
+        reviews = gold["text"].unique(maintain_order=True)
+    timing = inference_cost(model, tokenizer, reviews.head(throughput_rows).to_list(), batch_size=batch_size, max_length=max_length,
+                            latency_runs=latency_runs)
+    evaluation = pl.concat([quality, cost_rows(name, {**training_cost, **timing}, n=int(timing["inference_rows"]))])
+    return evaluation.with_columns(pl.lit(bool(gold["synthetic"].any())).alias("gold_synthetic")), timing

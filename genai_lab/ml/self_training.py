@@ -165,7 +165,7 @@ def _load_trainable(model, state: dict) -> None:
             params[name].copy_(tensor.to(params[name].device))
 
 
-def _save_optimizer(optimizer, path: Path) -> None:
+def save_optimizer_state(optimizer, path: Path) -> None:
     from safetensors.torch import save_file
 
     state = optimizer.state_dict()
@@ -180,7 +180,7 @@ def _save_optimizer(optimizer, path: Path) -> None:
     (path / "optimizer.json").write_text(json.dumps({"param_groups": state["param_groups"], "scalars": scalars}))
 
 
-def _load_optimizer(optimizer, path: Path) -> None:
+def load_optimizer_state(optimizer, path: Path) -> None:
     from safetensors.torch import load_file
 
     meta = json.loads((path / "optimizer.json").read_text())
@@ -204,7 +204,7 @@ def _write_checkpoint(folder: Path, model, optimizer, best_state: dict | None, t
     save_file(_trainable_state(model), str(staging / "trainable.safetensors"))
     if best_state is not None:
         save_file(best_state, str(staging / "best.safetensors"))
-    _save_optimizer(optimizer, staging)
+    save_optimizer_state(optimizer, staging)
     train_set.write_parquet(staging / "train_set.parquet")
     (staging / "position.json").write_text(json.dumps(position))
     current, old = folder / "checkpoint", folder / "checkpoint.old"
@@ -286,7 +286,7 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
 
         position = json.loads((checkpoint / "position.json").read_text())
         _load_trainable(accelerator.unwrap_model(model), load_file(str(checkpoint / "trainable.safetensors")))
-        _load_optimizer(optimizer, checkpoint)
+        load_optimizer_state(optimizer, checkpoint)
         if (checkpoint / "best.safetensors").exists():
             best_state = load_file(str(checkpoint / "best.safetensors"))
         train_set = pl.read_parquet(checkpoint / "train_set.parquet")

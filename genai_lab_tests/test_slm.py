@@ -1,0 +1,107 @@
+"""The from-scratch arm's pieces: tokenizer, sizes, masking, pretraining that learns and resumes after a kill."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from genai_lab.ml.slm import SIZES, SlmSettings, mask_tokens, model_config, pack_blocks, pretrain, train_tokenizer
+from genai_lab_tests.test_self_training import toy_pseudo_labels
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return toy_pseudo_labels(n=3000)["text"].to_list()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(texts, tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("slm_tokenizer")
+    train_tokenizer(texts, 300, folder)
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+def test_tokenizer_is_a_standard_folder_that_knows_the_corpus(tokenizer):
+    assert tokenizer.mask_token == "[MASK]" and tokenizer.pad_token_id == 0 and len(tokenizer) <= 300
+    pair = tokenizer("love great app", "app")
+    assert pair["input_ids"][0] == tokenizer.cls_token_id and pair["token_type_ids"][-1] == 1
+    assert tokenizer.unk_token_id not in tokenizer("amazing perfect app")["input_ids"]  # corpus words are in the vocabulary
+
+
+def test_sizes_grow_and_unknown_sizes_are_errors(tokenizer):
+    params = [_count(model_config(size, tokenizer, 128)) for size in ("tiny", "small", "medium")]
+    assert params == sorted(params) and len(set(params)) == 3
+    with pytest.raises(ValueError, match="unknown SLM size"):
+        SlmSettings(sizes=["tiny", "huge"]).ladder()
+    assert SlmSettings().ladder() == ["small"] and set(SIZES) >= {"tiny", "small"}
+
+
+def _count(config) -> int:
+    from transformers import BertForMaskedLM
+
+    return sum(p.numel() for p in BertForMaskedLM(config).parameters())
+
+
+def test_masking_leaves_special_tokens_and_labels_only_chosen_tokens(tokenizer, texts):
+    blocks = torch.as_tensor(pack_blocks(tokenizer, texts, 32))
+    inputs, labels = mask_tokens(blocks, tokenizer, 0.15, torch.Generator().manual_seed(0))
+    chosen = labels != -100
+    ordinary = blocks > tokenizer.mask_token_id  # the special tokens come first in the vocabulary
+    assert 0.12 < chosen[ordinary].float().mean() < 0.18
+    assert not chosen[blocks == tokenizer.cls_token_id].any()
+    assert (labels[chosen] == blocks[chosen]).all()
+    assert (inputs[chosen] == tokenizer.mask_token_id).float().mean() > 0.7
+    assert (inputs[~chosen] == blocks[~chosen]).all()
+
+
+RESUMABLE_PRETRAINING = """
+import sys
+from pathlib import Path
+from transformers import AutoTokenizer, BertForMaskedLM
+import torch
+from genai_lab.ml.slm import SlmSettings, model_config, pretrain
+from genai_lab_tests.test_self_training import toy_pseudo_labels
+settings = SlmSettings.model_validate_json(Path(sys.argv[1]).read_text())
+tokenizer = AutoTokenizer.from_pretrained(sys.argv[2])
+torch.manual_seed(0)
+pretrain(BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length)), tokenizer, toy_pseudo_labels(n=3000)["text"].to_list(),
+         settings, Path(sys.argv[3]))
+"""
+
+
+def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path):
+    from transformers import BertForMaskedLM
+
+    settings = SlmSettings(size="tiny", max_length=32, batch_size=4, pretrain_steps=400, eval_every_steps=100, checkpoint_every_steps=10,
+                           heldout_blocks=20, warmup_steps=10)
+    (tmp_path / "settings.json").write_text(settings.model_dump_json())
+    tokenizer.save_pretrained(str(tmp_path / "tokenizer"))
+    work = tmp_path / "work"
+    child = subprocess.Popen([sys.executable, "-c", RESUMABLE_PRETRAINING, str(tmp_path / "settings.json"), str(tmp_path / "tokenizer"),
+                              str(work)], stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr").open("w"))
+    state = work / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if state.exists() and json.loads(state.read_text())["step"] >= 30:
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, f"pretraining ended before it could be killed: {(tmp_path / 'stderr').read_text()[-2000:]}"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    killed_at = json.loads(state.read_text())["step"]
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
+    outcome = pretrain(model, tokenizer, texts, settings, work)
+    assert outcome["resumed"] is True and outcome["steps"] == 400 and killed_at >= 30
+    assert outcome["resumed_at_step"] >= killed_at  # the steps before the kill were not done again
+    assert 0.95 * 400 * 4 * 32 <= outcome["tokens"] <= 400 * 4 * 32
+    history = outcome["history"]
+    assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)  # it learned the corpus
+    assert not work.exists()
