@@ -250,14 +250,14 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         if state["step"] % settings.eval_every_steps == 0:
             tokens_per_s = window_tokens / (time.monotonic() - window_started)
             heldout_loss = _heldout_loss(model, heldout, tokenizer, settings) if len(heldout) else float("nan")
-            state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": float(loss),
+            state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": float(loss.detach()),
                                      "heldout_loss": heldout_loss, "heldout_perplexity": float(math.exp(min(heldout_loss, 50))),
                                      "tokens_per_s": round(tokens_per_s, 1)})
             log.info(f"pretraining step {state['step']}: held-out MLM perplexity {math.exp(min(heldout_loss, 50)):.1f}, "
                      f"{tokens_per_s:,.0f} tokens/s")
             window_tokens, window_started = 0, time.monotonic()
         elif time.monotonic() - reported > 30:
-            log.info(f"pretraining step {state['step']}: loss {float(loss):.3f}, {state['elapsed_s'] / 60:.1f} min")
+            log.info(f"pretraining step {state['step']}: loss {float(loss.detach()):.3f}, {state['elapsed_s'] / 60:.1f} min")
             reported = time.monotonic()
         if state["step"] % settings.checkpoint_every_steps == 0:
             save()
