@@ -48,7 +48,7 @@ def scores(warehouse: Path) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(
             "select task, dataset, model, metric, value, n from lab.model_evaluation "
-            "where (metric in ('coverage', 'accuracy', 'macro_f1') and model in ('vader', 'majority_vote', 'label_model', 'finetuned_adapter')) "
+            "where (metric in ('coverage', 'accuracy', 'macro_f1') and model in ('vader', 'majority_vote', 'label_model', 'finetuned_adapter', 'slm_classifier')) "
             "or task = 'cost' order by task, dataset, model, metric").fetchall()
 
 

@@ -1,4 +1,9 @@
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,3 +40,17 @@ def tiny_base_model(tmp_path_factory) -> Path:
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def kill_at_checkpoint(script: str, args: list[str], state_file: Path, min_step: int, log: Path) -> int:
+    """Runs `script` in a child Python, SIGKILLs it once `state_file` records step >= `min_step`; returns that step."""
+    child = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if state_file.exists() and json.loads(state_file.read_text())["step"] >= min_step:
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, f"training ended before it could be killed: {log.read_text()[-2000:]}"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    return json.loads(state_file.read_text())["step"]

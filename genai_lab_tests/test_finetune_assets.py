@@ -26,7 +26,6 @@ from genai_lab.partitions import review_dumps
 from genai_lab.sensors import retrain_sensor
 from genai_lab.synth import write_dump
 
-
 TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4, "batch_size": 16}
 TINY_COST = CostSettings(throughput_rows=32, latency_runs=5)
 

@@ -1,11 +1,5 @@
 """LoRA targets by architecture, the self-training recipe, and resuming a killed training run."""
 
-import json
-import signal
-import subprocess
-import sys
-import time
-
 import numpy as np
 import polars as pl
 import pytest
@@ -19,6 +13,7 @@ from genai_lab.ml.self_training import (
     self_train,
     split_pseudo_labels,
 )
+from genai_lab_tests.conftest import kill_at_checkpoint
 
 WORDS = {0: ["awful", "crash", "hate", "broken"], 1: ["okay", "fine", "average", "alright"], 2: ["love", "great", "perfect", "amazing"]}
 
@@ -130,18 +125,8 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tiny_base_model, tmp_
     (tmp_path / "settings.json").write_text(settings.model_dump_json())
     frame.write_parquet(tmp_path / "labels.parquet")
     work = tmp_path / "work"
-    child = subprocess.Popen([sys.executable, "-c", RESUMABLE_RUN, str(tmp_path / "settings.json"), str(tmp_path / "labels.parquet"),
-                              str(tiny_base_model), str(work)], stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr").open("w"))
-    position = work / "checkpoint" / "position.json"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and child.poll() is None:
-        if position.exists() and json.loads(position.read_text())["step"] >= 10:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, f"training ended before it could be killed: {(tmp_path / 'stderr').read_text()[-2000:]}"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    killed_at = json.loads(position.read_text())["step"]
+    killed_at = kill_at_checkpoint(RESUMABLE_RUN, [str(tmp_path / "settings.json"), str(tmp_path / "labels.parquet"), str(tiny_base_model),
+                                                   str(work)], work / "checkpoint" / "position.json", 10, tmp_path / "stderr")
     assert killed_at >= 10
 
     data = split_pseudo_labels(frame, settings)

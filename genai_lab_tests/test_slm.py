@@ -1,15 +1,10 @@
 """The from-scratch arm's pieces: tokenizer, sizes, masking, pretraining that learns and resumes after a kill."""
 
-import json
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 import torch
 
 from genai_lab.ml.slm import SIZES, SlmSettings, mask_tokens, model_config, pack_blocks, pretrain, train_tokenizer
+from genai_lab_tests.conftest import kill_at_checkpoint
 from genai_lab_tests.test_self_training import toy_pseudo_labels
 
 
@@ -66,6 +61,7 @@ from pathlib import Path
 from transformers import AutoTokenizer, BertForMaskedLM
 import torch
 from genai_lab.ml.slm import SlmSettings, model_config, pretrain
+from genai_lab_tests.conftest import kill_at_checkpoint
 from genai_lab_tests.test_self_training import toy_pseudo_labels
 settings = SlmSettings.model_validate_json(Path(sys.argv[1]).read_text())
 tokenizer = AutoTokenizer.from_pretrained(sys.argv[2])
@@ -83,18 +79,8 @@ def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path)
     (tmp_path / "settings.json").write_text(settings.model_dump_json())
     tokenizer.save_pretrained(str(tmp_path / "tokenizer"))
     work = tmp_path / "work"
-    child = subprocess.Popen([sys.executable, "-c", RESUMABLE_PRETRAINING, str(tmp_path / "settings.json"), str(tmp_path / "tokenizer"),
-                              str(work)], stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr").open("w"))
-    state = work / "checkpoint" / "state.json"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and child.poll() is None:
-        if state.exists() and json.loads(state.read_text())["step"] >= 30:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, f"pretraining ended before it could be killed: {(tmp_path / 'stderr').read_text()[-2000:]}"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    killed_at = json.loads(state.read_text())["step"]
+    killed_at = kill_at_checkpoint(RESUMABLE_PRETRAINING, [str(tmp_path / "settings.json"), str(tmp_path / "tokenizer"), str(work)],
+                                   work / "checkpoint" / "state.json", 30, tmp_path / "stderr")
 
     torch.manual_seed(0)
     model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
