@@ -9,6 +9,8 @@
   rows (value null where nothing is covered). The classes are those present in the gold labels of that
   (task, dataset), abstained rows included, in the canonical order of the task's label set; macro-F1 is
   their unweighted mean. A predicted label outside them is a miss for the gold class.
+* ``confusion:<gold>-><predicted>`` — the count of covered rows with that pair (only pairs that
+  occur); the sufficient statistics from which reports bootstrap confidence intervals.
 
 Rows are scored one by one: in a multi-label set (Maalej review types: one row per (text, label)) a
 single prediction per text can match only one of that text's rows.
@@ -24,7 +26,7 @@ import polars as pl
 
 from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
 
-__all__ = ["EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "markdown_cost", "markdown_summary", "score_predictions"]
+__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "confusion_metric", "markdown_cost", "markdown_summary", "score_predictions"]
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -53,6 +55,14 @@ def _classes(task: str, gold: list[str]) -> list[str]:
     present = set(gold)
     order = _CLASS_ORDER.get(task, ())
     return [c for c in order if c in present] + sorted(present - set(order))
+
+
+CONFUSION_PREFIX = "confusion:"
+
+
+def confusion_metric(gold: str, predicted: str) -> str:
+    """The metric name of a confusion count: `confusion:<gold>-><predicted>`."""
+    return f"{CONFUSION_PREFIX}{gold}->{predicted}"
 
 
 def score_predictions(predictions: pl.DataFrame, model: str) -> pl.DataFrame:
@@ -85,6 +95,10 @@ def score_predictions(predictions: pl.DataFrame, model: str) -> pl.DataFrame:
         rows.append({**base, "metric": "accuracy", "value": accuracy, "n": n_cov})
         rows.append({**base, "metric": "macro_f1", "value": macro, "n": n_cov})
         rows.extend({**base, "metric": f"f1_{c}", "value": v, "n": n_cov} for c, v in zip(classes, per_class))
+        # the confusion counts are the sufficient statistics of accuracy and F1: reports bootstrap from them
+        pairs = covered.group_by("label", "prediction").len().rows()
+        rows.extend({**base, "metric": confusion_metric(gold, predicted), "value": float(count), "n": count}
+                    for gold, predicted, count in sorted(pairs))
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
 
 

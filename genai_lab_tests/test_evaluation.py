@@ -50,7 +50,11 @@ def test_hand_computed_scores(small_case: pl.DataFrame) -> None:
     assert d["f1_negative"] == (pytest.approx(1 / 2), 6)
     assert d["f1_neutral"] == (pytest.approx(1.0), 6)
     assert d["macro_f1"] == (pytest.approx((2 / 3 + 1 / 2 + 1) / 3), 6)
-    assert list(d) == ["coverage", "accuracy", "macro_f1", "f1_negative", "f1_neutral", "f1_positive"]
+    assert list(d)[:6] == ["coverage", "accuracy", "macro_f1", "f1_negative", "f1_neutral", "f1_positive"]
+    confusion = {metric: value for metric, value in d.items() if metric.startswith("confusion:")}
+    assert confusion == {"confusion:negative->negative": (1.0, 1), "confusion:negative->positive": (1.0, 1),
+                         "confusion:neutral->neutral": (1.0, 1), "confusion:positive->negative": (1.0, 1),
+                         "confusion:positive->positive": (2.0, 2)}
     # abstentions are excluded from accuracy, but a gold class seen only on abstained rows still counts in macro-F1
     e = _values(evaluation, "e")
     assert e["coverage"] == (0.5, 2) and e["accuracy"] == (1.0, 1)
