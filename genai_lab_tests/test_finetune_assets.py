@@ -88,7 +88,7 @@ def test_model_evaluation_holds_the_adapter_quality_and_cost(trained_home):
     assert cost["reviews_per_s"] > 0 and cost["latency_p95_ms"] >= cost["latency_p50_ms"] > 0 and cost["disk_mb"] > 0
     quality = {(task, metric): value for task, _, metric, value in rows if task != "cost"}
     assert 0 <= quality[("review_sentiment", "macro_f1")] <= 1 and 0 <= quality[("aspect_polarity", "accuracy")] <= 1
-    assert {"label_model", "vader", ADAPTER} <= labellers
+    assert {"label_model", "vader", ADAPTER, "review_type_model"} <= labellers
 
 
 def _report_pseudo_labels(instance: DagsterInstance, partition: str, labelled: int) -> None:

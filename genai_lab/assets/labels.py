@@ -15,6 +15,7 @@ from genai_lab.ingest import list_dump_files
 from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, aspect_votes, review_votes
 from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
+from genai_lab.labels.review_types import ReviewTypeSettings, detect_review_types
 from genai_lab.resources import LabHome
 from genai_lab.synth import TRUTH_SUFFIX
 from genai_lab.text.aspects import AspectSettings, aspect_mentions as find_aspect_mentions
@@ -28,6 +29,7 @@ class LabelingSettings(ConfigurableResource):
 
     aspects: AspectSettings = Field(default_factory=AspectSettings)
     labels: LabelSettings = Field(default_factory=LabelSettings)
+    review_types: ReviewTypeSettings = Field(default_factory=ReviewTypeSettings)
 
 
 @asset(**LABELLED, description="Sentences of each clean review with the aspect terms found in them (mined from the corpus, "
@@ -172,4 +174,24 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
 
 
-assets = [aspect_mentions, pseudo_labels, gold_labels, label_quality]
+REVIEW_TYPE_MODEL = "review_type_model"
+
+
+@asset(group_name="evaluation", pool=DUCKDB_POOL,
+       description="The rule-based review-type detector (bug report, feature request, user experience, rating) scored on the "
+                   "review-type gold (Maalej-style): coverage, accuracy, macro-F1, per-class F1.")
+def review_type_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, labeling: LabelingSettings):
+    gold = gold_labels.filter(pl.col("task") == "review_type")
+    if gold.height == 0:
+        context.log.warning("No review-type gold: nothing to score")
+        evaluation = pl.DataFrame(schema=EVALUATION_SCHEMA)
+    else:
+        # one prediction per text; the multi-label gold has a row per (text, type) and is scored row by row
+        predicted = detect_review_types(gold["text"], labeling.review_types)["review_type"]
+        evaluation = score_predictions(gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction")),
+                                       REVIEW_TYPE_MODEL)
+    evaluation = evaluation.with_columns(pl.lit(bool(gold_labels["synthetic"].any())).alias("gold_synthetic"))
+    return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
+
+
+assets = [aspect_mentions, pseudo_labels, gold_labels, label_quality, review_type_quality]
