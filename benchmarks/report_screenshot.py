@@ -6,8 +6,8 @@
 Reads the table (a parquet file, or `lab.model_evaluation` of a DuckDB warehouse opened read-only, so a running
 Dagster keeps its write lock), builds the report with `genai_lab.reports.comparison`, writes
 `comparison_report.html` and `comparison_report.md` into --out (default /tmp/comparison_report) and screenshots the
-HTML page with Debian's Chromium (`apt-get install -y chromium`) into `comparison_report.png`. Prints the build time,
-the findings and the paths; the last line is JSON.
+HTML page with Debian's Chromium (`apt-get install -y chromium`) into `comparison_report.png`: the whole page, shot in
+a tall window and cropped below the page's end. Prints the build time, the findings and the paths; the last line is JSON.
 """
 
 from __future__ import annotations
@@ -41,10 +41,25 @@ def read_evaluation(parquet: Path | None, warehouse: Path | None) -> pl.DataFram
     return pl.read_parquet(parquet or DEFAULT_PARQUET)
 
 
+def trim_bottom(image: Path) -> int:
+    """Crops the blank window below the page's end (headless Chromium shoots the window, not the page); returns the height kept."""
+    from PIL import Image, ImageChops
+
+    with Image.open(image) as shot:
+        shot = shot.convert("RGB")
+        background = Image.new("RGB", shot.size, shot.getpixel((shot.width - 1, shot.height - 1)))
+        box = ImageChops.difference(shot, background).getbbox()
+        if box is None:
+            return shot.height
+        kept = min(shot.height, box[3] + 24)
+        shot.crop((0, 0, shot.width, kept)).save(image)
+        return kept
+
+
 def screenshot(page: Path, image: Path, width: int, height: int) -> None:
     command = [str(CHROMIUM), "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars", f"--screenshot={image}",
                f"--window-size={width},{height}", page.resolve().as_uri()]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
     if result.returncode != 0 or not image.exists():
         raise RuntimeError(f"chromium failed ({result.returncode}): {result.stderr[-2000:]}")
 
@@ -55,7 +70,8 @@ def main() -> int:
     parser.add_argument("--warehouse", type=Path, help="read lab.model_evaluation from this DuckDB file instead (read-only)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/comparison_report"), help="output folder")
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=3000)
+    parser.add_argument("--height", type=int, default=9000,
+                        help="window height; the blank part below the page is cropped, so a tall window gives the whole page")
     arguments = parser.parse_args()
     if arguments.parquet and arguments.warehouse:
         parser.error("give a parquet file or --warehouse, not both")
@@ -76,10 +92,11 @@ def main() -> int:
     image.unlink(missing_ok=True)
     started = time.perf_counter()
     screenshot(page, image, arguments.width, arguments.height)
+    kept = trim_bottom(image)
     shot_seconds = time.perf_counter() - started
 
     print(f"{evaluation.height} evaluation rows -> report in {build_seconds:.2f} s (HTML {len(report.html) / 1e3:.0f} kB, "
-          f"Markdown {len(report.markdown) / 1e3:.0f} kB); screenshot in {shot_seconds:.1f} s")
+          f"Markdown {len(report.markdown) / 1e3:.0f} kB); screenshot {arguments.width}x{kept} in {shot_seconds:.1f} s")
     print("\n".join(f"- {line}" for line in report.findings))
     print(f"HTML {page}\nMarkdown {markdown}\nscreenshot {image}")
     if shutil.which("file"):

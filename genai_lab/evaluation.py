@@ -26,7 +26,7 @@ import polars as pl
 
 from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
 
-__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "confusion_metric", "markdown_cost", "markdown_summary", "score_predictions"]
+__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "confusion_metric", "mark_synthetic", "markdown_cost", "markdown_summary", "score_predictions"]
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -100,6 +100,13 @@ def score_predictions(predictions: pl.DataFrame, model: str) -> pl.DataFrame:
         rows.extend({**base, "metric": confusion_metric(gold, predicted), "value": float(count), "n": count}
                     for gold, predicted, count in sorted(pairs))
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
+
+
+def mark_synthetic(evaluation: pl.DataFrame, gold: pl.DataFrame) -> pl.DataFrame:
+    """Adds `gold_synthetic`: whether the row's gold set is the generator's truth (false for cost rows, which have no gold)."""
+    synthetic = gold.group_by("dataset").agg(pl.col("synthetic").any().alias("gold_synthetic"))
+    return evaluation.join(synthetic, on="dataset", how="left", maintain_order="left").with_columns(
+        pl.col("gold_synthetic").fill_null(False))
 
 
 def _cell(value: float | None, percent: bool = False) -> str:

@@ -12,12 +12,12 @@ import polars as pl
 
 from genai_lab.text.language import LanguageSettings, detect_language
 from genai_lab.text.rules import (
-    add_scan_columns,
     CHECK_BY_NAME,
     CHECKS,
     DIMENSIONS,
     DROP_PRIORITY,
     RuleSettings,
+    add_scan_columns,
     normalise_whitespace,
     strip_placeholders,
 )

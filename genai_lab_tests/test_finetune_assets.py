@@ -52,7 +52,7 @@ def trained_home(tiny_base_model, tmp_path_factory):
         instance.add_dynamic_partitions(review_dumps.name, ["small"])
         assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
                            resources=resources, partition_key="small").success
-        result = materialize(list(defs.assets), selection=AssetSelection.groups("models", "slm", "evaluation"), instance=instance,
+        result = materialize(list(defs.assets), selection=AssetSelection.groups("models", "slm", "evaluation", "reports"), instance=instance,
                              resources=resources)
         assert result.success
         metadata = result.asset_materializations_for_node(ADAPTER)[0].metadata
@@ -153,3 +153,16 @@ def test_both_arms_report_the_same_metrics(trained_home):
         metrics = {model: set(connection.execute("select task || '/' || dataset || '/' || metric from lab.model_evaluation "
                                                  "where model = ?", [model]).fetchall()) for model in (ADAPTER, CLASSIFIER, "slm_classifier@tiny")}
     assert metrics[ADAPTER] == metrics[CLASSIFIER] == metrics["slm_classifier@tiny"] and len(metrics[ADAPTER]) > len(COST_METRICS)
+
+
+def test_comparison_report_is_written_from_the_measured_numbers(trained_home):
+    home, metadata = trained_home
+    markdown = (home / "reports" / "comparison_report.md").read_text()
+    html = (home / "reports" / "comparison_report.html").read_text()
+    assert "SYNTHETIC" in markdown and "SYNTHETIC" in html  # the embedded generator's truth is the gold here
+    assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+    assert ADAPTER in markdown and CLASSIFIER in markdown
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        f1 = connection.execute("select value from lab.model_evaluation where model = ? and task = 'review_sentiment' "
+                                "and metric = 'macro_f1'", [ADAPTER]).fetchone()[0]
+    assert f"{f1:.3f}" in markdown or f"{f1:.2f}" in markdown

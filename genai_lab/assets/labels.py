@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, 
 from pydantic import Field
 
 from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
-from genai_lab.evaluation import EVALUATION_SCHEMA, markdown_summary, score_predictions
+from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, markdown_summary, score_predictions
 from genai_lab.ingest import list_dump_files
 from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, aspect_votes, review_votes
 from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
@@ -18,7 +18,8 @@ from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.labels.review_types import ReviewTypeSettings, detect_review_types
 from genai_lab.resources import LabHome
 from genai_lab.synth import TRUTH_SUFFIX
-from genai_lab.text.aspects import AspectSettings, aspect_mentions as find_aspect_mentions
+from genai_lab.text.aspects import AspectSettings
+from genai_lab.text.aspects import aspect_mentions as find_aspect_mentions
 
 GROUP = "labels"
 LABELLED = {**PARTITIONED, "group_name": GROUP}
@@ -169,8 +170,7 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
             scored.append(score_predictions(frame, name))
         context.log.info(f"{task}: scored {len(predictions)} labellers on {gold['dataset'].n_unique()} gold set(s), {gold.height:,} rows")
     evaluation = pl.concat(scored) if scored else pl.DataFrame(schema=EVALUATION_SCHEMA)
-    synthetic = bool(gold_labels["synthetic"].any())
-    evaluation = evaluation.with_columns(pl.lit(synthetic).alias("gold_synthetic"))
+    evaluation = mark_synthetic(evaluation, gold_labels)
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
 
 
@@ -190,7 +190,7 @@ def review_type_quality(context: AssetExecutionContext, gold_labels: pl.DataFram
         predicted = detect_review_types(gold["text"], labeling.review_types)["review_type"]
         evaluation = score_predictions(gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction")),
                                        REVIEW_TYPE_MODEL)
-    evaluation = evaluation.with_columns(pl.lit(bool(gold_labels["synthetic"].any())).alias("gold_synthetic"))
+    evaluation = mark_synthetic(evaluation, gold_labels)
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
 
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import polars as pl
 
-from genai_lab.evaluation import EVALUATION_SCHEMA, score_predictions
+from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, score_predictions
 from genai_lab.ml.classifier import LABELS, predict_proba
 
 #: gold task -> whether its input is a (text, aspect term) pair
@@ -66,4 +66,4 @@ def evaluate_model(model, tokenizer, gold: pl.DataFrame, name: str, *, batch_siz
     timing = inference_cost(model, tokenizer, reviews.head(throughput_rows).to_list(), batch_size=batch_size, max_length=max_length,
                             latency_runs=latency_runs)
     evaluation = pl.concat([quality, cost_rows(name, {**training_cost, **timing}, n=int(timing["inference_rows"]))])
-    return evaluation.with_columns(pl.lit(bool(gold["synthetic"].any())).alias("gold_synthetic")), timing
+    return mark_synthetic(evaluation, gold), timing

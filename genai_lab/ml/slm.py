@@ -57,7 +57,7 @@ class SlmSettings(StrictConfig):
     #: pretraining length: passes over the corpus, capped at `pretrain_minutes` (the cap keeps the
     #: 136k shared reviews within the whole graph's 30 minutes; the embedded default ends sooner);
     #: `pretrain_steps`, when set, replaces both
-    pretrain_epochs: float = 3.0
+    pretrain_epochs: float = 1.0
     pretrain_minutes: float = 5.0
     pretrain_steps: int | None = None
     #: blocks held out for perplexity, and how often it is measured

@@ -21,10 +21,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -66,7 +67,7 @@ _TASK_LABEL = {"review_sentiment": "review-level sentiment", "aspect_polarity": 
 _ROLE_ORDER = {"arm": 0, "model": 1, "teacher": 2, "baseline": 3}
 # gpu_seconds is not among COST_METRICS: CostMeter folds GPUs into its energy estimate only; priced where a row carries it
 _OPTIONAL_COST_METRICS: tuple[str, ...] = ("gpu_seconds",)
-_COST_KEYS = ("model", "task", "dataset", "metric")
+_ROW_KEY = ("model", "task", "dataset", "metric")
 
 QUALITY_SCHEMA: dict[str, pl.DataType] = {
     "task": pl.String(), "dataset": pl.String(), "model": pl.String(), "role": pl.String(),
@@ -94,6 +95,9 @@ class ReportSettings(StrictConfig):
     cores: int = 2
     #: power of one busy core in watts for the inference energy; the default is the one training energy was estimated with
     cpu_watts_per_core: float = CostSettings().cpu_watts_per_core
+    #: models labelling a smaller share of a gold set stay in the tables but are not ranked (best, leads, beats an arm):
+    #: a score on the few items a model chose to label says little about the rest
+    min_coverage_to_rank: float = 0.5
     #: bootstrap resamples per confidence interval
     bootstrap_samples: int = 1000
     #: coverage of the percentile intervals (0.95: 2.5th to 97.5th percentile)
@@ -174,9 +178,9 @@ def _validated(evaluation: pl.DataFrame) -> pl.DataFrame:
     if missing:
         raise ValueError(f"the evaluation frame lacks columns {missing}; it has {evaluation.columns}, "
                          f"expected those of model_evaluation: {list(EVALUATION_SCHEMA)}")
-    duplicated = evaluation.filter(pl.struct(*_COST_KEYS).is_duplicated())
+    duplicated = evaluation.filter(pl.struct(*_ROW_KEY).is_duplicated())
     if not duplicated.is_empty():
-        examples = duplicated.select(*_COST_KEYS).unique(maintain_order=True).head(3).rows()
+        examples = duplicated.select(*_ROW_KEY).unique(maintain_order=True).head(3).rows()
         raise ValueError(f"the evaluation frame holds {duplicated.height} rows that repeat a (model, task, dataset, metric), "
                          f"e.g. {examples}: concatenated twice?")
     return evaluation
@@ -195,12 +199,13 @@ def _group_confusions(rows: pl.DataFrame) -> dict[tuple[str, str, str], dict[tup
         raise ValueError("confusion counts must be non-negative whole numbers")
     grouped: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
     for task, dataset, model, gold, predicted, value in cells.select("task", "dataset", "model", "gold", "predicted", "value").rows():
-        grouped.setdefault((task, dataset, model), {})[(gold, predicted)] = int(round(value))
+        grouped.setdefault((task, dataset, model), {})[(gold, predicted)] = round(value)
     return grouped
 
 
 def quality_table(evaluation: pl.DataFrame, settings: ReportSettings | None = None) -> pl.DataFrame:
-    """One row per (task, dataset, model) of every quality task, best macro-F1 first within a gold set (schema QUALITY_SCHEMA).
+    """One row per (task, dataset, model) of every quality task (schema QUALITY_SCHEMA); within a gold set the models
+    labelling at least `settings.min_coverage_to_rank` of it come first, best macro-F1 first, then the others.
 
     ``n`` counts the scored (covered) items, ``n_gold`` the items of the gold set. The CI columns are null where the
     evaluation carries no confusion rows for that group (tables written before they existed).
@@ -240,8 +245,10 @@ def quality_table(evaluation: pl.DataFrame, settings: ReportSettings | None = No
     return (
         pl.concat([table.drop("classes"), interval_frame], how="horizontal")
         .with_columns(pl.col("model").map_elements(model_role, return_dtype=pl.String).alias("role"),
-                      pl.col("task").replace_strict(task_rank, default=len(task_rank), return_dtype=pl.Int64).alias("_task_rank"))
-        .sort("_task_rank", "task", "dataset", "macro_f1", "model", descending=[False, False, False, True, False], nulls_last=True)
+                      pl.col("task").replace_strict(task_rank, default=len(task_rank), return_dtype=pl.Int64).alias("_task_rank"),
+                      (pl.col("coverage").fill_null(0.0) < settings.min_coverage_to_rank).alias("_unranked"))
+        .sort("_task_rank", "task", "dataset", "_unranked", "macro_f1", "model", descending=[False, False, False, False, True, False],
+              nulls_last=True)
         .select(*QUALITY_SCHEMA)
         .cast(QUALITY_SCHEMA)
     )
@@ -265,7 +272,9 @@ def cost_table(evaluation: pl.DataFrame, settings: ReportSettings | None = None)
         *(pl.col("value").filter(pl.col("metric") == name).first().cast(pl.Float64).alias(name)
           for name in (*COST_METRICS, *_OPTIONAL_COST_METRICS)),
     )
-    core_seconds_per_million = 1e6 / pl.col("reviews_per_s") * settings.cores
+    order = {model: i for i, model in enumerate(sorted(wide["model"].to_list(), key=_model_rank))}
+    # a throughput of 0 (or missing) prices nothing rather than infinity
+    core_seconds_per_million = pl.when(pl.col("reviews_per_s") > 0).then(1e6 / pl.col("reviews_per_s") * settings.cores)
     kwh_per_million = core_seconds_per_million * settings.cpu_watts_per_core / 3.6e6
     return (
         wide.with_columns(
@@ -278,9 +287,7 @@ def cost_table(evaluation: pl.DataFrame, settings: ReportSettings | None = None)
         )
         .with_columns((pl.col("cpu_hours") * settings.cpu_core_hour_usd + pl.col("gpu_hours") * settings.gpu_hour_usd
                        + pl.col("energy_kwh") * settings.electricity_usd_per_kwh).alias("train_usd"))
-        .with_columns(pl.col("model").map_elements(lambda m: "\x00".join(map(str, _model_rank(m))), return_dtype=pl.String)
-                      .alias("_rank"))
-        .sort("_rank")
+        .sort(pl.col("model").replace_strict(order, return_dtype=pl.Int64))
         .select(*COST_COLUMNS)
     )
 
@@ -310,11 +317,12 @@ class _Score:
         return self.low is not None and self.high is not None
 
 
-def _scores(quality: pl.DataFrame, metric: str = "macro_f1") -> dict[tuple[str, str], dict[str, _Score]]:
-    """{(task, dataset): {model: score}} for the rows where `metric` has a value, best first."""
+def _scores(quality: pl.DataFrame, min_coverage: float = 0.0, metric: str = "macro_f1") -> dict[tuple[str, str], dict[str, _Score]]:
+    """{(task, dataset): {model: score}} for the rows where `metric` has a value and coverage reaches `min_coverage`, best first."""
     low, high = ("f1_low", "f1_high") if metric == "macro_f1" else ("acc_low", "acc_high")
     out: dict[tuple[str, str], dict[str, _Score]] = {}
-    ranked = quality.filter(pl.col(metric).is_not_null()).sort(metric, descending=True, maintain_order=True)
+    eligible = pl.col(metric).is_not_null() & (pl.col("coverage").is_null() | (pl.col("coverage") >= min_coverage))
+    ranked = quality.filter(eligible).sort(metric, descending=True, maintain_order=True)
     for task, dataset, model, value, lo, hi, coverage, n in ranked.select("task", "dataset", "model", metric, low, high, "coverage",
                                                                            "n").rows():
         out.setdefault((task, dataset), {})[model] = _Score(model, value, lo, hi, coverage, n)
@@ -337,7 +345,8 @@ def _primary_slm(quality: pl.DataFrame, cost: pl.DataFrame) -> str | None:
 def _aliases(quality: pl.DataFrame, cost: pl.DataFrame) -> dict[str, str]:
     """{slm_classifier: slm_classifier@<size>} where the two carry identical figures: the chosen size evaluated under both names."""
     def figures(model: str) -> tuple:
-        q = quality.filter(pl.col("model") == model).select("task", "dataset", "coverage", "accuracy", "macro_f1", "n").sort("task", "dataset")
+        q = (quality.filter(pl.col("model") == model).select("task", "dataset", "coverage", "accuracy", "macro_f1", "n")
+             .sort("task", "dataset"))
         c = cost.filter(pl.col("model") == model).drop("model", "role", "model_version")
         return tuple(q.rows()), tuple(c.rows())
 
@@ -450,7 +459,7 @@ def _usd(value: float | None) -> str:
         return f"${value:,.0f}"
     if value >= 1:
         return f"${value:.2f}"
-    return "$" + np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
+    return "$" + np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="k")
 
 
 def _duration(seconds: float | None) -> str:
@@ -465,7 +474,7 @@ def _duration(seconds: float | None) -> str:
 
 def _plain(value: float | None, digits: int = 3) -> str:
     """Significant digits without scientific notation, for small kWh and large throughputs alike."""
-    if value is None or value != value:
+    if value is None or math.isnan(value):
         return "–"
     if abs(value) >= 10 ** digits:
         return f"{value:,.0f}"
@@ -484,7 +493,11 @@ def _join(parts: Sequence[str]) -> str:
 # ----------------------------------------------------------------------------------------------------------------- findings
 
 
-def _quality_findings(quality: pl.DataFrame, slm: str | None, level: str) -> list[str]:
+def _about(task: str, score: _Score) -> str:
+    return _TASK_LABEL.get(task, task) + (f", n={score.n}" if score.n is not None else "")
+
+
+def _quality_findings(quality: pl.DataFrame, slm: str | None, level: str, min_coverage: float) -> list[str]:
     findings = []
     for (task, dataset), scores in _scores(quality).items():
         if task not in SENTIMENT_TASKS:
@@ -493,7 +506,7 @@ def _quality_findings(quality: pl.DataFrame, slm: str | None, level: str) -> lis
         lead = adapter or small
         if lead is None:
             continue
-        sentence = (f"On {dataset} ({_TASK_LABEL.get(task, task)}, n={lead.n}) {_arm_name(lead.model)} reaches macro-F1 "
+        sentence = (f"On {dataset} ({_about(task, lead)}) {_arm_name(lead.model)} reaches macro-F1 "
                     f"{lead.value:.2f}{_ci_text(lead, level)}")
         if teacher is not None:
             sentence += f", {_gap(lead.value, teacher.value)} the label model it learned from ({_scored_on(teacher)})"
@@ -505,18 +518,20 @@ def _quality_findings(quality: pl.DataFrame, slm: str | None, level: str) -> lis
                 sentence += f" — {significance}"
         findings.append(sentence + ".")
 
+    ranked_sets = _scores(quality, min_coverage)
     leaders = [f"{dataset} {scores_[0].model} ({_scored_on(scores_[0])})"
-               for (task, dataset), scores_ in ((key, list(s.values())) for key, s in _scores(quality).items())
+               for (task, dataset), scores_ in ((key, list(s.values())) for key, s in ranked_sets.items())
                if task in SENTIMENT_TASKS and len(scores_) > 1]
     if leaders:
-        findings.append(f"Best macro-F1 per sentiment gold set: {'; '.join(leaders)}.")
+        findings.append(f"Best macro-F1 per sentiment gold set (models labelling at least {_percent(min_coverage)} of it): "
+                        f"{'; '.join(leaders)}.")
 
-    for (task, dataset), scores in _scores(quality).items():
+    for (task, dataset), scores in ranked_sets.items():
         if task in SENTIMENT_TASKS:
             continue
         ranked = list(scores.values())
         best = ranked[0]
-        sentence = (f"On {dataset} ({_TASK_LABEL.get(task, task)}, n={best.n}) {best.model} leads with macro-F1 "
+        sentence = (f"On {dataset} ({_about(task, best)}) {best.model} leads with macro-F1 "
                     f"{_scored_on(best)}{_ci_text(best, level)}")
         if len(ranked) > 1:
             runner = ranked[1]
@@ -586,11 +601,12 @@ def _cost_findings(quality: pl.DataFrame, cost: pl.DataFrame, slm: str | None) -
     return findings
 
 
-def key_findings(quality: pl.DataFrame, cost: pl.DataFrame, confidence: float = 0.95) -> list[str]:
+def key_findings(quality: pl.DataFrame, cost: pl.DataFrame, confidence: float = 0.95, min_coverage: float = 0.5) -> list[str]:
     """Sentences generated from the two tables: each arm's macro-F1 against its teacher and the other arm per gold set,
-    whether the CIs separate them, cost and speed ratios, and the size ladder. Only what the tables hold is reported."""
+    whether the CIs separate them, the best model per set (among those labelling at least `min_coverage` of it), cost
+    and speed ratios, and the size ladder. Only what the tables hold is reported; `confidence` only names the CI level."""
     slm = _primary_slm(quality, cost)
-    findings = _quality_findings(quality, slm, _level(confidence)) + _cost_findings(quality, cost, slm)
+    findings = _quality_findings(quality, slm, _level(confidence), min_coverage) + _cost_findings(quality, cost, slm)
     aliases = _aliases(quality, cost)
     if aliases:
         findings.append(" ".join(f"{name} is {rung} (identical figures: the ladder's chosen size, evaluated under both names)."
@@ -607,12 +623,14 @@ def _significant_on(sets: Sequence[tuple[tuple[str, str], dict[str, _Score]]], a
     return "" if None in overlaps.values() else " (none significantly)"
 
 
-def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confidence: float = 0.95) -> list[str]:
+def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confidence: float = 0.95,
+                              min_coverage: float = 0.5) -> list[str]:
     """"Strength: …" and "Limitation: …" sentences generated from the tables: where each arm beats or trails its teacher
-    and the baselines, what it wins on cost, how wide the intervals are, and which figures are missing."""
+    and the baselines (those labelling at least `min_coverage` of a set), what it wins on cost, how wide the intervals
+    are, and which figures are missing."""
     level = _level(confidence)
     slm = _primary_slm(quality, cost)
-    scores = _scores(quality)
+    scores, ranked = _scores(quality), _scores(quality, min_coverage)
     strengths: list[str] = []
     limitations: list[str] = []
     arms = [m for m in (ADAPTER, slm) if m is not None]
@@ -631,12 +649,14 @@ def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confide
         if below:
             limitations.append(f"Limitation: {name} stays below the label model it learned from on {len(below)} of {compared} gold sets"
                                f"{_significant_on(below, arm, TEACHER)}.")
-        best = [key[1] for key, s in sets if next(iter(s)) == arm and len(s) > 1]
+        best = [key[1] for key, _ in sets if next(iter(ranked.get(key, {})), None) == arm and len(ranked[key]) > 1]
         if best:
-            strengths.append(f"Strength: {name} has the best macro-F1 of all {max(len(s) for _, s in sets)} models on {_join(best)}.")
+            strengths.append(f"Strength: {name} has the best macro-F1 of the models labelling at least {_percent(min_coverage)} "
+                             f"of {_join(best)}.")
         losses = []
-        for (task, dataset), s in sets:
-            rivals = [r for r in s.values() if model_role(r.model) == "baseline" and r.value > s[arm].value]
+        for key, s in sets:
+            dataset = key[1]
+            rivals = [r for r in ranked.get(key, {}).values() if model_role(r.model) == "baseline" and r.value > s[arm].value]
             if rivals:
                 top = rivals[0]
                 mark = {False: "; significant", True: "; within the CIs", None: ""}[_overlap(top, s[arm])]
@@ -679,20 +699,21 @@ def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confide
 
     arm_rows = quality.filter((pl.col("role") == "arm") & pl.col("f1_low").is_not_null())
     if not arm_rows.is_empty():
-        widest = arm_rows.with_columns(((pl.col("f1_high") - pl.col("f1_low")) / 2).alias("half")).sort("half", descending=True).row(0, named=True)
+        widest = (arm_rows.with_columns(((pl.col("f1_high") - pl.col("f1_low")) / 2).alias("half"))
+                  .sort("half", descending=True).row(0, named=True))
         limitations.append(f"Limitation: the arms' widest {level} CI is ±{widest['half']:.2f} macro-F1 ({widest['model']} on "
-                           f"{widest['dataset']}, n={widest['n']}): gaps smaller than that there are noise.")
+                           f"{widest['dataset']}, n={widest['n']}): differences below that size cannot be told from noise there.")
     no_ci = quality.filter(pl.col("macro_f1").is_not_null() & pl.col("f1_low").is_null())
     if not no_ci.is_empty():
         limitations.append(f"Limitation: {no_ci.height} of {quality.filter(pl.col('macro_f1').is_not_null()).height} scored rows have "
                            "no confusion counts (written before model_evaluation recorded them), so they carry no CI; "
                            "re-materialize model_evaluation for intervals.")
-    abstainers = (quality.filter(pl.col("coverage") < 0.5).sort("coverage")
+    abstainers = (quality.filter(pl.col("coverage") < min_coverage).sort("coverage")
                   .unique("model", keep="first", maintain_order=True))
     if not abstainers.is_empty():
         examples = [f"{m} labels {_percent(c)} of {d}" for m, c, d in abstainers.select("model", "coverage", "dataset").head(4).rows()]
-        limitations.append(f"Limitation: {abstainers.height} baselines abstain on most items ({'; '.join(examples)}); they are scored "
-                           "on the items they label, so their accuracy and macro-F1 are not comparable with full-coverage models.")
+        limitations.append(f"Limitation: {abstainers.height} models label less than {_percent(min_coverage)} of some gold set "
+                           f"({'; '.join(examples)}); scored only on the items they label, they are left out of the rankings there.")
     synthetic = quality.filter(pl.col("gold_synthetic"))["dataset"].unique(maintain_order=True).to_list()
     if synthetic:
         limitations.append(f"Limitation: the gold of {_join(synthetic)} is synthetic (the generator's truth): scores there measure "
@@ -704,13 +725,16 @@ def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confide
 
 _ARM_COLOURS = {ADAPTER: "#1f6feb", SLM: "#d1242f"}
 _TEACHER_COLOUR = "#bf8700"
+# baselines get hues far from the arms' blue and red and the teacher's gold, so a bar is not mistaken for an arm
+_BASELINE_COLOURS = ("#2da44e", "#8250df", "#8c6a4f", "#e16fbc", "#6e7781", "#9a9a1f", "#1b9aaa", "#b083f0", "#56d364", "#c9a98d",
+                     "#afb8c1", "#4ac7d9")
 
 
-def _colours(models: Sequence[str]) -> dict[str, str]:
+def _colours(models: Sequence[str], aliases: dict[str, str] | None = None) -> dict[str, str]:
+    """A colour per model; a rung drawn for an alias ({name: rung}) wears the name's colour, as it stands for it."""
     from matplotlib import colormaps
 
     ladder = colormaps["Reds"]
-    others = colormaps["tab20b"]
     rungs = [m for m in models if m.startswith(LADDER_PREFIX)]
     colours, other_index = {}, 0
     for model in models:
@@ -721,8 +745,11 @@ def _colours(models: Sequence[str]) -> dict[str, str]:
         elif model == TEACHER:
             colours[model] = _TEACHER_COLOUR
         else:
-            colours[model] = others(other_index % 20 / 20)
+            colours[model] = _BASELINE_COLOURS[other_index % len(_BASELINE_COLOURS)]
             other_index += 1
+    for name, rung in (aliases or {}).items():
+        if rung in colours and name in _ARM_COLOURS:
+            colours[rung] = _ARM_COLOURS[name]
     return colours
 
 
@@ -751,11 +778,11 @@ def _empty_png(message: str) -> bytes:
     return _png(figure)
 
 
-def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame) -> bytes:
+def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame, min_coverage: float = 0.5) -> bytes:
     """Mean sentiment macro-F1 against USD per million reviews scored (log x), one labelled point per model with cost rows.
 
     Error bars average the per-set CI ends (conservative). Models without cost rows that score on the same gold sets (the
-    teacher, the best baseline) are drawn as horizontal reference lines.
+    teacher, the best baseline labelling at least `min_coverage` of each) are drawn as horizontal reference lines.
     """
     aliases = _aliases(quality, cost)
     priced = cost.filter(pl.col("usd_per_million_reviews").is_not_null() & ~pl.col("model").is_in(list(aliases)))
@@ -766,7 +793,7 @@ def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame) -> bytes:
         return _empty_png("No model has both cost rows and sentiment macro-F1 to plot.")
     figure = _figure(7.5, 4.8)
     axes = figure.add_subplot()
-    colours = _colours(models)
+    colours = _colours(models, aliases)
     renamed = {rung: f"{rung} (= {name})" for name, rung in aliases.items()}
     for model, usd in points:
         f1, low, high, _ = means[model]
@@ -776,15 +803,18 @@ def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame) -> bytes:
     sets = next(iter(means.values()))[3]
     shared_sets = quality.filter(pl.col("task").is_in(SENTIMENT_TASKS) & pl.col("model").is_in([m for m, _ in points])
                                  & pl.col("macro_f1").is_not_null()).select("task", "dataset").unique()
-    references = (quality.join(shared_sets, on=["task", "dataset"]).filter(~pl.col("role").is_in(["arm"]) & pl.col("macro_f1").is_not_null())
-                  .group_by("model").agg(pl.col("macro_f1").mean(), pl.len().alias("sets"))
+    references = (quality.join(shared_sets, on=["task", "dataset"]).filter((pl.col("role") != "arm") & pl.col("macro_f1").is_not_null())
+                  .group_by("model").agg(pl.col("macro_f1").mean(), pl.col("coverage").mean(), pl.col("coverage").min().alias("least"),
+                                         pl.len().alias("sets"))
                   .filter(pl.col("sets") == shared_sets.height).sort("macro_f1", descending=True))
     shown = references.filter(pl.col("model") == TEACHER)
-    best_baseline = references.filter(pl.col("model") != TEACHER).head(1)
-    for model, f1, _ in pl.concat([shown, best_baseline]).rows():
+    best_baseline = references.filter((pl.col("model") != TEACHER) & (pl.col("least") >= min_coverage)).head(1)
+    for model, f1, coverage, _, _ in pl.concat([shown, best_baseline]).rows():
         colour = _TEACHER_COLOUR if model == TEACHER else "#57606a"
+        # an abstaining reference scores only the items it chose: say how many
+        covered = f" on {_percent(coverage)} of items" if coverage is not None and coverage < 1 else ""
         axes.axhline(f1, linestyle="--", linewidth=1, color=colour, zorder=1)
-        axes.annotate(f"{model} {f1:.2f} (no inference cost measured)", (0.01, f1), xycoords=("axes fraction", "data"),
+        axes.annotate(f"{model} {f1:.2f}{covered} (no inference cost measured)", (0.01, f1), xycoords=("axes fraction", "data"),
                       xytext=(0, 3), textcoords="offset points", fontsize=8, color=colour)
     axes.set_xscale("log")
     usd = [u for _, u in points]
@@ -796,19 +826,22 @@ def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame) -> bytes:
     return _png(figure)
 
 
-def macro_f1_bars_png(quality: pl.DataFrame, aliases: dict[str, str] | None = None) -> bytes:
+def macro_f1_bars_png(quality: pl.DataFrame, aliases: dict[str, str] | None = None, min_coverage: float = 0.5) -> bytes:
     """Macro-F1 per gold set (groups) and model (bars, arms first) with CI error bars where the CIs are known.
 
-    `aliases` ({name: same model's other name}, see key findings) are drawn once, under both names.
+    `aliases` ({name: same model's other name}, see key findings) are drawn once, under both names. Scores of models
+    labelling less than `min_coverage` of a set are left out: a bar over a handful of items only draws the eye.
     """
     aliases = aliases or {}
-    scored = quality.filter(pl.col("macro_f1").is_not_null() & ~pl.col("model").is_in(list(aliases)))
+    scored = quality.filter(pl.col("macro_f1").is_not_null() & ~pl.col("model").is_in(list(aliases))
+                            & (pl.col("coverage").is_null() | (pl.col("coverage") >= min_coverage)))
     if scored.is_empty():
         return _empty_png("No macro-F1 to plot.")
     groups = scored.select("task", "dataset").unique(maintain_order=True).rows()
     models = sorted(scored["model"].unique().to_list(), key=_model_rank)
-    colours = _colours(models)
-    values = {(t, d, m): (f1, lo, hi) for t, d, m, f1, lo, hi in scored.select("task", "dataset", "model", "macro_f1", "f1_low", "f1_high").rows()}
+    colours = _colours(models, aliases)
+    values = {(t, d, m): (f1, lo, hi)
+              for t, d, m, f1, lo, hi in scored.select("task", "dataset", "model", "macro_f1", "f1_low", "f1_high").rows()}
     width = 0.84 / len(models)
     figure = _figure(max(8.0, 1.0 + len(groups) * (0.9 + 0.14 * len(models))), 5.0)
     axes = figure.add_subplot()
@@ -873,20 +906,21 @@ def _cost_cells(row: dict) -> list[str]:
 def _how_measured(settings: ReportSettings) -> list[str]:
     level = _level(settings.confidence)
     return [
-        "Quality: accuracy and macro-F1 on the items a model labels (coverage = the share it labels; baselines may abstain). "
-        "Macro-F1 is the unweighted mean of per-class F1 over the gold classes present in the set.",
-        f"{level} CIs: percentile bootstrap, {settings.bootstrap_samples} resamples of the scored items (a multinomial over the "
-        f"confusion cells), seed {settings.seed}. Non-overlapping CIs mark a difference as significant; overlap is read as not "
-        "significant, a conservative check. '–' where the evaluation carries no confusion counts.",
-        f"Training cost: wall time, CPU-seconds over all cores and peak RSS measured around training; energy is an estimate "
-        f"(CPU-seconds × {_plain(settings.cpu_watts_per_core)} W per busy core, plus GPU time × GPU power), not metered. Training $ = "
-        f"CPU-hours × {_usd(settings.cpu_core_hour_usd)} per core-hour + GPU-hours × {_usd(settings.gpu_hour_usd)} (where recorded) "
-        f"+ kWh × {_usd(settings.electricity_usd_per_kwh)}.",
-        f"Inference: reviews/s from batched scoring of gold review texts, latency from single-review calls. $ per 1M reviews = "
-        f"10⁶ / (reviews/s) seconds on {settings.cores} cores at {_usd(settings.cpu_core_hour_usd)} per core-hour, plus that time's "
-        f"energy at {_plain(settings.cpu_watts_per_core)} W per core and {_usd(settings.electricity_usd_per_kwh)}/kWh.",
-        "Price-performance: mean macro-F1 over the sentiment gold sets all plotted models share; error bars average the per-set "
-        "CI ends, wider than the mean's own interval.",
+        ("Quality: accuracy and macro-F1 on the items a model labels (coverage = the share it labels; baselines may abstain). "
+         "Macro-F1 is the unweighted mean of per-class F1 over the gold classes present in the set. Models labelling less than "
+         f"{_percent(settings.min_coverage_to_rank)} of a set are listed but not ranked there."),
+        (f"{level} CIs: percentile bootstrap, {settings.bootstrap_samples} resamples of the scored items (a multinomial over the "
+         f"confusion cells), seed {settings.seed}. Non-overlapping CIs mark a difference as significant; overlap is read as not "
+         "significant, a conservative check. '–' where the evaluation carries no confusion counts."),
+        (f"Training cost: wall time, CPU-seconds over all cores and peak RSS measured around training; energy is an estimate "
+         f"(CPU-seconds × {_plain(settings.cpu_watts_per_core)} W per busy core, plus GPU time × GPU power), not metered. Training $ = "
+         f"CPU-hours × {_usd(settings.cpu_core_hour_usd)} per core-hour + GPU-hours × {_usd(settings.gpu_hour_usd)} (where recorded) "
+         f"+ kWh × {_usd(settings.electricity_usd_per_kwh)}."),
+        (f"Inference: reviews/s from batched scoring of gold review texts, latency from single-review calls. $ per 1M reviews = "
+         f"10⁶ / (reviews/s) seconds on {settings.cores} cores at {_usd(settings.cpu_core_hour_usd)} per core-hour, plus that time's "
+         f"energy at {_plain(settings.cpu_watts_per_core)} W per core and {_usd(settings.electricity_usd_per_kwh)}/kWh."),
+        ("Price-performance: mean macro-F1 over the sentiment gold sets all plotted models share; error bars average the per-set "
+         "CI ends, wider than the mean's own interval."),
     ]
 
 
@@ -936,17 +970,23 @@ def render_markdown(quality: pl.DataFrame, cost: pl.DataFrame, findings: Sequenc
     synthetic, which raise the banner.
     """
     level = _level(settings.confidence)
-    stamp = (generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M %Z").strip()
+    stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M %Z").strip()
     lines = [f"# {_TITLE}", "", f"_Generated {stamp}._", ""]
     if synthetic_gold:
         lines += [f"> **⚠ {_banner_text(synthetic_gold)}**", ""]
     lines += ["## Key findings", "", *(f"- {_md(f)}" for f in findings), ""]
-    lines += ["## Quality per gold dataset and task", ""]
+    lines += ["## Quality per gold dataset and task", "",
+              f"Arms in bold; models in italics label less than {_percent(settings.min_coverage_to_rank)} of the set and are not "
+              "ranked.", ""]
     if "macro_f1" in plots:
         lines += [f"![macro-F1 per gold set and model]({_data_uri(plots['macro_f1'])})", ""]
     for task, dataset, synthetic, rows in _quality_sections(quality):
         lines += [f"### {_md(_section_title(task, dataset, synthetic, rows))}", ""]
-        lines += _md_table(_quality_header(level), [_quality_cells(r) for r in rows], [r["role"] == "arm" for r in rows]) + [""]
+        cells = [_quality_cells(r) for r in rows]
+        for row, row_cells in zip(rows, cells, strict=True):
+            if _unranked(row, settings):
+                row_cells[0] = f"_{row_cells[0]}_"
+        lines += _md_table(_quality_header(level), cells, [r["role"] == "arm" for r in rows]) + [""]
     if quality.is_empty():
         lines += ["_No quality rows._", ""]
     lines += ["## Cost", ""]
@@ -969,12 +1009,14 @@ h3 { font-size: 1.02em; margin: 1.4em 0 .4em; }
 .banner { background: #ffebe9; border: 2px solid #cf222e; color: #82071e; padding: 12px 16px; border-radius: 6px; font-weight: 600; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 13px; margin: 4px 0 12px; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #d8dee4; text-align: right; white-space: nowrap; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #d8dee4; text-align: right; white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f6f8fa; border-bottom: 2px solid #d0d7de; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tr.arm { background: #ddf4ff !important; font-weight: 600; }
 tr.teacher { background: #fff8c5 !important; }
+tr.unranked td { color: #8c959f; }
 td.role { color: #57606a; text-align: left; }
 th.role { text-align: left; }
 .ci { color: #57606a; font-weight: normal; }
@@ -988,7 +1030,11 @@ li .tag { font-weight: 700; }
 """
 
 
-def _html_quality_row(row: dict) -> str:
+def _unranked(row: dict, settings: ReportSettings) -> bool:
+    return row["coverage"] is None or row["coverage"] < settings.min_coverage_to_rank
+
+
+def _html_quality_row(row: dict, settings: ReportSettings) -> str:
     esc = html.escape
 
     def with_ci(value, low, high) -> str:
@@ -1002,7 +1048,8 @@ def _html_quality_row(row: dict) -> str:
              f"<td>{with_ci(row['accuracy'], row['acc_low'], row['acc_high'])}</td>",
              f"<td>{with_ci(row['macro_f1'], row['f1_low'], row['f1_high'])}</td>",
              f"<td>{'–' if row['n'] is None else row['n']}</td>"]
-    return f'<tr class="{esc(row["role"])}">' + "".join(cells) + "</tr>"
+    classes = row["role"] + (" unranked" if _unranked(row, settings) else "")
+    return f'<tr class="{esc(classes)}">' + "".join(cells) + "</tr>"
 
 
 def _html_table(header: Sequence[str], body: Sequence[str]) -> str:
@@ -1023,7 +1070,7 @@ def render_html(quality: pl.DataFrame, cost: pl.DataFrame, findings: Sequence[st
     """The report as one self-contained HTML page: inline CSS, plots as base64 data URIs, no external reference."""
     esc = html.escape
     level = _level(settings.confidence)
-    stamp = (generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M %Z").strip()
+    stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M %Z").strip()
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{esc(_TITLE)}</title>",
              f"<style>{_CSS}</style></head><body>", f"<h1>{esc(_TITLE)}</h1>", f'<p class="meta">Generated {esc(stamp)}.</p>']
@@ -1033,10 +1080,12 @@ def render_html(quality: pl.DataFrame, cost: pl.DataFrame, findings: Sequence[st
     parts.append("<h2>Quality per gold dataset and task</h2>")
     if "macro_f1" in plots:
         parts.append(f'<figure><img src="{_data_uri(plots["macro_f1"])}" alt="macro-F1 per gold set and model">'
-                     f"<figcaption>Macro-F1 per gold set; error bars are {level} bootstrap CIs; outlined bars are the arms.</figcaption></figure>")
+                     f"<figcaption>Macro-F1 per gold set; error bars are {level} bootstrap CIs (where confusion counts exist); "
+                     f"outlined bars are the arms; models labelling less than {_percent(settings.min_coverage_to_rank)} of a set "
+                     "are left out (greyed in the tables).</figcaption></figure>")
     for task, dataset, synthetic, rows in _quality_sections(quality):
         parts.append(f"<h3>{esc(_section_title(task, dataset, synthetic, rows))}</h3>")
-        parts.append(_html_table(_quality_header(level), [_html_quality_row(r) for r in rows]))
+        parts.append(_html_table(_quality_header(level), [_html_quality_row(r, settings) for r in rows]))
     if quality.is_empty():
         parts.append("<p><em>No quality rows.</em></p>")
     parts.append("<h2>Cost</h2>")
@@ -1049,7 +1098,8 @@ def render_html(quality: pl.DataFrame, cost: pl.DataFrame, findings: Sequence[st
     parts.append("<h2>Price-performance</h2>")
     if "price_performance" in plots:
         parts.append(f'<figure><img src="{_data_uri(plots["price_performance"])}" alt="macro-F1 against USD per million reviews">'
-                     "<figcaption>Mean sentiment macro-F1 against the price of scoring a million reviews (log scale).</figcaption></figure>")
+                     "<figcaption>Mean sentiment macro-F1 against the price of scoring a million reviews (log scale)."
+                     "</figcaption></figure>")
     parts += ["<h2>Strengths and limitations</h2>", "<ul>", *(_html_note(n) for n in notes), "</ul>"]
     parts += ["<h2>How measured</h2>", "<ul>", *(f"<li>{esc(n)}</li>" for n in _how_measured(settings)), "</ul>", "</body></html>"]
     return "\n".join(parts)
@@ -1078,11 +1128,12 @@ def build_comparison_report(evaluation: pl.DataFrame, settings: ReportSettings |
     settings = settings or ReportSettings()
     quality = quality_table(evaluation, settings)
     cost = cost_table(evaluation, settings)
-    findings = key_findings(quality, cost, settings.confidence)
-    notes = strengths_and_limitations(quality, cost, settings.confidence)
+    findings = key_findings(quality, cost, settings.confidence, settings.min_coverage_to_rank)
+    notes = strengths_and_limitations(quality, cost, settings.confidence, settings.min_coverage_to_rank)
     synthetic = synthetic_gold_sets(evaluation)
-    plots = {"macro_f1": macro_f1_bars_png(quality, _aliases(quality, cost)), "price_performance": price_performance_png(quality, cost)}
-    generated_at = generated_at or datetime.now(timezone.utc)
+    plots = {"macro_f1": macro_f1_bars_png(quality, _aliases(quality, cost), settings.min_coverage_to_rank),
+             "price_performance": price_performance_png(quality, cost, settings.min_coverage_to_rank)}
+    generated_at = generated_at or datetime.now(UTC)
     common = {"settings": settings, "plots": plots, "synthetic_gold": synthetic, "generated_at": generated_at}
     return ComparisonReport(
         markdown=render_markdown(quality, cost, findings, notes, **common),

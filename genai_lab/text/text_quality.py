@@ -116,8 +116,9 @@ from types import MappingProxyType
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from genai_lab.settings import StrictConfig
 from pydantic import Field, model_validator
+
+from genai_lab.settings import StrictConfig
 
 __all__ = [
     "DEFAULT_SUBSCORE_KNOTS",
