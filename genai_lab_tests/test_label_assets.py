@@ -32,6 +32,10 @@ def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
                                       "task = 'review_sentiment' and metric = 'accuracy'").fetchone()[0]
     assert reviews[0] == clean and reviews[1] + reviews[2] == clean  # every clean review labelled or abstaining
     assert aspects == mentions > 0
-    assert {"label_model", "majority_vote", "vader", "rating", "zero_shot"} <= models
+    assert {"label_model", "majority_vote", "vader", "rating", "zero_shot", "majority_class"} <= models
     assert synthetic is True
     assert 0.5 < accuracy <= 1.0
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        floor = dict(connection.execute("select metric, value from lab.label_quality where model = 'majority_class' and "
+                                        "task = 'review_sentiment' and metric in ('coverage', 'f1_positive', 'f1_negative')").fetchall())
+    assert floor["coverage"] == 1.0 and floor["f1_positive"] > 0 and floor["f1_negative"] == 0  # one class, always

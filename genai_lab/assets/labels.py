@@ -142,6 +142,7 @@ def _vote_labels(votes: pl.Series) -> pl.Series:
 
 
 LABELLER_NAMES = {column: column.removeprefix("lf_") for column in LF_COLUMNS}
+MAJORITY_CLASS = "majority_class"
 
 
 @asset(group_name="evaluation", pool=DUCKDB_POOL,
@@ -165,6 +166,9 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
         predictions = {name: _vote_labels(votes[column]) for column, name in LABELLER_NAMES.items()}
         predictions["majority_vote"] = combined["majority_label"]
         predictions["label_model"] = combined["label"]
+        # the floor every model must clear: always the class most pseudo-labels of this level carry (never gold's)
+        most_common = corpus.filter(pl.col("label").is_not_null())["label"].mode().sort().first()
+        predictions[MAJORITY_CLASS] = pl.repeat(most_common, gold.height, dtype=pl.String, eager=True)
         for name, predicted in predictions.items():
             frame = gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction"))
             scored.append(score_predictions(frame, name))
