@@ -9,6 +9,7 @@ and returns metadata; `adapter_evaluation` loads the champion from the store.
 
 import hashlib
 import json
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -44,8 +45,6 @@ class AdapterTraining(ConfigurableResource):
 
 
 def _base_model_identity(base_path: str) -> dict:
-    from pathlib import Path
-
     local = Path(base_path).exists()
     return {"path": base_path, "sha256": folder_hash(base_path) if local else None}
 
