@@ -18,9 +18,7 @@ own task, everything else is a baseline.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 import textwrap
 from collections.abc import Sequence
@@ -33,6 +31,13 @@ import polars as pl
 from genai_lab.evaluation import CONFUSION_PREFIX, EVALUATION_SCHEMA
 from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.scoring import COST_METRICS
+from genai_lab.reports.render import CSS as _CSS
+from genai_lab.reports.render import data_uri as _data_uri
+from genai_lab.reports.render import empty_png as _empty_png
+from genai_lab.reports.render import figure as _figure
+from genai_lab.reports.render import md_cell as _md
+from genai_lab.reports.render import md_table as _md_table
+from genai_lab.reports.render import png as _png
 from genai_lab.settings import StrictConfig
 
 __all__ = [
@@ -753,31 +758,6 @@ def _colours(models: Sequence[str], aliases: dict[str, str] | None = None) -> di
     return colours
 
 
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    # no Software/date chunk: the same tables give the same bytes
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def _figure(width: float, height: float):
-    # a bare Figure on the Agg canvas: no pyplot, so no global backend switch and no figure registry in the Dagster process
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _empty_png(message: str) -> bytes:
-    figure = _figure(6, 1.2)
-    axes = figure.add_subplot()
-    axes.axis("off")
-    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#57606a")
-    return _png(figure)
-
-
 def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame, min_coverage: float = 0.5) -> bytes:
     """Mean sentiment macro-F1 against USD per million reviews scored (log x), one labelled point per model with cost rows.
 
@@ -924,24 +904,6 @@ def _how_measured(settings: ReportSettings) -> list[str]:
     ]
 
 
-def _md(text: object) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], bold: Sequence[bool] | None = None) -> list[str]:
-    lines = ["| " + " | ".join(map(_md, header)) + " |", "|" + "---|" * len(header)]
-    for i, cells in enumerate(rows):
-        cells = [_md(c) for c in cells]
-        if bold and bold[i]:
-            cells[0] = f"**{cells[0]}**"
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 def _banner_text(synthetic_gold: Sequence[str]) -> str:
     return (f"Gold is SYNTHETIC for {_join(list(synthetic_gold))}: labels are the generator's truth, not human judgement. "
             "Read the scores as agreement with the generator.")
@@ -997,37 +959,6 @@ def render_markdown(quality: pl.DataFrame, cost: pl.DataFrame, findings: Sequenc
     lines += ["## Strengths and limitations", "", *(f"- {_md(n)}" for n in notes), ""]
     lines += ["## How measured", "", *(f"- {_md(n)}" for n in _how_measured(settings)), ""]
     return "\n".join(lines)
-
-
-_CSS = """
-body { font-family: "DejaVu Sans", system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; background: #fff;
-       max-width: 1200px; margin: 24px auto; padding: 0 20px; line-height: 1.5; font-size: 15px; }
-h1 { font-size: 1.6em; border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
-h2 { font-size: 1.3em; margin-top: 1.8em; border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
-h3 { font-size: 1.02em; margin: 1.4em 0 .4em; }
-.meta { color: #57606a; }
-.banner { background: #ffebe9; border: 2px solid #cf222e; color: #82071e; padding: 12px 16px; border-radius: 6px; font-weight: 600; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: 13px; margin: 4px 0 12px; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 9px; border-bottom: 1px solid #d8dee4; text-align: right; white-space: nowrap; }
-th { white-space: normal; vertical-align: bottom; }
-th:first-child, td:first-child { text-align: left; }
-thead th { background: #f6f8fa; border-bottom: 2px solid #d0d7de; }
-tbody tr:nth-child(even) { background: #fafbfc; }
-tr.arm { background: #ddf4ff !important; font-weight: 600; }
-tr.teacher { background: #fff8c5 !important; }
-tr.unranked td { color: #8c959f; }
-td.role { color: #57606a; text-align: left; }
-th.role { text-align: left; }
-.ci { color: #57606a; font-weight: normal; }
-figure { margin: 12px 0; }
-figure img { max-width: 100%; border: 1px solid #d8dee4; border-radius: 4px; }
-figcaption { color: #57606a; font-size: 13px; }
-li { margin: 4px 0; }
-li .tag { font-weight: 700; }
-.strength .tag { color: #1a7f37; }
-.limitation .tag { color: #9a6700; }
-"""
 
 
 def _unranked(row: dict, settings: ReportSettings) -> bool:
