@@ -67,7 +67,7 @@ def command_run(args: argparse.Namespace) -> int:
     from genai_lab.definitions import defs
     from genai_lab.ingest import DumpError
     from genai_lab.partitions import review_dumps
-    from genai_lab.runner import partition_range_tags, run_assets
+    from genai_lab.runner import execution_phases, partition_range_tags, run_assets
     from genai_lab.synth import write_dump
 
     dumps_dir.mkdir(parents=True, exist_ok=True)
@@ -99,11 +99,12 @@ def command_run(args: argparse.Namespace) -> int:
     if not selected:
         print(f"genai-lab run failed: --select '{args.select}' matches no asset", file=sys.stderr)
         return 2
-    partitioned = {key for key in selected if graph.get(key).partitions_def is not None}
-    unpartitioned = set(selected) - partitioned
-    batches = [(partition_range_tags(start, end), partitioned) for start, end in _contiguous_runs(ordered, set(files))] if partitioned else []
-    if unpartitioned:
-        batches.append(({}, unpartitioned))
+    batches = []
+    for partitioned, unpartitioned in execution_phases(graph, selected):
+        if partitioned:
+            batches += [(partition_range_tags(start, end), partitioned) for start, end in _contiguous_runs(ordered, set(files))]
+        if unpartitioned:
+            batches.append(({}, unpartitioned))
     print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {os.environ['DAGSTER_HOME']}")
     for tags, keys in batches:
         try:

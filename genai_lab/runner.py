@@ -27,3 +27,27 @@ def partition_range_tags(first: str, last: str) -> dict[str, str]:
 def run_assets(instance: DagsterInstance, keys: set[AssetKey], tags: dict[str, str]) -> ExecutionResult:
     return execute_job(reconstructable(all_assets_job), instance=instance, run_config=IN_PROCESS, tags=tags,
                        asset_selection=sorted(keys, key=lambda key: key.to_user_string()))
+
+
+def execution_phases(graph, selected) -> list[tuple[set[AssetKey], set[AssetKey]]]:
+    """The selection as (partitioned, unpartitioned) key sets to run in order.
+
+    A run is either partitioned (a range of dumps) or not, so each switch between the two along a
+    dependency path starts a new phase: dumps -> models (unpartitioned) -> review_predictions
+    (partitioned again) -> market_opportunities (unpartitioned) is four phases.
+    """
+    selected = set(selected)
+    phase: dict[AssetKey, int] = {}
+
+    def phase_of(key: AssetKey) -> int:
+        if key not in phase:
+            node = graph.get(key)
+            partitioned = node.partitions_def is not None
+            phase[key] = max((phase_of(parent) + (partitioned != (graph.get(parent).partitions_def is not None))
+                              for parent in node.parent_keys if parent in selected), default=0)
+        return phase[key]
+
+    for key in selected:
+        phase_of(key)
+    return [({k for k in selected if phase[k] == n and graph.get(k).partitions_def is not None},
+             {k for k in selected if phase[k] == n and graph.get(k).partitions_def is None}) for n in sorted(set(phase.values()))]

@@ -6,6 +6,8 @@ import json
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -99,3 +101,10 @@ def retrain_sensor(context: SensorEvaluationContext, adapter: AdapterTraining):
         run_requests=[RunRequest(run_key=f"retrain:{newest}", tags={"genai_lab/new_labelled_reviews": str(count)})],
         cursor=str(newest),
     )
+
+
+# Dagster's default automation sensor starts switched off; this one runs from the start, so a new dump
+# or a new champion refreshes the predictions and both reports without anyone clicking.
+automation_sensor = AutomationConditionSensorDefinition(
+    "refresh_insight_and_reports", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+    description="Evaluates the eager automation conditions of review_predictions, market_opportunities and both reports.")

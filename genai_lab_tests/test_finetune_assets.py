@@ -52,15 +52,20 @@ def trained_home(tiny_base_model, tmp_path_factory):
         instance.add_dynamic_partitions(review_dumps.name, ["small"])
         assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
                            resources=resources, partition_key="small").success
-        result = materialize(list(defs.assets), selection=AssetSelection.groups("models", "slm", "evaluation", "reports"), instance=instance,
+        arms_and_reports = AssetSelection.groups("models", "slm", "evaluation", "reports") - AssetSelection.assets("opportunity_report")
+        result = materialize(list(defs.assets), selection=arms_and_reports, instance=instance,
                              resources=resources)
         assert result.success
         metadata = result.asset_materializations_for_node(ADAPTER)[0].metadata
-        yield home, {key: value.value for key, value in metadata.items()}
+        assert materialize(list(defs.assets), selection=AssetSelection.assets("review_predictions"), instance=instance,
+                           resources=resources, partition_key="small").success
+        assert materialize(list(defs.assets), selection=AssetSelection.assets("market_opportunities", "opportunity_report"),
+                           instance=instance, resources=resources).success
+        yield home, {key: value.value for key, value in metadata.items()}, instance, defs
 
 
 def test_training_stores_a_champion_with_a_complete_manifest(trained_home):
-    home, metadata = trained_home
+    home, metadata, *_ = trained_home
     store = ModelStore(root=str(home / "models"))
     champion = store.champion(ADAPTER)
     assert champion is not None and champion.version == metadata["version"] and metadata["promoted"] is True
@@ -79,7 +84,7 @@ def test_training_stores_a_champion_with_a_complete_manifest(trained_home):
 
 
 def test_model_evaluation_holds_the_adapter_quality_and_cost(trained_home):
-    home, _ = trained_home
+    home, *_ = trained_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
         rows = connection.execute("select task, dataset, metric, value from lab.model_evaluation where model = ?", [ADAPTER]).fetchall()
         labellers = {row[0] for row in connection.execute("select distinct model from lab.model_evaluation").fetchall()}
@@ -128,7 +133,7 @@ def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
 def test_slm_arm_trains_from_scratch_and_loads_with_plain_transformers(trained_home):
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-    home, _ = trained_home
+    home, *_ = trained_home
     store = ModelStore(root=str(home / "models"))
     tokenizer_folder = store.versions("slm_tokenizer")[-1].path
     assert (tokenizer_folder / "tokenizer.json").exists()
@@ -148,7 +153,7 @@ def test_slm_arm_trains_from_scratch_and_loads_with_plain_transformers(trained_h
 
 
 def test_both_arms_report_the_same_metrics(trained_home):
-    home, _ = trained_home
+    home, *_ = trained_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
         metrics = {model: set(connection.execute("select task || '/' || dataset || '/' || metric from lab.model_evaluation "
                                                  "where model = ?", [model]).fetchall()) for model in (ADAPTER, CLASSIFIER, "slm_classifier@tiny")}
@@ -156,7 +161,7 @@ def test_both_arms_report_the_same_metrics(trained_home):
 
 
 def test_comparison_report_is_written_from_the_measured_numbers(trained_home):
-    home, metadata = trained_home
+    home, metadata, *_ = trained_home
     markdown = (home / "reports" / "comparison_report.md").read_text()
     html = (home / "reports" / "comparison_report.html").read_text()
     assert "SYNTHETIC" in markdown and "SYNTHETIC" in html  # the embedded generator's truth is the gold here
@@ -166,3 +171,61 @@ def test_comparison_report_is_written_from_the_measured_numbers(trained_home):
         f1 = connection.execute("select value from lab.model_evaluation where model = ? and task = 'review_sentiment' "
                                 "and metric = 'macro_f1'", [ADAPTER]).fetchone()[0]
     assert f"{f1:.3f}" in markdown or f"{f1:.2f}" in markdown
+
+
+def test_review_predictions_score_every_pseudo_labelled_row_with_the_serving_model(trained_home):
+    home, *_ = trained_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
+        labelled = db.sql("select count(*) from lab.pseudo_labels").fetchone()[0]
+        predictions = db.sql("select * from lab.review_predictions").pl()
+    assert predictions.height == labelled
+    assert set(predictions["sentiment"]) <= {"negative", "neutral", "positive"}
+    assert predictions["model"].n_unique() == 1 and predictions["model"][0] in (ADAPTER, CLASSIFIER)
+    store = ModelStore(root=str(home / "models"))
+    assert predictions["model_version"][0] in {store.champion(ADAPTER).version, store.champion(f"{CLASSIFIER}@tiny").version}
+    aspects = predictions.filter(predictions["level"] == "aspect")
+    assert aspects["review_type"].null_count() == aspects.height and aspects["aspect_term"].null_count() == 0
+    assert predictions.filter(predictions["level"] == "review")["review_type"].null_count() == 0
+
+
+def test_market_opportunities_and_report_are_written(trained_home):
+    home, *_ = trained_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
+        table = db.sql("select * from lab.market_opportunities").pl()
+    ranked = table.filter(table["rank"].is_not_null()).sort("rank")
+    assert ranked.height > 0 and ranked["rank"].to_list() == list(range(1, ranked.height + 1))
+    assert ranked["score"].is_sorted(descending=True)
+    html = (home / "reports" / "opportunity_report.html").read_text()
+    markdown = (home / "reports" / "opportunity_report.md").read_text()
+    assert "Top unmet needs" in html and "data:image/png;base64," in html
+    assert ranked["need"][0] in markdown
+
+
+def test_reports_and_predictions_refresh_themselves_when_their_inputs_change(trained_home):
+    from dagster import AssetKey, evaluate_automation_conditions
+
+    _, _, instance, defs = trained_home
+    cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor  # the baseline tick
+    quiet = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert quiet.total_requested == 0
+
+    # a dump re-labelled: its predictions are re-scored and the market table and report follow
+    instance.report_runless_asset_event(AssetMaterialization("pseudo_labels", partition="small"))
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+    assert result.get_requested_partitions(AssetKey("review_predictions")) == {"small"}
+    assert result.get_num_requested(AssetKey("comparison_report")) == 0
+    instance.report_runless_asset_event(AssetMaterialization("review_predictions", partition="small"))
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert result.get_num_requested(AssetKey("market_opportunities")) == 1
+    assert result.get_num_requested(AssetKey("opportunity_report")) == 1
+    assert result.get_num_requested(AssetKey("review_predictions")) == 0
+
+    # a newly trained adapter: every partition is re-scored
+    instance.report_runless_asset_event(AssetMaterialization(ADAPTER))
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert result.get_requested_partitions(AssetKey("review_predictions")) == {"small"}
+
+    # a new evaluation: the comparison report refreshes
+    instance.report_runless_asset_event(AssetMaterialization("model_evaluation"))
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert result.get_num_requested(AssetKey("comparison_report")) == 1

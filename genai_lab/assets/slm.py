@@ -47,7 +47,7 @@ class SlmTraining(ConfigurableResource):
     cost: CostSettings = Field(default_factory=CostSettings)
 
 
-def _store_name(base: str, size: str) -> str:
+def store_name(base: str, size: str) -> str:
     return f"{base}@{size}"
 
 
@@ -113,7 +113,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
         config = model_config(size, tokenizer, settings.max_length)
         model = BertForMaskedLM(config)
         meter = CostMeter(slm.cost)
-        work_dir = models.work_dir(_store_name(PRETRAINED, size)) / fingerprint(
+        work_dir = models.work_dir(store_name(PRETRAINED, size)) / fingerprint(
             tokenizer_version.version, settings.model_dump(), size, len(texts))
         context.log.info(f"Pretraining size '{size}' ({parameter_counts(model)['params_total']:,} parameters) on {len(texts):,} reviews")
         outcome = pretrain(model, tokenizer, texts, settings, work_dir)
@@ -124,7 +124,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
             model.save_pretrained(str(folder), safe_serialization=True)
             tokenizer.save_pretrained(str(folder))
 
-        stored = models.save(_store_name(PRETRAINED, size), write, {
+        stored = models.save(store_name(PRETRAINED, size), write, {
             "kind": "masked_lm", "size": size, "config": config.to_dict(), "tokenizer_version": tokenizer_version.version,
             "settings": settings.model_dump(), "code_version": code_version(), "data_version": {"texts": len(texts), "blocks": outcome["blocks"]},
             "metrics": {"heldout_perplexity": outcome["heldout_perplexity"], "history": outcome["history"], "steps": outcome["steps"],
@@ -143,7 +143,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     return MaterializeResult(metadata=metadata)
 
 
-def _load_classifier(folder):
+def load_classifier(folder):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     model = AutoModelForSequenceClassification.from_pretrained(str(folder))
@@ -165,14 +165,14 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
     data, data_version = pseudo_label_data(context, pseudo_labels, settings)
     metadata = {}
     for size in slm.slm.ladder():
-        pretrained = _latest(models, _store_name(PRETRAINED, size))
+        pretrained = _latest(models, store_name(PRETRAINED, size))
         accelerator, gpus = training_accelerator()
         meter = CostMeter(slm.cost, gpus=gpus)
         id2label, label2id = label_maps()
         model = AutoModelForSequenceClassification.from_pretrained(str(pretrained.path), num_labels=len(LABELS), id2label=id2label,
                                                                    label2id=label2id)
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained.path))
-        work_dir = models.work_dir(_store_name(CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
+        work_dir = models.work_dir(store_name(CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
         result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
         model = accelerator.unwrap_model(model)
         fine_tune = meter.stop()
@@ -184,10 +184,10 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
                 "peak_rss_mb": max(fine_tune["peak_rss_mb"], pretrain_cost["peak_rss_mb"]),
                 "fine_tune_seconds": fine_tune["train_seconds"], "pretrain_seconds": pretrain_cost["train_seconds"],
                 **parameter_counts(model)}
-        size_metadata = store_classifier(context, models, _store_name(CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
+        size_metadata = store_classifier(context, models, store_name(CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
             "kind": "slm_classifier", "size": size, "pretrained_version": pretrained.version, "fine_tuning": "full",
             "data_version": data_version, "settings": {"training": settings.model_dump(), "slm": slm.slm.model_dump()},
-            "cost": cost}, _load_classifier)
+            "cost": cost}, load_classifier)
         metadata.update(size_metadata if size == slm.slm.size else {f"{size}_{k}": v for k, v in size_metadata.items()
                                                                     if k in ("version", "heldout_pseudo_label_macro_f1")})
     return MaterializeResult(metadata=metadata)
@@ -202,13 +202,13 @@ def slm_evaluation(context: AssetExecutionContext, gold_labels: pl.DataFrame, sl
     frames = []
     ladder = slm.slm.ladder()
     for size in ladder:
-        champion = models.champion(_store_name(CLASSIFIER, size))
+        champion = models.champion(store_name(CLASSIFIER, size))
         if champion is None:
-            raise FileNotFoundError(f"model store {models.folder} holds no champion of {_store_name(CLASSIFIER, size)}: "
+            raise FileNotFoundError(f"model store {models.folder} holds no champion of {store_name(CLASSIFIER, size)}: "
                                     f"materialize {CLASSIFIER} first")
-        model, tokenizer = _load_classifier(champion.path)
+        model, tokenizer = load_classifier(champion.path)
         manifest = champion.manifest
-        names = [_store_name(CLASSIFIER, size)] + ([CLASSIFIER] if size == slm.slm.size or len(ladder) == 1 else [])
+        names = [store_name(CLASSIFIER, size)] + ([CLASSIFIER] if size == slm.slm.size or len(ladder) == 1 else [])
         evaluation, timing = evaluate_model(
             model, tokenizer, gold_labels, names[0], batch_size=slm.training.inference_batch_size, max_length=slm.training.max_length,
             throughput_rows=slm.cost.throughput_rows, latency_runs=slm.cost.latency_runs,

@@ -178,6 +178,13 @@ def _unescape_html(texts: pl.Series, settings: RuleSettings) -> pl.Series:
     return texts.map_elements(html.unescape, return_dtype=pl.String)
 
 
+def mask_pii(texts: pl.Series) -> pl.Series:
+    """E-mail addresses, URLs and phone numbers replaced by their tokens (<EMAIL>, <URL>, <PHONE>)."""
+    for kind in PII_PATTERNS:
+        texts = texts.str.replace_all(PII_PATTERNS[kind], PII_TOKENS[kind])
+    return texts
+
+
 def _mask(kind: str) -> Callable[[pl.Series, RuleSettings], pl.Series]:
     return lambda texts, settings: texts.str.replace_all(PII_PATTERNS[kind], PII_TOKENS[kind])
 

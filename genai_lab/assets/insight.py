@@ -1,0 +1,150 @@
+"""Market insight from the models, not from the raw pseudo-labels.
+
+pseudo_labels ─ review_predictions (champion model; partitioned) ─ market_opportunities ─ opportunity_report
+finetuned_adapter, slm_classifier ──┘                      clean_reviews ──┘
+
+All three refresh on their own (eager automation conditions, run by the automation sensor of `dagster dev`):
+a new dump's pseudo-labels or a newly trained model re-scores the partitions, and the table and report follow.
+"""
+
+import datetime as dt
+
+import polars as pl
+from dagster import AssetExecutionContext, AutomationCondition, ConfigurableResource, MaterializeResult, MetadataValue, Output, asset
+from pydantic import Field
+
+from genai_lab.assets.finetune import ADAPTER, finetuned_adapter
+from genai_lab.assets.labels import LabelingSettings
+from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
+from genai_lab.assets.reports import write_atomically
+from genai_lab.assets.slm import CLASSIFIER, SlmTraining, load_classifier, slm_classifier, store_name
+from genai_lab.insight.market import OpportunitySettings
+from genai_lab.ml.serving import ServingSettings
+from genai_lab.ml.store import ModelStore
+from genai_lab.resources import LabHome
+
+GROUP = "insight"
+
+
+class Insight(ConfigurableResource):
+    """Which model scores the corpus, and how market needs are found and scored."""
+
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    opportunities: OpportunitySettings = Field(default_factory=OpportunitySettings)
+
+
+def _load_merged_adapter(folder):
+    from genai_lab.ml.lora import load_adapter
+
+    model, tokenizer = load_adapter(folder)
+    # folding the low-rank update into the base weights gives the same logits ~1.2-1.3× faster (measured on 2 cores)
+    return model.merge_and_unload(), tokenizer
+
+
+@asset(**{**PARTITIONED, "group_name": GROUP}, deps=[finetuned_adapter, slm_classifier], automation_condition=AutomationCondition.eager(),
+       description="Every clean review (review sentiment, review type) and aspect mention (polarity) scored by the serving model: "
+                   "the champion with the best held-out pseudo-label score, or the arm set in insight.serving.model.")
+def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, insight: Insight, slm: SlmTraining,
+                       labeling: LabelingSettings, models: ModelStore):
+    from genai_lab.labels.review_types import detect_review_types
+    from genai_lab.ml.classifier import LABELS, predict_proba
+    from genai_lab.ml.serving import choose_serving_model
+
+    slm_name = store_name(CLASSIFIER, slm.slm.size)
+    arm, champion = choose_serving_model({ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)},
+                                         insight.serving.model)
+    model, tokenizer = (_load_merged_adapter if arm == ADAPTER else load_classifier)(champion.path)
+    rows = pseudo_labels.select("review_id", "dump_id", "level", "mention_index", "aspect_term", pl.col("category").alias("aspect_category"),
+                                "text")
+    is_aspect = (rows["level"] == "aspect").to_list()
+    context.log.info(f"Scoring {rows.height:,} inputs ({sum(is_aspect):,} aspect mentions) with {arm} {champion.version}")
+    started = dt.datetime.now()
+    probabilities = predict_proba(model, tokenizer, rows["text"].to_list(),
+                                  [term if aspect else None for term, aspect in zip(rows["aspect_term"].to_list(), is_aspect, strict=True)],
+                                  batch_size=insight.serving.batch_size, max_length=insight.serving.max_length)
+    seconds = (dt.datetime.now() - started).total_seconds()
+    types = detect_review_types(rows["text"], labeling.review_types)
+    review_only = pl.col("level") == "review"
+    predictions = rows.with_columns(
+        pl.Series("sentiment", [LABELS[i] for i in probabilities.argmax(axis=1)], dtype=pl.String),
+        pl.Series("confidence", probabilities.max(axis=1), dtype=pl.Float64),
+        *(pl.Series(f"p_{label}", probabilities[:, i], dtype=pl.Float64) for i, label in enumerate(LABELS)),
+        *(types[column] for column in ("review_type", "is_bug_report", "is_feature_request")),
+        pl.lit(arm).alias("model"), pl.lit(champion.version).alias("model_version"),
+    ).with_columns(*(pl.when(review_only).then(pl.col(c)) for c in ("review_type", "is_bug_report", "is_feature_request")))
+    summary = predictions.group_by("level", "sentiment").len().sort("level", "sentiment")
+    context.log.info(f"Scored {rows.height:,} inputs in {seconds:.0f} s ({rows.height / max(seconds, 1e-9):.0f}/s)")
+    return Output(predictions, metadata={
+        "model": arm, "model_version": champion.version, "inputs": rows.height, "inputs_per_s": float(rows.height / max(seconds, 1e-9)),
+        "sentiment": MetadataValue.md(markdown_table(summary)),
+        "feature_requests": int(predictions["is_feature_request"].fill_null(False).sum()),
+    })
+
+
+def _market_inputs(review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame, settings: OpportunitySettings):
+    from genai_lab.insight.market import mention_frame, request_frame
+
+    reviews = clean_reviews.select("review_id", "app_id", "app_name", "category", "date", "vote_count")
+    return mention_frame(review_predictions, reviews, settings), request_frame(review_predictions, reviews, settings), reviews
+
+
+@asset(group_name=GROUP, pool=DUCKDB_POOL, automation_condition=AutomationCondition.eager(),
+       description="Unmet needs per category and app: share of negative/positive mentions by aspect, growth, helpful votes, "
+                   "PII-masked complaints, feature requests clustered into themes, ranked by a documented opportunity score.")
+def market_opportunities(context: AssetExecutionContext, review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame,
+                         insight: Insight, labeling: LabelingSettings):
+    from genai_lab.insight.market import aspect_opportunities, feature_request_themes, review_meta
+    from genai_lab.insight.market import market_opportunities as rank_needs
+    from genai_lab.ml.embeddings import embed
+    from genai_lab.text.text_quality import STOPWORDS
+
+    settings = insight.opportunities
+    mentions, requests, reviews = _market_inputs(review_predictions, clean_reviews, settings)
+    context.log.info(f"{mentions.height:,} scored aspect mentions and {requests.height:,} feature requests in {reviews.height:,} reviews")
+    aspects = aspect_opportunities(mentions, settings)
+
+    def embed_requests(texts: list[str]):
+        return embed(texts, model_name=labeling.labels.base_model, max_length=settings.embed_max_length)
+
+    themes = feature_request_themes(requests, embed_requests, set(STOPWORDS), settings, all_reviews=review_meta(reviews, settings))
+    table = rank_needs(aspects, themes)
+    top = table.filter(pl.col("rank").is_not_null()).sort("rank").head(settings.top_needs)
+    return Output(table, metadata={
+        "top_needs": MetadataValue.md(markdown_table(top.select("rank", "category", "kind", "need", "mentions", "negative_share",
+                                                                "best_served_app", "growth", "score"))),
+        "needs": int(table["rank"].is_not_null().sum()),
+        "feature_requests": requests.height,
+        "feature_requests_embedded": min(requests.height, settings.max_requests),
+    })
+
+
+@asset(group_name="reports", automation_condition=AutomationCondition.eager(),
+       description="What users of each category hate and ask for: top unmet needs, per-category aspect shares, competing apps side "
+                   "by side, monthly trends, quoted complaints, feature-request themes. <home>/reports/opportunity_report.*")
+def opportunity_report(context: AssetExecutionContext, market_opportunities: pl.DataFrame, review_predictions: pl.DataFrame,
+                       clean_reviews: pl.DataFrame, insight: Insight, lab: LabHome) -> MaterializeResult:
+    from genai_lab.insight.market import monthly_trend
+    from genai_lab.reports.opportunities import build_opportunity_report
+
+    settings = insight.opportunities
+    mentions, requests, reviews = _market_inputs(review_predictions, clean_reviews, settings)
+    models = review_predictions.select("model", "model_version").unique().sort("model", "model_version").rows()
+    dates = reviews["date"].drop_nulls()
+    span = f" from {dates.min():%Y-%m} to {dates.max():%Y-%m}" if dates.len() else ""
+    summary = (f"{reviews.height:,} clean reviews of {reviews['app_id'].n_unique()} apps{span}; {mentions.height:,} aspect mentions and "
+               f"{requests.height:,} feature requests, scored by {', '.join(f'{m} {v}' for m, v in models) or 'no model'}.")
+    report = build_opportunity_report(market_opportunities, monthly_trend(mentions), settings, summary=summary,
+                                      generated_at=dt.datetime.now(dt.UTC))
+    folder = lab.paths.reports
+    write_atomically(folder / "opportunity_report.md", report.markdown)
+    write_atomically(folder / "opportunity_report.html", report.html)
+    context.log.info(f"Opportunity report in {folder}: {len(report.findings)} findings")
+    return MaterializeResult(metadata={
+        "report": MetadataValue.md(report.markdown),
+        "html": MetadataValue.path(str(folder / "opportunity_report.html")),
+        "markdown": MetadataValue.path(str(folder / "opportunity_report.md")),
+        "findings": len(report.findings),
+    })
+
+
+assets = [review_predictions, market_opportunities, opportunity_report]

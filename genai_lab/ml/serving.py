@@ -1,0 +1,43 @@
+"""Which trained classifier scores the whole corpus.
+
+The choice never looks at gold: "auto" takes the arm whose champion scored best on its own run's held-out
+pseudo-labels (the metric the champion pointer already moves on); ties go to the first arm listed.
+"""
+
+from __future__ import annotations
+
+from genai_lab.ml.store import StoredModel
+from genai_lab.settings import StrictConfig
+
+AUTO = "auto"
+SCORE_METRIC = "heldout_pseudo_label_macro_f1"
+
+
+class ServingSettings(StrictConfig):
+    """How `review_predictions` scores every clean review and aspect mention."""
+
+    #: "auto", or an arm by name: "finetuned_adapter" | "slm_classifier" (the default SLM size's champion)
+    model: str = AUTO
+    batch_size: int = 64
+    #: tokens per input; the arms train at 64, and the review-level predictions rarely need more
+    max_length: int = 64
+
+
+def choose_serving_model(champions: dict[str, StoredModel | None], preference: str = AUTO) -> tuple[str, StoredModel]:
+    """(arm, champion) to serve: the preferred arm, or under "auto" the best held-out pseudo-label score among arms that have one."""
+    if preference != AUTO and preference not in champions:
+        raise ValueError(f"serving model {preference!r} is not one of {[AUTO, *champions]}")
+    available = {arm: stored for arm, stored in champions.items() if stored is not None}
+    if preference != AUTO:
+        if available.get(preference) is None:
+            raise FileNotFoundError(f"serving model {preference} has no champion in the model store: materialize it first")
+        return preference, available[preference]
+    if not available:
+        raise FileNotFoundError(f"no arm has a champion in the model store ({', '.join(champions)}): materialize one first")
+
+    def score(arm: str) -> float:
+        value = available[arm].manifest.get("metrics", {}).get(SCORE_METRIC)
+        return float("-inf") if value is None else float(value)
+
+    best = max(available, key=score)  # max keeps the first of equals
+    return best, available[best]

@@ -1,0 +1,144 @@
+"""Market opportunities: the score ranks a planted unmet need first; themes, quotes and trends behave."""
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from genai_lab.insight.market import (
+    APP_LEVEL,
+    CATEGORY_LEVEL,
+    OpportunitySettings,
+    aspect_opportunities,
+    feature_request_themes,
+    market_opportunities,
+    mention_frame,
+    monthly_trend,
+    request_frame,
+    spherical_kmeans,
+)
+
+
+def _planted_market(seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Three note apps. `sync` is negative at every app and growing (unmet); `ads` is worse but only at one app
+    (the others serve it well); `design` is mostly praised."""
+    rng = np.random.default_rng(seed)
+    reviews, predictions = [], []
+    negative_share = {"sync": {"Alpha": 0.7, "Beta": 0.65, "Gamma": 0.75},
+                      "ads": {"Alpha": 0.95, "Beta": 0.05, "Gamma": 0.1},
+                      "design": {"Alpha": 0.1, "Beta": 0.15, "Gamma": 0.1}}
+    n = 0
+    for need, per_app in negative_share.items():
+        for app, share in per_app.items():
+            for i in range(60):
+                n += 1
+                review_id = f"r{n}"
+                # sync complaints crowd into the last three months; everything else is spread over a year
+                month = 10 + i % 3 if need == "sync" and i % 2 == 0 else 1 + i % 12
+                reviews.append({"review_id": review_id, "app_id": app.lower(), "app_name": app, "category": "Notes",
+                                "date": dt.datetime(2025, month, 15, tzinfo=dt.UTC), "vote_count": int(rng.integers(0, 3))})
+                sentiment = "negative" if rng.random() < share else "positive"
+                predictions.append({"review_id": review_id, "level": "aspect", "aspect_category": need, "sentiment": sentiment,
+                                    "confidence": 0.9, "text": f"The {need} of {app} is {'awful' if sentiment == 'negative' else 'fine'}, "
+                                                              f"mail me at someone{n}@example.com", "is_feature_request": None})
+    return pl.DataFrame(predictions), pl.DataFrame(reviews)
+
+
+def test_planted_unmet_need_ranks_first():
+    predictions, reviews = _planted_market()
+    settings = OpportunitySettings(min_mentions=20)
+    table = market_opportunities(aspect_opportunities(mention_frame(predictions, reviews, settings), settings),
+                                 aspect_opportunities(pl.DataFrame(), settings))
+    ranking = table.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
+    assert ranking["need"].to_list()[0] == "sync"
+    assert ranking["rank"].to_list() == [1, 2, 3]
+    ads = ranking.row(by_predicate=pl.col("need") == "ads", named=True)
+    assert ads["best_served_app"] == "Beta" and ads["competitors"] == 3
+    sync = ranking.row(by_predicate=pl.col("need") == "sync", named=True)
+    assert sync["growth"] > 1.1
+    # one row per app beside the category row, for the side-by-side table
+    assert table.filter((pl.col("level") == APP_LEVEL) & (pl.col("need") == "sync"))["app"].sort().to_list() == ["Alpha", "Beta", "Gamma"]
+
+
+def test_quotes_are_negative_readable_and_pii_masked():
+    predictions, reviews = _planted_market()
+    settings = OpportunitySettings(min_mentions=20, quotes=2)
+    table = aspect_opportunities(mention_frame(predictions, reviews, settings), settings)
+    quotes = table.filter(pl.col("level") == CATEGORY_LEVEL)["quotes"].explode().drop_nulls().to_list()
+    assert quotes and all("awful" in q and "<EMAIL>" in q and "@example.com" not in q for q in quotes)
+    assert table.filter(pl.col("level") == CATEGORY_LEVEL)["quotes"].list.len().max() == 2
+
+
+def test_an_app_below_min_mentions_is_no_competitor():
+    predictions, reviews = _planted_market()
+    table = aspect_opportunities(mention_frame(predictions, reviews, OpportunitySettings(min_mentions=61)), OpportunitySettings(min_mentions=61))
+    rows = table.filter(pl.col("level") == CATEGORY_LEVEL)
+    assert rows["competitors"].to_list() == [0, 0, 0] and rows["best_served_app"].null_count() == 3
+    assert table.filter(pl.col("level") == APP_LEVEL).is_empty()
+
+
+def test_monthly_trend_counts_negative_share_per_month():
+    predictions, reviews = _planted_market()
+    trend = monthly_trend(mention_frame(predictions, reviews, OpportunitySettings()))
+    assert trend["mentions"].sum() == predictions.height
+    row = trend.filter(pl.col("need") == "sync").sort("month").row(-1, named=True)
+    assert row["negative_share"] == pytest.approx(row["negative"] / row["mentions"])
+
+
+def _bag_of_words(texts: list[str]) -> np.ndarray:
+    vocabulary = ["dark", "mode", "widget", "export", "pdf", "calendar"]
+    vectors = np.array([[t.lower().count(w) for w in vocabulary] for t in texts], dtype=np.float32) + 1e-3
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_feature_requests_cluster_into_named_themes():
+    texts = [f"Please add a dark mode, my eyes hurt at night ({i})" for i in range(12)] + \
+            [f"I wish I could export notes to pdf for school ({i})" for i in range(12)]
+    predictions = pl.DataFrame({"review_id": [f"q{i}" for i in range(24)], "level": "review", "text": texts, "confidence": 0.9,
+                                "is_feature_request": True, "sentiment": "neutral", "aspect_category": None})
+    reviews = pl.DataFrame({"review_id": [f"q{i}" for i in range(24)], "app_id": ["a", "b"] * 12, "app_name": ["A", "B"] * 12,
+                            "category": None, "date": [dt.datetime(2025, 1 + i % 12, 1, tzinfo=dt.UTC) for i in range(24)],
+                            "vote_count": [1] * 24})
+    settings = OpportunitySettings(themes=2, min_theme_requests=5)
+    themes = feature_request_themes(request_frame(predictions, reviews, settings), _bag_of_words, {"the", "for", "my", "at"}, settings)
+    rows = themes.filter(pl.col("level") == CATEGORY_LEVEL).sort("need")
+    assert rows["mentions"].to_list() == [12, 12]
+    assert any("dark" in need for need in rows["need"]) and any("export" in need or "pdf" in need for need in rows["need"])
+    assert set(rows["category"]) == {"Uncategorised"}  # a null category is named, not dropped
+
+
+def test_spherical_kmeans_separates_two_directions():
+    vectors = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels, _ = spherical_kmeans(vectors, 2)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+
+
+def _report(settings: OpportunitySettings | None = None):
+    from genai_lab.reports.opportunities import build_opportunity_report
+
+    settings = settings or OpportunitySettings(min_mentions=20)
+    predictions, reviews = _planted_market()
+    mentions = mention_frame(predictions, reviews, settings)
+    table = market_opportunities(aspect_opportunities(mentions, settings), aspect_opportunities(pl.DataFrame(), settings))
+    return table, build_opportunity_report(table, monthly_trend(mentions), settings, summary="test")
+
+
+def test_report_names_the_planted_need_and_embeds_its_plots():
+    table, report = _report()
+    assert "**sync** in Notes" in report.findings[0]
+    assert "Beta" in report.markdown and "## Notes" in report.markdown and "<h2>Notes</h2>" in report.html
+    assert report.html.count("data:image/png;base64,") >= 3  # ranking, competitors heatmap, trend
+    assert "src=\"http" not in report.html  # self-contained
+
+
+def test_findings_follow_the_numbers():
+    from genai_lab.reports.opportunities import key_findings
+
+    table, _ = _report()
+    before = key_findings(table)[0]
+    changed = table.with_columns(pl.when((pl.col("need") == "sync") & (pl.col("level") == CATEGORY_LEVEL))
+                                 .then(pl.col("negative") + 1000).otherwise(pl.col("negative")).alias("negative"))
+    after = key_findings(changed)[0]
+    assert before != after and f"{table.filter((pl.col('need') == 'sync') & (pl.col('level') == CATEGORY_LEVEL))['negative'][0] + 1000:,}" in after
