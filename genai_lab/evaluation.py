@@ -13,7 +13,14 @@
   occur); the sufficient statistics from which reports bootstrap confidence intervals.
 
 Rows are scored one by one: in a multi-label set (Maalej review types: one row per (text, label)) a
-single prediction per text can match only one of that text's rows.
+single prediction per text can match only one of that text's rows. `score_multilabel` scores such a
+set the way its authors did (Maalej & Nabil: one binary classifier per type): per text, the set of
+predicted types against the set of gold types —
+
+* ``precision_<type>``, ``recall_<type>``, ``f1_<type>`` — binary, per type present in the gold set;
+* ``macro_f1`` — their unweighted mean; ``accuracy`` — the share of texts whose predicted set equals
+  the gold set exactly (subset accuracy); ``coverage`` — share of texts with at least one type;
+* ``tp:<type>``, ``fp:<type>``, ``fn:<type>`` — the counts behind them; ``n`` = texts.
 
 `markdown_summary(evaluation)` renders the table for Dagster Markdown metadata.
 """
@@ -26,7 +33,8 @@ import polars as pl
 
 from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
 
-__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "confusion_metric", "mark_synthetic", "markdown_cost", "markdown_summary", "score_predictions"]
+__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "confusion_metric", "mark_synthetic", "markdown_cost", "markdown_summary",
+           "score_multilabel", "score_predictions"]
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -99,6 +107,44 @@ def score_predictions(predictions: pl.DataFrame, model: str) -> pl.DataFrame:
         pairs = covered.group_by("label", "prediction").len().rows()
         rows.extend({**base, "metric": confusion_metric(gold, predicted), "value": float(count), "n": count}
                     for gold, predicted, count in sorted(pairs))
+    return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
+
+
+def score_multilabel(gold: pl.DataFrame, predicted: pl.DataFrame, model: str) -> pl.DataFrame:
+    """Per-type binary and subset scores of a multi-label prediction (see the module docstring).
+
+    `gold`: rows ``dataset, task, text, label`` (one per gold label of a text); `predicted`: rows ``text, types``
+    (list of predicted types, each text once).
+    """
+    for frame, needed in ((gold, ("dataset", "task", "text", "label")), (predicted, ("text", "types"))):
+        if missing := [c for c in needed if c not in frame.columns]:
+            raise ValueError(f"multi-label scoring needs columns {list(needed)}; missing {missing} of {frame.columns}")
+    if predicted["text"].is_duplicated().any():
+        raise ValueError("multi-label predictions must hold each text once")
+    rows: list[dict] = []
+    for (task, dataset), group in gold.group_by("task", "dataset", maintain_order=True):
+        sets = group.group_by("text", maintain_order=True).agg(pl.col("label").unique().alias("gold")).join(
+            predicted, on="text", how="left").with_columns(pl.col("types").fill_null([]))
+        n = sets.height
+        base = {"model": model, "task": task, "dataset": dataset}
+        exact = sets.select((pl.col("gold").list.sort() == pl.col("types").list.unique().list.sort()).mean()).item()
+        rows.append({**base, "metric": "coverage", "value": float((sets["types"].list.len() > 0).mean()), "n": n})
+        rows.append({**base, "metric": "accuracy", "value": float(exact), "n": n})
+        f1s = []
+        for label in _classes(task, group["label"].to_list()):
+            truth = sets["gold"].list.contains(label).to_list()
+            guess = sets["types"].list.contains(label).to_list()
+            tp = sum(t and g for t, g in zip(truth, guess))
+            fp = sum(g and not t for t, g in zip(truth, guess))
+            fn = sum(t and not g for t, g in zip(truth, guess))
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+            f1s.append(f1)
+            rows += [{**base, "metric": f"precision_{label}", "value": tp / (tp + fp) if tp + fp else 0.0, "n": n},
+                     {**base, "metric": f"recall_{label}", "value": tp / (tp + fn) if tp + fn else 0.0, "n": n},
+                     {**base, "metric": f"f1_{label}", "value": float(f1), "n": n},
+                     *({**base, "metric": f"{kind}:{label}", "value": float(count), "n": count}
+                       for kind, count in (("tp", tp), ("fp", fp), ("fn", fn)))]
+        rows.append({**base, "metric": "macro_f1", "value": float(sum(f1s) / len(f1s)) if f1s else None, "n": n})
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
 
 

@@ -154,3 +154,26 @@ def test_metric_modules_load_offline_in_a_fresh_cache(tmp_path: Path) -> None:
     assert out["accuracy"] == pytest.approx(2 / 3)
     assert out["f1"] == {"f1": [pytest.approx(2 / 3), pytest.approx(2 / 3)], "labels": ["a", "b"]}
     assert {"accuracy.py", "f1.py"} <= set(out["cached"])  # evaluate copied the modules into the fresh cache
+
+
+def test_multilabel_scoring_counts_each_type_as_a_binary_decision():
+    from genai_lab.evaluation import score_multilabel
+
+    gold = pl.DataFrame({"dataset": "types", "task": "review_type", "text": ["a", "a", "b", "c"],
+                         "label": ["bug_report", "rating", "rating", "feature_request"]})
+    predicted = pl.DataFrame({"text": ["a", "b", "c"], "types": [["bug_report"], ["rating", "bug_report"], []]})
+    metrics = {row["metric"]: row["value"] for row in score_multilabel(gold, predicted, "m").iter_rows(named=True)}
+    assert metrics["coverage"] == pytest.approx(2 / 3) and metrics["accuracy"] == 0.0
+    assert metrics["precision_bug_report"] == 0.5 and metrics["recall_bug_report"] == 1.0
+    assert metrics["f1_bug_report"] == pytest.approx(2 / 3)
+    assert metrics["recall_rating"] == 0.5 and metrics["precision_rating"] == 1.0
+    assert metrics["f1_feature_request"] == 0.0 and metrics["fn:feature_request"] == 1
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0 + 2 / 3) / 3)
+
+
+def test_multilabel_scoring_rejects_repeated_texts():
+    from genai_lab.evaluation import score_multilabel
+
+    gold = pl.DataFrame({"dataset": "t", "task": "review_type", "text": ["a"], "label": ["rating"]})
+    with pytest.raises(ValueError, match="each text once"):
+        score_multilabel(gold, pl.DataFrame({"text": ["a", "a"], "types": [["rating"], []]}), "m")

@@ -10,12 +10,12 @@ from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, 
 from pydantic import Field
 
 from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
-from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, markdown_summary, score_predictions
+from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, markdown_summary, score_multilabel, score_predictions
 from genai_lab.ingest import list_dump_files
 from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, aspect_votes, review_votes
 from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
-from genai_lab.labels.review_types import ReviewTypeSettings, detect_review_types
+from genai_lab.labels.review_types import ReviewTypeSettings, review_type_sets
 from genai_lab.resources import LabHome
 from genai_lab.synth import TRUTH_SUFFIX
 from genai_lab.text.aspects import AspectSettings
@@ -183,17 +183,16 @@ REVIEW_TYPE_MODEL = "review_type_model"
 
 @asset(group_name="evaluation", pool=DUCKDB_POOL,
        description="The rule-based review-type detector (bug report, feature request, user experience, rating) scored on the "
-                   "review-type gold (Maalej-style): coverage, accuracy, macro-F1, per-class F1.")
+                   "multi-label review-type gold (Maalej-style) per type: precision, recall, F1; macro-F1; exact-set accuracy.")
 def review_type_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, labeling: LabelingSettings):
     gold = gold_labels.filter(pl.col("task") == "review_type")
     if gold.height == 0:
         context.log.warning("No review-type gold: nothing to score")
         evaluation = pl.DataFrame(schema=EVALUATION_SCHEMA)
     else:
-        # one prediction per text; the multi-label gold has a row per (text, type) and is scored row by row
-        predicted = detect_review_types(gold["text"], labeling.review_types)["review_type"]
-        evaluation = score_predictions(gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction")),
-                                       REVIEW_TYPE_MODEL)
+        # the gold is multi-label (a row per (text, type)); the detector's flags are scored per type, as Maalej & Nabil did
+        evaluation = score_multilabel(gold, review_type_sets(gold["text"].unique(maintain_order=True), labeling.review_types),
+                                      REVIEW_TYPE_MODEL)
     evaluation = mark_synthetic(evaluation, gold_labels)
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
 

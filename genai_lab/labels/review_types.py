@@ -82,6 +82,7 @@ __all__ = [
     "REVIEW_TYPE_SCHEMA",
     "ReviewTypeSettings",
     "detect_review_types",
+    "review_type_sets",
 ]
 
 #: the flag column of each review type, in :data:`REVIEW_TYPES` order
@@ -457,3 +458,10 @@ def detect_review_types(texts: pl.Series, settings: ReviewTypeSettings | None = 
         .collect()
         .cast(REVIEW_TYPE_SCHEMA)
     )
+
+
+def review_type_sets(texts: pl.Series, settings: ReviewTypeSettings | None = None) -> pl.DataFrame:
+    """``text`` and ``types`` (the list of flagged types, in REVIEW_TYPES order) per text: the multi-label prediction."""
+    flags = detect_review_types(texts, settings)
+    types = pl.concat_list([pl.when(pl.col(FLAG_COLUMNS[t])).then(pl.lit(t)) for t in REVIEW_TYPES]).list.drop_nulls()
+    return flags.select(types.alias("types")).with_columns(pl.Series("text", texts).cast(pl.String)).select("text", "types")
