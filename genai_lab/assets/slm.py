@@ -58,7 +58,7 @@ def _latest(models: ModelStore, name: str):
     return versions[-1]
 
 
-def _training_texts(clean_reviews: pl.DataFrame, text_quality: pl.DataFrame) -> list[str]:
+def training_texts(clean_reviews: pl.DataFrame, text_quality: pl.DataFrame) -> list[str]:
     fit = text_quality.filter(pl.col("fit_for_training")).select("review_id")
     return clean_reviews.join(fit, on="review_id", how="semi")["content"].drop_nulls().to_list()
 
@@ -69,7 +69,7 @@ def slm_tokenizer(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
                   models: ModelStore) -> MaterializeResult:
     from genai_lab.ml.slm import train_tokenizer
 
-    texts = _training_texts(clean_reviews, text_quality)
+    texts = training_texts(clean_reviews, text_quality)
     meter = CostMeter(slm.cost)
     holder = {}
 
@@ -104,7 +104,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     settings = slm.slm
     tokenizer_version = _latest(models, TOKENIZER)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_version.path))
-    texts = _training_texts(clean_reviews, text_quality)
+    texts = training_texts(clean_reviews, text_quality)
     ceiling = matmul_flops()
     context.log.info(f"Plain fp32 matmul on this machine: {ceiling / 1e9:.1f} GFLOP/s")
     metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "tokenizer_version": tokenizer_version.version}, []

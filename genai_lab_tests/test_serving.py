@@ -1,0 +1,44 @@
+"""Which model scores the corpus, and in which order `genai-lab run` runs partitioned and unpartitioned assets."""
+
+import pytest
+
+from genai_lab.ml.serving import choose_serving_model
+from genai_lab.ml.store import ModelStore
+
+
+def _stored(store: ModelStore, name: str, score: float | None):
+    metrics = {} if score is None else {"heldout_pseudo_label_macro_f1": score}
+    return store.save(name, lambda folder: (folder / "weights.safetensors").write_bytes(b""), {"metrics": metrics})
+
+
+def test_auto_serves_the_best_held_out_score_and_never_a_missing_arm(tmp_path):
+    store = ModelStore(root=str(tmp_path))
+    adapter, slm = _stored(store, "finetuned_adapter", 0.66), _stored(store, "slm_classifier@small", 0.71)
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": slm})[0] == "slm_classifier"
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": None})[0] == "finetuned_adapter"
+    unscored = _stored(store, "slm_classifier@small", None)
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": unscored})[0] == "finetuned_adapter"
+
+
+def test_a_named_arm_is_served_even_when_worse_and_errors_are_clear(tmp_path):
+    store = ModelStore(root=str(tmp_path))
+    adapter, slm = _stored(store, "finetuned_adapter", 0.66), _stored(store, "slm_classifier@small", 0.5)
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": slm}, "slm_classifier")[1] == slm
+    with pytest.raises(ValueError, match="not one of"):
+        choose_serving_model({"finetuned_adapter": adapter}, "gpt")
+    with pytest.raises(FileNotFoundError, match="materialize"):
+        choose_serving_model({"finetuned_adapter": None, "slm_classifier": None})
+
+
+def test_run_phases_follow_the_switches_between_partitioned_and_unpartitioned():
+    from genai_lab.definitions import defs
+    from genai_lab.runner import execution_phases
+
+    graph = defs.resolve_asset_graph()
+    phases = [(sorted(k.to_user_string() for k in p), sorted(k.to_user_string() for k in u))
+              for p, u in execution_phases(graph, graph.get_all_asset_keys())]
+    assert len(phases) == 4
+    assert "pseudo_labels" in phases[0][0] and "gold_labels" in phases[0][1]
+    assert phases[1][0] == [] and {"finetuned_adapter", "slm_classifier", "model_evaluation"} <= set(phases[1][1])
+    assert phases[2] == (["review_predictions"], [])
+    assert phases[3] == ([], ["market_opportunities", "opportunity_report"])
