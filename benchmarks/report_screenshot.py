@@ -2,6 +2,7 @@
 
     python benchmarks/report_screenshot.py [PARQUET] [--out DIR]        # default /tmp/model_evaluation_real.parquet
     python benchmarks/report_screenshot.py --warehouse data/warehouse.duckdb [--out DIR]
+    python benchmarks/report_screenshot.py --page data/reports/opportunity_report.html [--out DIR]   # any written report
 
 Reads the table (a parquet file, or `lab.model_evaluation` of a DuckDB warehouse opened read-only, so a running
 Dagster keeps its write lock), builds the report with `genai_lab.reports.comparison`, writes
@@ -68,6 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parquet", nargs="?", type=Path, help=f"a model_evaluation parquet (default {DEFAULT_PARQUET})")
     parser.add_argument("--warehouse", type=Path, help="read lab.model_evaluation from this DuckDB file instead (read-only)")
+    parser.add_argument("--page", type=Path, help="screenshot this already written HTML report (e.g. <home>/reports/opportunity_report.html)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/comparison_report"), help="output folder")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=9000,
@@ -80,6 +82,16 @@ def main() -> int:
               file=sys.stderr)
         return 2
 
+    if arguments.page is not None:
+        arguments.out.mkdir(parents=True, exist_ok=True)
+        image = arguments.out / f"{arguments.page.stem}.png"
+        image.unlink(missing_ok=True)
+        started = time.perf_counter()
+        screenshot(arguments.page, image, arguments.width, arguments.height)
+        kept = trim_bottom(image)
+        print(f"screenshot of {arguments.page}: {arguments.width}x{kept} in {time.perf_counter() - started:.1f} s -> {image}")
+        print(json.dumps({"page": str(arguments.page), "screenshot": str(image), "height": kept}))
+        return 0
     evaluation = read_evaluation(arguments.parquet, arguments.warehouse)
     started = time.perf_counter()
     report = build_comparison_report(evaluation, ReportSettings())

@@ -266,11 +266,19 @@ def _inline(text: str) -> str:
     return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
 
 
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell.replace(",", "").rstrip("%"))
+        return True
+    except ValueError:
+        return cell == "–"
+
+
 def render_html(blocks: Sequence[Block], title: str = TITLE) -> str:
     esc = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{esc(title)}</title>",
-             f"<style>{CSS}\nblockquote {{ border-left: 3px solid #d0d7de; margin: 6px 0; padding: 2px 12px; color: #424a53; }}</style>",
+             f"<style>{CSS}\ntd.text {{ text-align: left; }}\nblockquote {{ border-left: 3px solid #d0d7de; margin: 6px 0; padding: 2px 12px; color: #424a53; }}</style>",
              f"</head><body><h1>{esc(title)}</h1>"]
     for block in blocks:
         if block.kind in ("h2", "h3"):
@@ -281,7 +289,8 @@ def render_html(blocks: Sequence[Block], title: str = TITLE) -> str:
             parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items) + "</ul>")
         elif block.kind == "table":
             head = "".join(f"<th>{esc(h)}</th>" for h in block.header)
-            body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in block.items)
+            body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" if _numeric(str(c)) else f'<td class="text">{esc(str(c))}</td>'
+                                            for c in row) + "</tr>" for row in block.items)
             parts.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
         elif block.kind == "img":
             parts.append(f'<figure><img src="{data_uri(block.image)}" alt="{esc(block.text)}"><figcaption>{esc(block.text)}'
