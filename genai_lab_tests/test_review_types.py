@@ -191,3 +191,63 @@ def test_loose_sanity_floor_on_the_maalej_gold(shared_data):
     majority_baseline = (2 * (rows["label"] == "rating").mean() / (1 + (rows["label"] == "rating").mean())) / len(f1)
     assert all(v > 0 for v in f1.values()), f1
     assert macro > max(0.4, majority_baseline), f1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The app hangs on the splash screen for a minute",
+        "Having trouble syncing my calendar lately",
+        "Since the last update the widget shows the wrong date",
+        "I used to be able to zoom into the map, now nothing happens",
+        "It won't open anymore on my phone",
+        "My saved notes were lost after I restarted it",
+    ],
+)
+def test_new_bug_cues(text):
+    assert detect([text])["is_bug_report"].item()
+
+
+def test_weak_bug_cues_make_a_bug_only_without_a_request():
+    out = detect([
+        "The only issue is that I can't change the font size, please add an option for it",
+        "Big issue: I can't change my password at all",
+    ])
+    assert out["is_bug_report"].to_list() == [False, True]
+    assert out["is_feature_request"].to_list() == [True, False]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I wish I could give it zero stars, what a waste",
+        "It would be a great app if it actually worked",
+        "Would give 5 stars if they fixed the login crash",
+        "This app needs a lot of work",
+    ],
+)
+def test_request_shaped_verdicts_and_bug_conditions_are_no_feature_request(text):
+    assert not detect([text])["is_feature_request"].item()
+
+
+def test_descriptions_of_use_are_user_experience():
+    out = detect(["You can set a reminder for each plant and it tells you when to water", "Really handy for tracking my runs and rides"])
+    assert out["is_user_experience"].all()
+
+
+def test_rating_needs_a_verdict_beside_another_type():
+    out = detect([
+        "Nice design but it crashes whenever I open the settings page",  # a mild aside in a bug report
+        "Great app but it crashes whenever I open the settings page",  # a verdict on the app
+        "Terrible, it crashes whenever I open the settings page",
+    ])
+    assert out["is_bug_report"].all()
+    assert out["is_rating"].to_list() == [False, True, True]
+
+
+def test_settings_override_weak_and_false_cues():
+    text = ["The only problem is there is no dark mode, please add it"]
+    assert not detect(text)["is_bug_report"].item()
+    assert detect(text, ReviewTypeSettings(bug_weak_cues=[], bug_cues=["problem"]))["is_bug_report"].item()
+    wish = ["I wish I could give it zero stars"]
+    assert detect(wish, ReviewTypeSettings(feature_false_cues=[]))["is_feature_request"].item()

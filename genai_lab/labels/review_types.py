@@ -28,8 +28,13 @@ Rules (every word list and threshold is a field of :class:`ReviewTypeSettings`):
   boundaries: the Unicode-aware ``\\b`` is much slower in polars' regex engine). A space in a cue
   matches exactly one space of the normalised text.
 * **Bug**: a bug cue (crash, freeze, bug, error, "doesn't work", "won't load", "stopped working",
-  "can't log in", "keeps closing", force close, black screen, fix, lag, "drains the battery", ...),
-  the problem-discovery patterns of Panichella et al. (ICSME 2015, "How can I improve my app?").
+  "can't log in", "keeps closing", force close, black screen, fix, lag, "drains the battery", "hangs",
+  "having trouble", "shows the wrong date", "what happened", "please help", ...), the
+  problem-discovery patterns of Panichella et al. (ICSME 2015, "How can I improve my app?"), and
+  regressions ("since the last update", "after updating", "used to be able to", "won't open
+  anymore"). Weak bug cues — "problem", "issue", "can't change / find / delete ...", "doesn't let
+  me" — describe a missing feature as often as a broken one, so they make a bug report only in
+  texts without a feature-request cue ("the only issue is that there is no widget, please add one").
   Negation is handled where it is cheap: a negator ("no", "never", "without", "not", "hasn't",
   "zero", "fixed", ...) followed by at most ``negation_window`` filler words from a closed list
   (articles, quantifiers, "had", "experienced", "any", "or", other bug nouns ...) and then a bug
@@ -42,15 +47,22 @@ Rules (every word list and threshold is a field of :class:`ReviewTypeSettings`):
   Harrison (MSR 2013, linguistic rules for feature requests): "please add", "would be nice",
   "I wish", "should have", "add an option", "it would be great if", "needs a", "I want to be able",
   "hope you add", "could you make", "suggest", "the only thing missing", "bring back", "in the next
-  update", "would give 5 stars if", ...
+  update", "would give 5 stars if", ... Request-shaped verdicts and bug conditions ("I wish I could
+  give zero stars", "would be a great app if it worked", "would give 5 stars if they fixed it",
+  "needs work", "I should have read the reviews") are blanked before the request cues are searched.
 * **User experience**: descriptions of use — "I use", "I used", "I've been using", "we use", "helps
   me", "allows me", "I can", "every day", "for my", "my kids", "makes my life easier", "I track /
-  listen / play ...", "since 2012", "for two years". Scenario cues ("when I", "every time I",
+  listen / play ...", "since 2012", "for two years", and descriptions of what the app does for its
+  user ("you can set a reminder for each", "handy for tracking my runs"). Scenario cues ("when I", "every time I",
   "whenever I") describe a usage situation in experience reports but also the steps that trigger a
   bug, so they count as user experience only in texts without a bug cue.
-* **Rating**: praise / dispraise cues ("great app", "love it", "best", "awesome", "terrible", "5
-  stars", "waste of", "useless", ...), searched after the feature-request phrases are blanked (the
-  "great" of "it would be great if" is a wish, no rating). A text of at most ``short_max_words``
+* **Rating**: a verdict on the whole app — praise / dispraise of the app ("great app", "it's
+  useless", "this game is so fun"), words that are a verdict wherever they stand ("love it", "best",
+  "awesome", "terrible", "worst", "waste of"), stars, (dis)recommendation and dissuasion ("5
+  stars", "highly recommend", "don't download", "uninstalled") — searched after the feature-request
+  phrases are blanked (the "great" of "it would be great if" is a wish, no rating). Milder words
+  ("good", "nice", "easy", "annoying") inside a bug report, request or experience are an aside, no
+  rating: Maalej's ratings *only* reflect the stars. A text of at most ``short_max_words``
   words with no bug and no feature cue is a rating too (Maalej: ratings are short), and so is a text
   no rule fires on: rating is the fallback.
 
@@ -60,7 +72,9 @@ praises the app is first a bug report). Rating is the fallback, so every text ge
 empty or whitespace-only text gets null everywhere (flags and type): there is nothing to classify.
 
 The rules come from the literature above and common sense about how reviews are written; the
-repository's synthetic generator served as a development check. Human gold (e.g. the Maalej set in
+repository's synthetic generator and samples of the unlabelled App Store reviews
+(``shared/data/appstore_reviews_real.parquet``, read as an annotator would) served as development
+checks. Human gold (e.g. the Maalej set in
 ``shared/data/gold``) is only ever used to *measure* them (``benchmarks/review_types.py``) and never
 to choose or tune a cue or a threshold.
 """
@@ -102,15 +116,17 @@ _APOSTROPHES = r"['\u2018\u2019`\u00b4]"
 # "[a-z]" rather than "\w" (an ASCII class keeps the compiled automaton small and fast)
 # --------------------------------------------------------------------------------------------------
 
-# verbs of things an app is supposed to do ("doesn't load", "stopped syncing")
+# verbs of things an app is supposed to do ("doesn't load", "stopped syncing", "will not auto load")
 _APP_VERBS = (
-    r"(?:work|load|open|start|launch|sync|connect|respond|update|download|play|save|show|display|function|run"
-    r"|install|refresh|send|upload|export|import|print|log ?in|sign ?in)[a-z]*"
+    r"(?:auto ?)?(?:work|load|open|start|launch|sync|connect|respond|update|download|play|save|show|display|function"
+    r"|run|install|refresh|send|upload|export|import|print|log ?in|sign ?in|recogni[sz]e|detect|count|record|register"
+    r"|notify|vibrate|accept|scroll|zoom|rotate|appear|remember|stream|pair|track|receive|reload|resume|unlock|redeem"
+    r"|go away)[a-z]*"
 )
 _BUG_CUES: tuple[str, ...] = (
     r"crash(?:es|ed|ing|y)?", r"freez(?:e|es|ing)", r"froze", r"frozen", r"bugs?", r"buggy",
     r"glitch(?:es|y|ing)?", r"errors?", r"force (?:close|closes|closed|closing|quits?)", r"fc",
-    r"(?:black|white|blank|gr[ae]y) screen",
+    r"(?:black|white|blank|gr[ae]y) screen", r"(?:hangs|hung|hanging)(?: up)?", r"trouble", r"delay(?:s|ed)?",
     # "doesn't work", "won't load", "stopped working", "not syncing", "no longer opens"
     (rf"(?:doesnt|does not|didnt|did not|wont|will not|cant|cannot|can not|couldnt|could not|isnt|is not|arent"
     rf"|are not|wasnt|was not|not|never|no longer|stopped|stops|quit|quits) (?:even |always |really |properly "
@@ -123,20 +139,40 @@ _BUG_CUES: tuple[str, ...] = (
     r"shuts? (?:itself )?down", r"closes (?:itself|on me|out|down|unexpectedly|automatically|immediately|randomly)",
     r"(?:randomly|unexpectedly|suddenly|automatically) (?:closes|closed|quits|exits|restarts|stops|crashes|shuts)",
     r"unresponsive", r"(?:gets|got|getting|is|was|stays) stuck", r"stuck (?:on|at|in)",
-    # "can't log in", "unable to connect"
+    # "can't log in", "unable to connect": an app that fails at its job (a missing option is in the weak cues)
     (r"(?:cant|cannot|can not|unable to|not able to|couldnt|could not) (?:even |seem to )?(?:log ?in|login|sign (?:in|up)"
-    r"|signin|access|connect|open|load|see|find|hear|play|watch|download|install|upgrade|update|restore|sync|send"
-    r"|receive|register|use|save|upload|view|purchase|change|delete|remove|edit|search|click|scroll|type|share|print|export)"),
-    r"(?:wont|will not|doesnt|does not|didnt|did not) (?:let|allow) me",
+    r"|signin|access|connect|open|load|hear|play|watch|download|install|upgrade|update|restore|sync|send"
+    r"|receive|register|use|save|upload|purchase|get (?:it|past|into|in|to|the app|this|anything))"),
+    r"(?:wont|will not) (?:let|allow) me",
     r"fix", r"needs? fixing", r"(?:gets?|getting|be) fixed", r"until (?:this|it|that) is fixed",
-    r"(?:went|goes|going) wrong", r"(?:sign|log) ?in again", r"sluggish",
+    r"(?:went|goes|going) wrong", r"(?:is|was|something|anything) wrong with", r"(?:sign|log) ?in again", r"sluggish",
+    (r"(?:shows?|showing|says|gives?|giving|displays?|puts?|reads?|sends?|counts?|goes|takes? me) (?:me )?(?:the )?"
+    r"(?:wrong|incorrect)"), r"incorrect(?:ly)?", r"inaccurate", r"not accurate",
+    r"(?:whats|what is) (?:going on|wrong|happening)", r"what happened",
+    r"(?:please|pls|plz|need|any) help", r"help (?:please|pls|plz)",
+    # a regression: "since the last update", "after updating to iOS 7", "used to be able to"
+    r"(?:since|after) (?:[a-z0-9.]+ ){0,3}(?:update|upgrade|updating|upgrading)",
+    r"used to (?:be able to|work|load|open|show|let|allow|sync|play|save|display|run|function)",
+    (r"(?:wont|will not|doesnt|does not|cant|cannot|isnt|is not|not|no) (?:[a-z]+ ){1,2}(?:anymore|any more)"),
     r"restart(?:ed|ing)? (?:my |the )?(?:phone|device|ipad|iphone|tablet|app)",
     r"(?:too|so|very|really|extremely|super|painfully|incredibly|unbearably|terribly) (?:slow|laggy)",
     r"lag(?:s|gy|ging|ged)?", r"slow to (?:load|open|start|respond|sync|launch)", r"takes (?:forever|ages)",
+    r"(?:takes|took|taking) (?:too long|so long|forever|ages|a long time|minutes) to",
     r"(?:drains?|draining|drained|kills?|killing|eats?|eating) (?:up )?(?:my |the )?battery", r"overheat[a-z]*",
-    r"problems?", r"issues?", r"broken", r"fail(?:s|ed|ing|ure)?", r"malfunction[a-z]*",
+    r"broken", r"fail(?:s|ed|ing|ure)?", r"malfunction[a-z]*",
     r"re ?install(?:ed|ing)?", r"disappear(?:s|ed|ing)?",
-    r"(?:lost|lose|loses|losing|erased|wiped) (?:all )?(?:of )?my", r"no (?:sound|audio|signal|connection)",
+    r"(?:lost|lose|loses|losing|erased|wiped) (?:all )?(?:of )?my",
+    r"(?:lost|lose|loses|losing|drops|dropped|dropping) (?:all )?(?:the |my )?(?:progress|data|saves?|connection|signal"
+    r"|calls?|settings|scores?|coins|points|levels)",
+    r"no (?:sound|audio|signal|connection)", r"(?:was|were|got|gets|is|are|been) (?:lost|erased|wiped)",
+)
+#: a missing capability reads like a broken one ("can't change the font", "the only issue is no widget"):
+#: a bug cue only in texts without a feature-request cue
+_BUG_WEAK_CUES: tuple[str, ...] = (
+    r"problems?", r"issues?",
+    (r"(?:cant|cannot|can not|unable to|not able to|couldnt|could not) (?:even |seem to )?(?:see|find|view|change"
+    r"|delete|remove|edit|search|click|scroll|type|share|print|export|sort|move|select|add|set|turn|hide)"),
+    r"(?:doesnt|does not|didnt|did not) (?:let|allow) me",
 )
 #: words that negate a bug cue standing up to `negation_window` filler words after them
 _BUG_NEGATORS: tuple[str, ...] = (
@@ -153,7 +189,7 @@ _NEGATION_FILLERS: tuple[str, ...] = (
     "annoying", "bugs?", "crash(?:es)?", "glitch(?:es)?", "errors?", "issues?", "problems?", "freezes", "lags?",
     "ads",
 )  # fmt: skip
-#: words after a bug cue that negate it ("bug free", "crash-free")
+#: words after a bug cue that negate it ("bug free")
 _BUG_NEGATING_SUFFIXES: tuple[str, ...] = ("free",)
 
 _REQUEST_VERBS = (
@@ -207,6 +243,34 @@ _FEATURE_CUES: tuple[str, ...] = (
     r"|sounds|songs|modes|maps|stations|categories) please"),
     r"(?:an?|the) option to (?:turn|choose|change|disable|enable|hide|remove|select|set|switch|sort)",
 )
+#: phrases that look like a request but are a verdict or a bug ("I wish I could give zero stars", "would be great if it
+#: worked"): blanked before the feature-request cues are searched
+_FEATURE_FALSE_CUES: tuple[str, ...] = (
+    (r"wish (?:i|we) (?:could|can|had|would|never|didnt|did not|hadnt|had not|havent|have not)(?: [a-z]+)? (?:give|rate"
+    r"|gotten|bought|downloaded|paid|installed|spent|read|known|wasted|get my|get back)"),
+    r"wish (?:there|it) (?:was|were) (?:an? )?(?:0|zero|no|negative|minus|lower) (?:stars?|rating|option)",
+    r"(?:would|id) (?:love|like) (?:to )?(?:give|rate) (?:it|this)",
+    r"(?:i|we|you) should(?:nt| not)? have (?:known|read|listened|checked|looked|bought|gotten|paid|kept|stayed|stuck|waited|saved)",
+    (r"(?:would|could|it?d) (?:be|have been) (?:an? )?(?:[a-z]+ ){0,2}(?:great|good|nice|awesome|cool|perfect|fun|better"
+    r"|amazing|useful|five stars?|5 stars?) (?:app |game |tool )?if (?:it|this|the app|the game|they|you|only it)"
+    r" (?:actually |just |would |could |did |didnt |did not |wasnt |werent |were not |was not |would stop |stopped )?"
+    r"(?:work|worked|works|crash|crashed|crashing|freeze|froze|freezing|load|loaded|open|opened|run|ran|function"
+    r"|functioned|stop|stopped|wasnt|werent|didnt|did not|was not|fix|fixed)"),
+    (r"(?:would|will|could|id|ill) (?:definitely )?(?:give|rate) (?:it |this )?(?:[0-9]|five|more|a higher|higher)? ?"
+    r"(?:stars? )?(?:if|when|once) (?:it|they|you) (?:[a-z]+ )?(?:worked|work|works|fix|fixed|fixes|didnt|did not"
+    r"|wasnt|stopped|stop|ran|loaded)"),
+    r"(?:want|need|wish|like|love) (?:an? |my )?(?:refund|money back|my money)",
+    r"needs? (?:a lot (?:of|more) |some |more |lots of |serious |major |a )?(?:work|improvement|improving|fixing|fixes|fix|help|attention|polish)",
+    r"needs? to be fixed",
+)
+_USE_VERBS = (
+    r"(?:use|track|see|check|find|keep|listen|watch|play|read|write|share|save|access|sync|record|edit|create|make|set"
+    r"|plan|organi[sz]e|manage|learn|take|get|do|scan|send|store|download|upload|print|look|view|search|add|pick"
+    r"|choose|customi[sz]e|control|monitor|log|follow|stay|practi[cs]e|study|relax|sleep|have|carry|bring|work"
+    r"|stream|call|text|chat|talk|pay|order|book|buy|shop|compare|convert|translate|measure|count|calculate|budget"
+    r"|cook|exercise|run|walk|ride|drive|navigate|travel|switch|sort|filter|browse|schedule|import|export|mark|select"
+    r"|draw|upload)"
+)
 _UX_CUES: tuple[str, ...] = (
     (r"i (?:[a-z]+ly |also |just |still |often |mostly |usually |always |now |even |only |mainly |actually |regularly )?"
     r"(?:use|used|using)"),
@@ -241,30 +305,45 @@ _UX_CUES: tuple[str, ...] = (
     r"|reminds|tracks|syncs|shows me|tells me|organi[sz]es|records)"),
     (r"easy to (?:find|navigate|learn|set up|setup|track|keep|share|understand|read|organi[sz]e|manage|add|edit|create"
     r"|follow|access|search|customi[sz]e|schedule)"),
+    # documentation of the app in use: "you can set a reminder for each", "handy for tracking my runs"
+    rf"you can (?:easily |also |even |quickly |now |just |simply )?{_USE_VERBS}",
+    (r"(?:useful|helpful|handy|perfect|great|ideal|good) (?:for|when) (?:tracking|keeping|learning|studying|planning"
+    r"|organi[sz]ing|managing|checking|reading|listening|recording|taking|finding|sharing|traveling|travelling"
+    r"|working|running|walking|cooking|shopping|budgeting|practi[cs]ing|teaching|writing|drawing|editing|scanning"
+    r"|i|you are|youre|on the go)"),
 )
 #: usage situations that also describe the steps to a bug: user experience only without a bug cue
 _UX_SCENARIO_CUES: tuple[str, ...] = (
     r"(?:when|whenever|while|every time|everytime|each time|before|after|once) (?:i|we|im|i am|were|we are|my)",
 )
+_APP = r"(?:app|apps|application|game|games|program|tool|product|software|service|version|update|experience|one)"
+#: a verdict on the whole app: praise, dispraise, stars, (dis)recommendation, dissuasion
 _RATING_CUES: tuple[str, ...] = (
-    # praise
-    r"great", r"good", r"nice", r"excellent", r"excelent", r"awesome", r"amazing", r"fantastic", r"wonderful",
-    r"perfect(?:ly)?", r"lov(?:e|ed|es|ing|ely)", r"luv", r"best", r"cool", r"kool", r"fun", r"brilliant", r"superb",
-    r"outstanding", r"incredible", r"fabulous", r"terrific", r"super", r"helpful", r"useful", r"recommend[a-z]*",
-    r"must have", r"a must", r"thank you", r"thanks", r"thx", r"favou?rite", r"addict(?:ed|ing|ive)",
-    r"enjoy(?:able|ed|ing)?", r"beautiful", r"neat", r"sweet", r"solid", r"easy to use", r"user friendly",
+    # praise / dispraise of the app as a whole ("great app", "it's awesome", "love it")
+    (rf"(?:great|good|nice|excellent|excelent|awesome|amazing|fantastic|wonderful|perfect|best|cool|fun|brilliant"
+    rf"|superb|outstanding|incredible|fabulous|terrific|super|useful|helpful|beautiful|neat|sweet|solid|decent"
+    rf"|terrible|horrible|awful|worst|useless|bad|poor|lame|stupid|pathetic|boring|crappy|worthless|pointless"
+    rf"|disappointing|ok|okay|average|mediocre) (?:little |free |new |[a-z]+ )?{_APP}"),
+    (r"(?:it|this|thats|its|it is|this is|this app is|this game is|app is|game is) (?:[a-z]+ )?(?:so |very |really "
+    r"|totally |absolutely |just |pretty |simply |truly |such a |an? )?(?:great|good|nice|excellent|awesome|amazing"
+    r"|fantastic|wonderful|perfect|cool|fun|brilliant|superb|outstanding|incredible|fabulous|terrific|useful|helpful"
+    r"|beautiful|terrible|horrible|awful|useless|bad|poor|lame|stupid|pathetic|boring|garbage|trash|junk|rubbish"
+    r"|crap|worthless|pointless|ridiculous|disappointing|ok|okay|decent|mediocre)"),
+    # words that are a verdict wherever they stand
+    r"awesome", r"amazing", r"excellent", r"excelent", r"fantastic", r"wonderful", r"brilliant", r"superb",
+    r"outstanding", r"fabulous", r"terrific", r"lov(?:e|ed|es|ing)", r"luv", r"best", r"favou?rite",
+    r"addict(?:ed|ing|ive)", r"must have", r"a must", r"recommend[a-z]*", r"thank you", r"thanks", r"thx",
     r"well (?:done|made|designed)", r"keep (?:it|up) (?:up|the)", r"worth (?:it|every|the)",
     r"works (?:great|well|perfectly|fine|good|like a charm)", r"exactly what", r"wow", r"yay", r"gr8", r"rocks?",
-    r"top notch", r"impressed", r"satisfied", r"happy", r"glad", r"ok", r"okay", r"decent", r"not bad", r"meh",
-    r"so so", r"average", r"mediocre",
+    r"top notch", r"impressed", r"satisfied", r"not bad", r"meh", r"so so",
     # stars
     r"(?:[0-9]|one|two|three|four|five|zero|no) stars?", r"10/10", r"5/5", r"stars",
-    # dispraise
+    # dispraise, dissuasion
     r"terrible", r"horrible", r"horrid", r"awful", r"worst", r"useless", r"waste", r"sucks?", r"sucked",
-    r"hate[sd]?", r"garbage", r"trash", r"junk", r"rubbish", r"crap(?:py)?", r"stupid", r"pathetic",
-    r"disappoint[a-z]*", r"poor(?:ly)?", r"bad", r"boring", r"pointless", r"rip ?off", r"scam", r"uninstall[a-z]*",
-    r"delet(?:e|ed|ing)", r"(?:dont|do not) (?:download|buy|bother|waste|get)", r"not worth", r"avoid", r"lame",
-    r"annoying", r"frustrat[a-z]*", r"ridiculous", r"ugh", r"regret[a-z]*", r"unusable", r"worthless",
+    r"hate[sd]?", r"garbage", r"trash", r"junk", r"rubbish", r"crap(?:py)?", r"pathetic",
+    r"disappoint[a-z]*", r"pointless", r"rip ?off", r"scam", r"uninstall[a-z]*",
+    r"delet(?:e|ed|ing) (?:it|this|the app|the game)", r"(?:dont|do not) (?:download|buy|bother|waste|get)",
+    r"not worth", r"avoid", r"ridiculous", r"regret[a-z]*", r"unusable", r"worthless",
     r"dissatisfied", r"unhappy", r"no good", r"not good", r"not great", r"money back", r"refund",
 )
 
@@ -279,6 +358,8 @@ class ReviewTypeSettings(StrictConfig):
 
     #: problem reports (crash, freeze, "doesn't work", ...)
     bug_cues: list[str] = Field(default_factory=lambda: list(_BUG_CUES))
+    #: problem words that also describe a missing feature ("issue", "can't change"): a bug only without a feature cue
+    bug_weak_cues: list[str] = Field(default_factory=lambda: list(_BUG_WEAK_CUES))
     #: a bug cue up to `negation_window` filler words after one of these is no bug ("no crashes")
     bug_negators: list[str] = Field(default_factory=lambda: list(_BUG_NEGATORS))
     #: the words that may stand between a negator and its bug cue ("never had a single crash")
@@ -288,11 +369,13 @@ class ReviewTypeSettings(StrictConfig):
     bug_negating_suffixes: list[str] = Field(default_factory=lambda: list(_BUG_NEGATING_SUFFIXES))
     #: requests for missing functionality or content ("please add", "I wish", ...)
     feature_cues: list[str] = Field(default_factory=lambda: list(_FEATURE_CUES))
+    #: request-like verdicts and bug conditions ("I wish I could give 0 stars"), blanked before the feature cues
+    feature_false_cues: list[str] = Field(default_factory=lambda: list(_FEATURE_FALSE_CUES))
     #: descriptions of use ("I use it to", "helps me", "every day", "my kids", ...)
     user_experience_cues: list[str] = Field(default_factory=lambda: list(_UX_CUES))
     #: usage situations ("when I", "every time I"): user experience only in texts without a bug cue
     user_experience_scenario_cues: list[str] = Field(default_factory=lambda: list(_UX_SCENARIO_CUES))
-    #: praise / dispraise ("great app", "love it", "waste of money", "5 stars", ...)
+    #: verdicts on the whole app ("great app", "love it", "waste of money", "5 stars", ...)
     rating_cues: list[str] = Field(default_factory=lambda: list(_RATING_CUES))
     #: a text of at most this many words (whitespace-separated) with no bug and no feature cue is a rating
     short_max_words: int = 6
@@ -305,8 +388,9 @@ class ReviewTypeSettings(StrictConfig):
             raise ValueError("negation_window and short_max_words must be >= 0")
         if sorted(self.priority) != sorted(REVIEW_TYPES):
             raise ValueError(f"priority must order exactly the review types {list(REVIEW_TYPES)}, got {self.priority}")
-        for name in ("bug_cues", "bug_negators", "negation_fillers", "bug_negating_suffixes", "feature_cues",
-                     "user_experience_cues", "user_experience_scenario_cues", "rating_cues"):
+        for name in ("bug_cues", "bug_weak_cues", "bug_negators", "negation_fillers", "bug_negating_suffixes",
+                     "feature_cues", "feature_false_cues", "user_experience_cues", "user_experience_scenario_cues",
+                     "rating_cues"):
             fragments = getattr(self, name)
             if any(not f.strip() for f in fragments):
                 raise ValueError(f"{name}: empty cue")
@@ -348,8 +432,10 @@ def _whole_words(alternation: str | None) -> str | None:
 @dataclass(frozen=True)
 class _Patterns:
     bug: str | None
+    bug_weak: str | None
     negated_bug: str | None
     feature: str | None
+    feature_false: str | None
     ux: str | None
     ux_scenario: str | None
     rating: str | None
@@ -357,11 +443,12 @@ class _Patterns:
 
 @functools.lru_cache(maxsize=32)
 def _compile(
-    bug: tuple[str, ...], negators: tuple[str, ...], fillers: tuple[str, ...], window: int,
-    suffixes: tuple[str, ...], feature: tuple[str, ...], ux: tuple[str, ...], scenario: tuple[str, ...],
-    rating: tuple[str, ...],
+    bug: tuple[str, ...], weak: tuple[str, ...], negators: tuple[str, ...], fillers: tuple[str, ...], window: int,
+    suffixes: tuple[str, ...], feature: tuple[str, ...], false_feature: tuple[str, ...], ux: tuple[str, ...],
+    scenario: tuple[str, ...], rating: tuple[str, ...],
 ) -> _Patterns:  # fmt: skip
-    bug_alt = _alternation(bug)
+    # negation blanks strong and weak bug cues alike ("no issues", "never had a crash")
+    bug_alt = _alternation(bug + weak)
     negated: list[str] = []
     if bug_alt is not None:
         if (neg_alt := _alternation(negators)) is not None:
@@ -371,9 +458,11 @@ def _compile(
         if (suffix_alt := _alternation(suffixes)) is not None:
             negated.append(f"{_B}{bug_alt} {suffix_alt}{_B}")
     return _Patterns(
-        bug=_whole_words(bug_alt),
+        bug=_whole_words(_alternation(bug)),
+        bug_weak=_whole_words(_alternation(weak)),
         negated_bug="(?i)" + "|".join(negated) if negated else None,
         feature=_whole_words(_alternation(feature)),
+        feature_false=_whole_words(_alternation(false_feature)),
         ux=_whole_words(_alternation(ux)),
         ux_scenario=_whole_words(_alternation(scenario)),
         rating=_whole_words(_alternation(rating)),
@@ -382,9 +471,9 @@ def _compile(
 
 def _patterns(s: ReviewTypeSettings) -> _Patterns:
     return _compile(
-        tuple(s.bug_cues), tuple(s.bug_negators), tuple(s.negation_fillers), s.negation_window,
-        tuple(s.bug_negating_suffixes), tuple(s.feature_cues), tuple(s.user_experience_cues),
-        tuple(s.user_experience_scenario_cues), tuple(s.rating_cues),
+        tuple(s.bug_cues), tuple(s.bug_weak_cues), tuple(s.bug_negators), tuple(s.negation_fillers),
+        s.negation_window, tuple(s.bug_negating_suffixes), tuple(s.feature_cues), tuple(s.feature_false_cues),
+        tuple(s.user_experience_cues), tuple(s.user_experience_scenario_cues), tuple(s.rating_cues),
     )  # fmt: skip
 
 
@@ -427,16 +516,19 @@ def detect_review_types(texts: pl.Series, settings: ReviewTypeSettings | None = 
         .with_columns(_missing=pl.col("_norm").is_null() | (pl.col("_norm") == ""))
         .with_columns(
             _bug_scope=_blank("_norm", p.negated_bug),
-            _rating_scope=_blank("_norm", p.feature),
+            _feature_scope=_blank("_norm", p.feature_false),
             _words=pl.col("_norm").str.count_matches(r"\S+"),
         )
+        .with_columns(_rating_scope=_blank("_feature_scope", p.feature))
         .with_columns(
-            _contains("_bug_scope", p.bug).alias(bug),
-            _contains("_norm", p.feature).alias(feature),
+            _contains("_bug_scope", p.bug).alias("_bug_strong"),
+            _contains("_bug_scope", p.bug_weak).alias("_bug_weak"),
+            _contains("_feature_scope", p.feature).alias(feature),
             _contains("_norm", p.ux).alias("_ux"),
             _contains("_norm", p.ux_scenario).alias("_scenario"),
             _contains("_rating_scope", p.rating).alias("_rating_cue"),
         )
+        .with_columns((pl.col("_bug_strong") | (pl.col("_bug_weak") & ~pl.col(feature))).alias(bug))
         .with_columns((pl.col("_ux") | (pl.col("_scenario") & ~pl.col(bug))).alias(ux))
         .with_columns(
             (
