@@ -142,3 +142,16 @@ def test_findings_follow_the_numbers():
                                  .then(pl.col("negative") + 1000).otherwise(pl.col("negative")).alias("negative"))
     after = key_findings(changed)[0]
     assert before != after and f"{table.filter((pl.col('need') == 'sync') & (pl.col('level') == CATEGORY_LEVEL))['negative'][0] + 1000:,}" in after
+
+
+def test_one_sentence_with_two_mentions_of_a_need_is_quoted_once():
+    settings = OpportunitySettings(min_mentions=1, quotes=2)
+    sentence = "Sync keeps failing and the sync status lies to me every day"
+    predictions = pl.DataFrame({"review_id": ["a", "a", "b"], "level": "aspect", "aspect_category": "sync", "sentiment": "negative",
+                                "confidence": 0.9, "text": [sentence, sentence, "Sync lost all of my notes from yesterday, again"],
+                                "is_feature_request": None})
+    reviews = pl.DataFrame({"review_id": ["a", "b"], "app_id": "x", "app_name": "X", "category": "Notes",
+                            "date": [dt.datetime(2025, 1, 1, tzinfo=dt.UTC)] * 2, "vote_count": [5, 0]})
+    table = aspect_opportunities(mention_frame(predictions, reviews, settings), settings)
+    quotes = table.filter(pl.col("level") == CATEGORY_LEVEL)["quotes"][0].to_list()
+    assert quotes == [sentence, "Sync lost all of my notes from yesterday, again"]

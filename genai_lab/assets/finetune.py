@@ -164,13 +164,14 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
        description="The champion adapter on every sentiment gold set (accuracy, macro-F1, per-class F1) and on the clock "
                    "(throughput, latency, training cost from its manifest).")
 def adapter_evaluation(context: AssetExecutionContext, gold_labels: pl.DataFrame, adapter: AdapterTraining, models: ModelStore):
-    from genai_lab.ml.lora import load_adapter
+    from genai_lab.ml.lora import load_merged_adapter
     from genai_lab.ml.scoring import evaluate_model
 
     champion = models.champion(ADAPTER)
     if champion is None:
         raise FileNotFoundError(f"model store {models.folder} holds no champion of {ADAPTER}: materialize {ADAPTER} first")
-    model, tokenizer = load_adapter(champion.path)
+    # scored and timed the way review_predictions serves it: merged into the base weights
+    model, tokenizer = load_merged_adapter(champion.path)
     manifest = champion.manifest
     evaluation, timing = evaluate_model(
         model, tokenizer, gold_labels, ADAPTER, batch_size=adapter.training.inference_batch_size, max_length=adapter.training.max_length,

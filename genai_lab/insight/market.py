@@ -19,8 +19,9 @@ The opportunity score (higher = a bigger unmet need) multiplies four factors, ea
 * unmet   = negative share of the need at the *best-served* competing app of the category (apps with at least
             `min_mentions` mentions of it); a need is unmet only when even the best app leaves its users unhappy.
             For a feature theme: the share of the category's apps whose users ask for it (asked everywhere = nobody has it).
-* growth  = (share of the need's negative mentions in the last `recent_months` months) / (share of all the category's
-            mentions in those months), clipped to [growth_floor, growth_cap]; 1 when the window is empty.
+* growth  = (share of the need's negative mentions in the last `recent_months` months of the category's data) / (share
+            of all the category's mentions in those months), clipped to [growth_floor, growth_cap]; 1 when the window is
+            empty.
 * helpful = 1 + ln(1 + mean helpful votes of the negative mentions (requests)).
 """
 
@@ -42,7 +43,8 @@ CATEGORY_LEVEL, APP_LEVEL = "category", "app"
 # Words that say a review asks for something but not *what*: never a theme's name.
 REQUEST_WORDS = (
     "please add would could should like love wish want need needs option options feature features app apps really great nice "
-    "good make makes able also just get use using update version thing things way much even still one new time add adding"
+    "good make makes able also just get use using update version thing things way much even still one new time add adding "
+    "now fix back don't can't won't doesn't didn't isn't i'm it's"
 ).split()
 
 
@@ -117,20 +119,17 @@ def monthly_trend(mentions: pl.DataFrame) -> pl.DataFrame:
             .sort("category", "need", "month"))
 
 
-def _recent_start(months: pl.Series, recent_months: int):
-    latest = months.drop_nulls().max()
-    if latest is None:
-        return None
-    return pl.select(pl.lit(latest).dt.offset_by(f"-{max(recent_months - 1, 0)}mo")).item()
+def _growth(rows: pl.DataFrame, all_rows: pl.DataFrame, keys: list[str], settings: OpportunitySettings) -> pl.DataFrame:
+    """growth per `keys` group of `rows` (the need's counted mentions) against the category's share of recent mentions.
 
-
-def _growth(rows: pl.DataFrame, all_rows: pl.DataFrame, keys: list[str], recent_start, settings: OpportunitySettings) -> pl.DataFrame:
-    """growth per `keys` group of `rows` (the need's counted mentions) against the category's share of recent mentions."""
-    if recent_start is None:
-        return rows.select(keys).unique().with_columns(pl.lit(1.0).alias("growth"))
-    recent = pl.col("month") >= recent_start
-    baseline = all_rows.group_by("category").agg(recent.mean().alias("baseline"))
-    need = rows.group_by(keys).agg(recent.fill_null(False).mean().alias("recent_share"))
+    "Recent" is the last `recent_months` months of each category's own data: exports of different apps end at
+    different dates, and a window at the end of the whole corpus would hold only the apps scraped last.
+    """
+    starts = all_rows.filter(pl.col("month").is_not_null()).group_by("category").agg(
+        pl.col("month").max().dt.offset_by(f"-{max(settings.recent_months - 1, 0)}mo").alias("recent_start"))
+    recent = pl.col("month") >= pl.col("recent_start")
+    baseline = all_rows.join(starts, on="category", how="inner").group_by("category").agg(recent.fill_null(False).mean().alias("baseline"))
+    need = rows.join(starts, on="category", how="left").group_by(keys).agg(recent.fill_null(False).mean().alias("recent_share"))
     return need.join(baseline, on="category", how="left").select(
         *keys,
         pl.when(pl.col("baseline").fill_null(0) > 0).then(pl.col("recent_share") / pl.col("baseline")).otherwise(1.0)
@@ -144,7 +143,10 @@ def _helpful_factor(mean_votes: pl.Expr) -> pl.Expr:
 def _quotes(rows: pl.DataFrame, keys: list[str], settings: OpportunitySettings, order: list[str], descending: list[bool]) -> pl.DataFrame:
     """The first `settings.quotes` readable texts of each group in `order`, PII-masked, as a list per group."""
     picked = (rows.filter(pl.col("text").str.len_chars().is_between(settings.quote_min_chars, settings.quote_max_chars))
-              .sort(order, descending=descending).group_by(keys, maintain_order=True).head(settings.quotes))
+              .sort(order, descending=descending)
+              # a sentence with two mentions of one need is one quote, not two
+              .unique(subset=[*keys, "text"], keep="first", maintain_order=True)
+              .group_by(keys, maintain_order=True).head(settings.quotes))
     picked = picked.with_columns(mask_pii(picked["text"]).alias("text"))
     return picked.group_by(keys, maintain_order=True).agg(pl.col("text").alias("quotes"))
 
@@ -163,7 +165,6 @@ def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings) 
         ).with_columns((pl.col("negative") / pl.col("mentions")).alias("negative_share"),
                        (pl.col("positive") / pl.col("mentions")).alias("positive_share"))
 
-    recent_start = _recent_start(mentions["month"], settings.recent_months)
     negatives = mentions.filter(negative)
     by_app = counts(["category", "need", "app"])
     competing = by_app.filter(pl.col("mentions") >= settings.min_mentions)
@@ -171,14 +172,14 @@ def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings) 
             .agg(pl.col("app").first().alias("best_served_app"), pl.col("negative_share").first().alias("best_served_negative_share"),
                  pl.len().cast(pl.Int64).alias("competitors")))
     by_category = (counts(["category", "need"]).join(best, on=["category", "need"], how="left")
-                   .join(_growth(negatives, mentions, ["category", "need"], recent_start, settings), on=["category", "need"], how="left")
+                   .join(_growth(negatives, mentions, ["category", "need"], settings), on=["category", "need"], how="left")
                    .with_columns(pl.col("competitors").fill_null(0), pl.col("growth").fill_null(1.0)))
     # with no app above min_mentions, the category's own share stands in for the best-served one
     unmet = pl.coalesce(pl.col("best_served_negative_share"), pl.col("negative_share"))
     by_category = by_category.with_columns(
         (pl.col("negative").log1p() * unmet * pl.col("growth") * _helpful_factor(pl.col("helpful_votes_mean"))).alias("score"),
         pl.lit(CATEGORY_LEVEL).alias("level"), pl.lit(None, pl.String).alias("app"))
-    by_app = (competing.join(_growth(negatives, mentions, ["category", "need", "app"], recent_start, settings),
+    by_app = (competing.join(_growth(negatives, mentions, ["category", "need", "app"], settings),
                              on=["category", "need", "app"], how="left")
               .with_columns(pl.col("growth").fill_null(1.0))
               .with_columns((pl.col("negative").log1p() * pl.col("negative_share") * pl.col("growth")
@@ -222,7 +223,8 @@ def spherical_kmeans(vectors: np.ndarray, k: int, seed: int = 0, iterations: int
 def theme_names(texts: list[str], labels: np.ndarray, words: int, stopwords: set[str]) -> dict[int, str]:
     """Each cluster named by its most distinctive words (class-based TF-IDF over the clusters)."""
     tokens = pl.DataFrame({"cluster": labels, "text": texts}).select(
-        "cluster", pl.col("text").str.to_lowercase().str.extract_all(r"[a-z][a-z']{2,}").alias("word")).explode("word").filter(
+        "cluster", pl.col("text").str.to_lowercase().str.replace_all("[\u2018\u2019]", "'").str.extract_all(r"[a-z][a-z']{2,}")
+        .alias("word")).explode("word").filter(
         pl.col("word").is_not_null() & ~pl.col("word").is_in(list(stopwords)))
     if tokens.is_empty():
         return {int(c): f"theme {int(c) + 1}" for c in np.unique(labels)}
@@ -262,14 +264,13 @@ def feature_request_themes(requests: pl.DataFrame, embed: Callable[[list[str]], 
     themed = sampled.with_columns(pl.Series("need", [names[int(c)] for c in labels]), pl.Series("closeness", closeness))
     context = all_reviews if all_reviews is not None else themed
     apps_in_category = context.group_by("category").agg(pl.col("app").n_unique().alias("apps_in_category"))
-    recent_start = _recent_start(context["month"], settings.recent_months)
 
     def counts(keys: list[str]) -> pl.DataFrame:
         return themed.group_by(keys).agg(pl.len().cast(pl.Int64).alias("mentions"), pl.col("helpful").mean().alias("helpful_votes_mean"),
                                          pl.col("app").n_unique().alias("apps_asking"))
 
     by_category = (counts(["category", "need"]).join(apps_in_category, on="category", how="left")
-                   .join(_growth(themed, context, ["category", "need"], recent_start, settings), on=["category", "need"], how="left")
+                   .join(_growth(themed, context, ["category", "need"], settings), on=["category", "need"], how="left")
                    .with_columns(pl.col("growth").fill_null(1.0),
                                  (pl.col("apps_asking") / pl.col("apps_in_category").fill_null(pl.col("apps_asking"))).alias("spread"))
                    .with_columns((pl.col("mentions").log1p() * pl.col("spread") * pl.col("growth")
@@ -277,7 +278,7 @@ def feature_request_themes(requests: pl.DataFrame, embed: Callable[[list[str]], 
                                  pl.col("apps_in_category").cast(pl.Int64).alias("competitors"),
                                  pl.lit(CATEGORY_LEVEL).alias("level"), pl.lit(None, pl.String).alias("app")))
     by_app = (counts(["category", "need", "app"]).filter(pl.col("mentions") >= settings.min_theme_requests)
-              .join(_growth(themed, context, ["category", "need", "app"], recent_start, settings), on=["category", "need", "app"], how="left")
+              .join(_growth(themed, context, ["category", "need", "app"], settings), on=["category", "need", "app"], how="left")
               .with_columns(pl.col("growth").fill_null(1.0))
               .with_columns((pl.col("mentions").log1p() * pl.col("growth") * _helpful_factor(pl.col("helpful_votes_mean"))).alias("score"),
                             pl.lit(APP_LEVEL).alias("level")))
