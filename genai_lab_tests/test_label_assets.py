@@ -35,6 +35,15 @@ def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
     assert {"label_model", "majority_vote", "vader", "rating", "zero_shot", "majority_class"} <= models
     assert synthetic is True
     assert 0.5 < accuracy <= 1.0
+    probes = list((tmp_path / "models" / "rating_probe@small").glob("v*/probe.safetensors"))
+    assert len(probes) == 1  # the partition's probe, fitted on its own star ratings, kept for label_quality
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        probe_votes = connection.execute("select count(lf_rating_probe) filter (where lf_rating_probe >= 0), "
+                                         "count(*) filter (where lf_rating_probe >= 0 and level = 'aspect') from lab.pseudo_labels").fetchone()
+        probe_coverage = connection.execute("select value from lab.label_quality where model = 'rating_probe' and "
+                                            "task = 'review_sentiment' and metric = 'coverage'").fetchone()[0]
+    assert probe_votes[0] > 0 and probe_votes[1] == 0  # votes on reviews, never on aspects
+    assert probe_coverage > 0  # label_quality votes on gold with the stored probe
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         floor = dict(connection.execute("select metric, value from lab.label_quality where model = 'majority_class' and "
                                         "task = 'review_sentiment' and metric in ('coverage', 'f1_positive', 'f1_negative')").fetchall())

@@ -13,9 +13,11 @@ from genai_lab.labels.functions import (
     NEU,
     POS,
     LabelSettings,
+    ProbeEnsemble,
     RatingProbe,
     aspect_clauses,
     aspect_votes,
+    fit_rating_probe,
     review_votes,
     vader_compound,
 )
@@ -156,6 +158,27 @@ def test_rating_probe_learns_from_star_ratings(tmp_path):
     assert (probe.predict_proba(x).argmax(axis=1) == cls).mean() > 0.95
     again = RatingProbe.load(probe.save(tmp_path / "probe.safetensors"))
     np.testing.assert_allclose(again.predict_proba(x), probe.predict_proba(x), rtol=1e-5)
+
+
+def test_partition_probe_needs_enough_rated_reviews_and_ensembles_weigh_by_rows():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 8))
+    ratings = pl.Series(rng.integers(1, 6, 400), dtype=pl.Int64)
+    cls = np.where(ratings <= 2, 0, np.where(ratings >= 4, 2, 1))
+    x = centres[cls] + 0.2 * rng.normal(size=(400, 8))
+    settings = LabelSettings(probe_min_rows=200)
+    assert fit_rating_probe(x[:150], ratings.head(150), settings) is None  # too few rated rows
+    assert fit_rating_probe(x, pl.Series([None] * 400, dtype=pl.Int64), settings) is None  # no ratings at all
+    assert fit_rating_probe(x, pl.Series([5] * 400, dtype=pl.Int64), settings) is None  # one class teaches nothing
+    probe = fit_rating_probe(x, ratings.scatter([0, 1], [None, 9]), settings)  # unrated / invalid rows are left out
+    assert (probe.predict_proba(x).argmax(axis=1) == cls).mean() > 0.95
+    always_negative = RatingProbe(np.zeros((8, 3)), np.array([5.0, 0.0, 0.0]), np.zeros(8))
+    always_positive = RatingProbe(np.zeros((8, 3)), np.array([0.0, 0.0, 5.0]), np.zeros(8))
+    p = ProbeEnsemble([always_negative, always_positive], [300, 100]).predict_proba(x[:2])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert (p[:, 0] > p[:, 2]).all()  # the probe fitted on three times the rows weighs three times as much
+    with pytest.raises(ValueError):
+        ProbeEnsemble([], [])
 
 
 def test_zero_shot_with_the_bundled_model():

@@ -137,3 +137,11 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tiny_base_model, tmp_
     assert result.steps <= steps_per_epoch  # the steps done before the kill were not done again
     assert result.steps >= result.train_rows // 2
     assert not work.exists()
+
+
+def test_the_round_budget_grows_with_the_candidates_between_its_bounds():
+    settings = SelfTrainingSettings(min_train_rows=800, max_train_rows=3000, train_rows_share=0.02)
+    assert settings.rows_per_round(31_353) == 800  # the embedded default: the floor
+    assert settings.rows_per_round(100_000) == 2000
+    assert settings.rows_per_round(161_691) == 3000  # the shared reviews: the cap
+    assert SelfTrainingSettings(max_train_rows=300).rows_per_round(10_000) == 300  # a cap below the floor wins

@@ -26,6 +26,7 @@ from genai_lab.assets.prep import DUCKDB_POOL, markdown_table
 from genai_lab.evaluation import markdown_summary
 from genai_lab.ml.cost import CostMeter, CostSettings
 from genai_lab.ml.lora import LoraSettings
+from genai_lab.ml.precision import training_accelerator
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.store import ModelStore, StoredModel, code_version, folder_hash
 
@@ -51,16 +52,6 @@ def _base_model_identity(base_path: str) -> dict:
 
 def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def training_accelerator():
-    import torch
-    from accelerate import Accelerator
-
-    if torch.cuda.is_available():
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return Accelerator(mixed_precision=precision), torch.cuda.device_count()
-    return Accelerator(cpu=True), 0
 
 
 def _round_table(history: list[dict]) -> str:
@@ -152,7 +143,6 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
     work_dir = models.work_dir(ADAPTER) / fingerprint(data_version, run_settings, base["sha256"] or base["id"])
     context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
     result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
-    model = accelerator.unwrap_model(model)
     cost = {**meter.stop(), **parameter_counts(model)}
     metadata = store_classifier(context, models, ADAPTER, model, tokenizer, result, data["holdout"], settings, {
         "kind": "lora_adapter", "base_model": base, "target_modules": targets, "data_version": data_version,

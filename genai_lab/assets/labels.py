@@ -12,10 +12,20 @@ from pydantic import Field
 from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
 from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, markdown_summary, score_multilabel, score_predictions
 from genai_lab.ingest import list_dump_files
-from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, aspect_votes, review_votes
+from genai_lab.labels.functions import (
+    LF_COLUMNS,
+    LabelSettings,
+    ProbeEnsemble,
+    RatingProbe,
+    aspect_votes,
+    embed_unique,
+    fit_rating_probe,
+    review_votes,
+)
 from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.labels.review_types import ReviewTypeSettings, review_type_sets
+from genai_lab.ml.store import ModelStore, code_version
 from genai_lab.resources import LabHome
 from genai_lab.synth import TRUTH_SUFFIX
 from genai_lab.text.aspects import AspectSettings
@@ -54,11 +64,13 @@ def aspect_mentions(context: AssetExecutionContext, clean_reviews: pl.DataFrame,
 @asset(**LABELLED, description="Review-level sentiment and aspect-level polarity from several labelling functions "
                                "combined by a label model that learns each source's accuracy; low-confidence rows abstain.")
 def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame,
-                  aspect_mentions: pl.DataFrame, labeling: LabelingSettings):
+                  aspect_mentions: pl.DataFrame, labeling: LabelingSettings, models: ModelStore):
     settings = labeling.labels
     reviews = clean_reviews.select("review_id", "dump_id", "content", pl.col("rating").cast(pl.Int64))
     context.log.info(f"Labelling {reviews.height:,} reviews and {aspect_mentions.height:,} aspect mentions")
-    review_level = review_votes(reviews, settings)
+    embeddings = embed_unique(reviews["content"], settings) if settings.use_embeddings and reviews.height else None
+    probe = _fit_and_store_probes(context, models, reviews, embeddings, settings)
+    review_level = review_votes(reviews, settings, embeddings=embeddings, probe=probe)
     review_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(review_level, LF_COLUMNS)[0])
     review_rows = combine(review_level, review_model, settings.min_confidence).with_columns(
         reviews["content"].alias("text"), pl.lit("review").alias("level"), pl.lit(None, pl.Int64).alias("mention_index"),
@@ -84,9 +96,55 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
         "labels": MetadataValue.md(markdown_table(summary)),
         "labelled_reviews": int(review_rows.filter(~pl.col("abstained")).height),
         "abstained_reviews": int(review_rows.filter(pl.col("abstained")).height),
+        "rating_probe": probe is not None,
         "review_source_accuracies": MetadataValue.json(review_model.source_accuracies),
         "aspect_source_accuracies": MetadataValue.json(aspect_model.source_accuracies),
     })
+
+
+RATING_PROBE = "rating_probe"
+PROBE_FILE = "probe.safetensors"
+
+
+def _probe_store_name(dump_id: str) -> str:
+    return f"{RATING_PROBE}@{dump_id}"
+
+
+def _fit_and_store_probes(context: AssetExecutionContext, models: ModelStore, reviews: pl.DataFrame, embeddings,
+                          settings: LabelSettings) -> ProbeEnsemble | None:
+    """Fits each partition's rating probe on its own star ratings (never gold) and keeps it in the model store for label_quality.
+
+    A run over several partitions votes with all of their probes together (as label_quality does).
+    """
+    if embeddings is None:
+        return None
+    probes, weights = [], []
+    for dump_id in reviews["dump_id"].unique().sort().to_list():
+        rows = (reviews["dump_id"] == dump_id).to_numpy()
+        probe = fit_rating_probe(embeddings[rows], reviews["rating"].filter(rows), settings)
+        rated = int(reviews["rating"].filter(rows).is_between(1, 5).sum())
+        if probe is None:
+            context.log.info(f"{dump_id}: no rating probe, {rated:,} rated reviews (at least {settings.probe_min_rows} of two classes needed)")
+            continue
+        stored = models.save(_probe_store_name(dump_id), lambda folder, probe=probe: probe.save(folder / PROBE_FILE), {
+            "kind": "rating_probe", "dump_id": dump_id, "rated_reviews": rated, "base_model": settings.base_model,
+            "embed_max_length": settings.embed_max_length, "code_version": code_version()})
+        context.log.info(f"{dump_id}: rating probe fitted on {rated:,} rated reviews ({stored.path})")
+        probes.append(probe)
+        weights.append(rated)
+    return ProbeEnsemble(probes, weights) if probes else None
+
+
+def load_probe_ensemble(models: ModelStore, dump_ids, settings: LabelSettings) -> ProbeEnsemble | None:
+    """The newest rating probe of every partition, weighted by its rated reviews; None when no partition has one."""
+    probes, weights = [], []
+    for dump_id in sorted(set(dump_ids)):
+        versions = [v for v in models.versions(_probe_store_name(dump_id))
+                    if v.manifest.get("base_model") == settings.base_model and v.manifest.get("embed_max_length") == settings.embed_max_length]
+        if versions:
+            probes.append(RatingProbe.load(versions[-1].path / PROBE_FILE))
+            weights.append(versions[-1].manifest["rated_reviews"])
+    return ProbeEnsemble(probes, weights) if probes else None
 
 
 # Reviews per synthetic dump taken as gold: the size of a typical human-labelled set, and every
@@ -148,8 +206,10 @@ MAJORITY_CLASS = "majority_class"
 @asset(group_name="evaluation", pool=DUCKDB_POOL,
        description="Every labelling function, majority vote and the label model scored on the human gold sets: "
                    "coverage, accuracy, macro-F1 and per-class F1 on the covered rows (long format).")
-def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pseudo_labels: pl.DataFrame, labeling: LabelingSettings):
+def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pseudo_labels: pl.DataFrame, labeling: LabelingSettings,
+                  models: ModelStore):
     settings = labeling.labels
+    probe = load_probe_ensemble(models, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
     scored = []
     for task, level in (("review_sentiment", "review"), ("aspect_polarity", "aspect")):
         gold = gold_labels.filter(pl.col("task") == task)
@@ -159,7 +219,7 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
         # the label model learns source accuracies from our own reviews' votes, never from gold
         model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(corpus, LF_COLUMNS)[0])
         if level == "review":
-            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings)
+            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings, probe=probe)
         else:
             votes = aspect_votes(gold.select("item_id", "text", "aspect_term", "aspect_from", "aspect_to"), settings)
         combined = combine(votes, model, settings.min_confidence)

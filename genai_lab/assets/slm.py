@@ -24,11 +24,11 @@ from genai_lab.assets.finetune import (
     fingerprint,
     pseudo_label_data,
     store_classifier,
-    training_accelerator,
 )
 from genai_lab.assets.prep import DUCKDB_POOL, markdown_table
 from genai_lab.evaluation import markdown_summary
 from genai_lab.ml.cost import CostMeter, CostSettings
+from genai_lab.ml.precision import training_accelerator
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore, code_version
@@ -99,6 +99,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     from transformers import AutoTokenizer, BertForMaskedLM
 
     from genai_lab.ml.cost import parameter_counts
+    from genai_lab.ml import precision
     from genai_lab.ml.slm import flops_per_token, matmul_flops, model_config, pretrain
 
     settings = slm.slm
@@ -106,8 +107,8 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_version.path))
     texts = training_texts(clean_reviews, text_quality)
     ceiling = matmul_flops()
-    context.log.info(f"Plain fp32 matmul on this machine: {ceiling / 1e9:.1f} GFLOP/s")
-    metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "tokenizer_version": tokenizer_version.version}, []
+    context.log.info(f"Plain matmul on this machine in {precision.describe()}: {ceiling / 1e9:.1f} GFLOP/s")
+    metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "precision": precision.describe(), "tokenizer_version": tokenizer_version.version}, []
     for size in settings.ladder():
         torch.manual_seed(settings.seed)
         config = model_config(size, tokenizer, settings.max_length)
@@ -174,7 +175,6 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained.path))
         work_dir = models.work_dir(store_name(CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
         result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
-        model = accelerator.unwrap_model(model)
         fine_tune = meter.stop()
         pretrain_cost = pretrained.manifest["cost"]
         # the arm's training cost is everything it took: pretraining from scratch plus fine-tuning

@@ -19,8 +19,10 @@ Every LF votes one of :data:`LABELS` as an int (0 negative, 1 neutral, 2 positiv
   default) to class prototypes (the mean embedding of a few hand-written sentences per class);
   votes the closest class when it leads the runner-up by ``zero_shot_margin``.
 * ``lf_rating_probe`` — distant supervision: a softmax regression on the same embeddings, fitted
-  on reviews that have star ratings (no human labels; :class:`RatingProbe`), applied where there
-  is no rating (clauses, gold sets). Abstains without a fitted probe.
+  on each partition's reviews that have star ratings (no human labels; :class:`RatingProbe`), so
+  it also votes where there is no rating (the gold sets). Review level only: it models the star
+  rating of a whole review, and the star rating says nothing about one aspect of it (aspect rows
+  leave it abstaining). Abstains without a fitted probe.
 
 Texts are deduplicated before every per-text Python step (VADER) and every embedding pass.
 Clause extraction is done with polars string expressions; only aspect terms that are not a
@@ -49,9 +51,12 @@ __all__ = [
     "NEU",
     "POS",
     "LabelSettings",
+    "ProbeEnsemble",
     "RatingProbe",
     "aspect_clauses",
     "aspect_votes",
+    "embed_unique",
+    "fit_rating_probe",
     "review_votes",
     "vader_compound",
 ]
@@ -190,6 +195,8 @@ class LabelSettings(StrictConfig):
     probe_l2: float = 1e-3
     probe_steps: int = 300
     probe_learning_rate: float = 0.5
+    #: a partition fits its probe only with at least this many rated reviews (of two classes or more)
+    probe_min_rows: int = 200
     #: label model (genai_lab.labels.label_model): EM iterations, convergence tolerance,
     #: Dirichlet pseudo-counts on each confusion row (towards `label_model_prior_accuracy`) and on
     #: the class balance, and whether each source's confusion is class-conditional (a full K x K
@@ -473,6 +480,29 @@ class RatingProbe:
 
         t = load_file(str(path))
         return cls(t["weights"], t["bias"], t["mean"])
+
+
+class ProbeEnsemble:
+    """Several rating probes as one (each partition fits its own): probabilities averaged, weighted by the rows each was fitted on."""
+
+    def __init__(self, probes: Sequence[RatingProbe], weights: Sequence[float]) -> None:
+        if not probes or len(probes) != len(weights) or min(weights) <= 0:
+            raise ValueError("ProbeEnsemble needs at least one probe and one positive weight per probe")
+        self.probes, self.weights = list(probes), np.asarray(weights, np.float64) / float(np.sum(weights))
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        return sum(w * probe.predict_proba(embeddings) for probe, w in zip(self.probes, self.weights, strict=True)).astype(np.float32)
+
+
+def fit_rating_probe(embeddings: np.ndarray, ratings: pl.Series, settings: LabelSettings) -> RatingProbe | None:
+    """The review-level rating probe of one partition, or None where its rated rows are too few to learn from."""
+    r = ratings.cast(pl.Int64, strict=False)
+    rated = r.is_between(1, 5).fill_null(False).to_numpy()
+    r = r.fill_null(0).to_numpy()
+    classes = np.unique(np.where(r[rated] <= settings.rating_negative_max, NEG, np.where(r[rated] >= settings.rating_positive_min, POS, NEU)))
+    if rated.sum() < settings.probe_min_rows or len(classes) < 2:
+        return None
+    return RatingProbe.fit(embeddings[rated], r[rated], settings)
 
 
 def _probe_vote(embeddings: np.ndarray | None, probe: RatingProbe | None, settings: LabelSettings) -> np.ndarray:

@@ -74,6 +74,8 @@ def predict_proba(model, tokenizer, texts: Sequence[str], aspects: Sequence[str 
     """Class probabilities (rows: inputs, columns: LABELS). An aspect of None makes that row a single-text input."""
     import torch
 
+    from genai_lab.ml.precision import autocast
+
     texts = list(texts)
     aspects = list(aspects) if aspects is not None else [None] * len(texts)
     is_pair = np.array([a is not None for a in aspects], dtype=bool)
@@ -91,7 +93,8 @@ def predict_proba(model, tokenizer, texts: Sequence[str], aspects: Sequence[str 
                 reported = time.monotonic()
             pair = bool(is_pair[batch_index[0]])
             batch = encode(tokenizer, [texts[i] for i in batch_index], [aspects[i] for i in batch_index] if pair else None, max_length)
-            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+            with autocast(device.type):
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
             out[batch_index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
             done += len(batch_index)
     model.train(was_training)

@@ -43,6 +43,8 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
     """L2-normalised mean-pooled embeddings, one row per text (float32). Batched; texts sorted by length to cut padding."""
     import torch
 
+    from genai_lab.ml.precision import autocast
+
     tokenizer, model = _load(model_name)
     order = np.argsort([len(text) for text in texts])
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
@@ -55,7 +57,8 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
                 reported = time.monotonic()
             index = order[start:start + batch_size]
             batch = tokenizer([texts[i] or "" for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-            hidden = model(**batch).last_hidden_state
+            with autocast():
+                hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()

@@ -48,11 +48,16 @@ class SelfTrainingSettings(StrictConfig):
     max_grad_norm: float = 1.0
     #: round 0: pseudo-labels at least this confident (label-model posterior) are training candidates
     min_confidence: float = 0.8
-    #: the training budget: rows trained on per round. Round 0 takes this many candidates, split
-    #: between the tasks by `aspect_share` and then evenly across classes (a class with fewer
-    #: candidates leaves its share unused); later rounds train on the rows they added plus a replay
-    #: sample of the earlier ones up to this many
-    max_train_rows: int = 2000
+    #: the training budget: rows trained on per round, `train_rows_share` of the confident
+    #: candidates, at least `min_train_rows` and at most `max_train_rows` (the budget grows with the
+    #: data as the time caps do: 5 minutes for the 20k-review embedded default, 30 for the 136k
+    #: shared reviews; 31k and 161k candidates give 800 and 3,000 rows). Round 0 takes this many
+    #: candidates, split between the tasks by `aspect_share` and then evenly across classes (a class
+    #: with fewer candidates leaves its share unused); later rounds train on the rows they added
+    #: plus a replay sample of the earlier ones up to this many
+    max_train_rows: int = 3000
+    min_train_rows: int = 800
+    train_rows_share: float = 0.02
     aspect_share: float = 0.5
     #: rounds in all (round 0 + self-training rounds) and epochs per round
     rounds: int = 3
@@ -71,6 +76,10 @@ class SelfTrainingSettings(StrictConfig):
     #: stop starting new epochs after this many minutes of training (None: no time cap)
     max_train_minutes: float | None = None
     inference_batch_size: int = 64
+
+    def rows_per_round(self, candidates: int) -> int:
+        """The round budget for this many confident candidates (see `max_train_rows`)."""
+        return min(self.max_train_rows, max(self.min_train_rows, round(self.train_rows_share * candidates)))
 
 
 @dataclass
@@ -233,11 +242,11 @@ def _learning_rate(settings: SelfTrainingSettings, step: int, total: int) -> flo
     return settings.learning_rate * max(0.0, (total - step) / max(1, total - warmup))
 
 
-def _round_rows(train_set: pl.DataFrame, round_index: int, settings: SelfTrainingSettings) -> pl.DataFrame:
-    """What a round trains on: the rows it added, plus a replay sample of earlier rows up to `max_train_rows`."""
+def _round_rows(train_set: pl.DataFrame, round_index: int, settings: SelfTrainingSettings, budget: int) -> pl.DataFrame:
+    """What a round trains on: the rows it added, plus a replay sample of earlier rows up to `budget` rows."""
     new = train_set.filter(pl.col("joined_round") == round_index)
     earlier = train_set.filter(pl.col("joined_round") < round_index)
-    replay = earlier.sample(n=min(earlier.height, max(0, settings.max_train_rows - new.height)), seed=settings.seed + round_index)
+    replay = earlier.sample(n=min(earlier.height, max(0, budget - new.height)), seed=settings.seed + round_index)
     return pl.concat([new, replay])
 
 
@@ -270,15 +279,17 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
     fingerprint the data and settings); removed when training completes.
     """
     import torch
-    from accelerate import Accelerator
 
-    accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+    from genai_lab.ml.precision import training_accelerator
+
+    accelerator = accelerator or training_accelerator()[0]
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
 
+    budget = settings.rows_per_round(data["candidates"].height)
     checkpoint = _read_checkpoint(work_dir)
     best_state: dict | None = None
     if checkpoint is not None:
@@ -293,7 +304,7 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
         resumed_from = {k: position[k] for k in ("round", "epoch", "step")}
         log.info(f"Resuming training from round {position['round']}, epoch {position['epoch']}, step {position['step']} ({checkpoint})")
     else:
-        train_set = balanced_sample(data["candidates"], settings.max_train_rows, settings.seed, settings.aspect_share).with_columns(
+        train_set = balanced_sample(data["candidates"], budget, settings.seed, settings.aspect_share).with_columns(
             pl.lit(0, pl.Int64).alias("joined_round"))
         position = {"round": 0, "epoch": 0, "step": 0, "best_score": -1.0, "best_round": -1, "history": [],
                     "rounds_done": 0, "steps_total": 0, "elapsed_s": 0.0}
@@ -320,7 +331,7 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
             log.info(f"Round {round_index}: added {added.height:,} self-labelled pool rows at confidence >= "
                      f"{settings.self_training_threshold} (now {train_set.height:,} training rows)")
             save(position)
-        round_set = _round_rows(train_set, round_index, settings)
+        round_set = _round_rows(train_set, round_index, settings, budget)
         lengths = round_set["text"].str.len_chars().to_numpy()
         is_pair = round_set["aspect"].is_not_null().to_numpy()
         noise = settings.word_dropout if round_index > 0 else 0.0
@@ -384,6 +395,8 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
 
     if best_state is not None:
         _load_trainable(unwrapped, best_state)
+    # the caller gets its model back as a plain module: no device wrapper, no mixed-precision forward
+    accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     result = TrainingResult(best_score=position["best_score"], best_round=position["best_round"], history=position["history"],
                             train_rows=train_set.height, steps=position["steps_total"], resumed_from=resumed_from)
     shutil.rmtree(work_dir, ignore_errors=True)

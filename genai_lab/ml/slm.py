@@ -134,10 +134,13 @@ def mask_tokens(ids, tokenizer, probability: float, generator):
 
 
 def matmul_flops(size: int = 1024, seconds: float = 2.0) -> float:
-    """FLOP/s of a plain fp32 matmul on this machine: the ceiling tokens/s is measured against."""
+    """FLOP/s of a plain matmul on this machine, in the precision training computes in: the ceiling tokens/s is measured against."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    from genai_lab.ml.precision import use_bf16
+
+    dtype = torch.bfloat16 if use_bf16("cpu") else torch.float32
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     torch.matmul(a, b)
     runs, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -187,6 +190,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     import torch
     from safetensors.torch import load_model, save_model
 
+    from genai_lab.ml.precision import autocast
     from genai_lab.ml.self_training import load_optimizer_state, save_optimizer_state
 
     blocks = pack_blocks(tokenizer, texts, settings.max_length)
@@ -252,7 +256,8 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         decay = max(0.05, 1 - step / total)
         for group in optimizer.param_groups:
             group["lr"] = settings.learning_rate * min(warm, decay)
-        loss = mlm_loss(model, inputs, labels)
+        with autocast():
+            loss = mlm_loss(model, inputs, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
         optimizer.step()
