@@ -8,13 +8,14 @@ from dagster import (
     AssetMaterialization,
     AssetSelection,
     DagsterInstance,
+    asset,
     build_sensor_context,
     instance_for_test,
     materialize,
 )
 
 from genai_lab.assets.finetune import ADAPTER, AdapterTraining
-from genai_lab.assets.slm import CLASSIFIER, SlmTraining
+from genai_lab.assets.slm import CLASSIFIER, SlmSelfTrainingSettings, SlmTraining
 from genai_lab.definitions import make_definitions
 from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.lora import LoraSettings
@@ -38,7 +39,17 @@ def tiny_adapter(base_model) -> AdapterTraining:
 def tiny_slm() -> SlmTraining:
     return SlmTraining(slm=SlmSettings(size="tiny", vocab_size=600, pretrain_steps=30, eval_every_steps=10, checkpoint_every_steps=10,
                                        heldout_blocks=5, batch_size=8),
-                       training=SelfTrainingSettings(**TINY_TRAINING), cost=TINY_COST)
+                       training=SlmSelfTrainingSettings(**TINY_TRAINING), cost=TINY_COST)
+
+
+def test_the_slm_budget_reaches_a_real_run():
+    """Dagster builds nested settings from their class defaults in a run: the SLM's own budget must survive that."""
+    @asset
+    def seen_budget(slm: SlmTraining) -> dict:
+        return slm.training.model_dump()
+
+    seen = materialize([seen_budget], resources={"slm": SlmTraining()}).output_for_node("seen_budget")
+    assert seen["max_train_rows"] == SlmSelfTrainingSettings().max_train_rows > SelfTrainingSettings().max_train_rows
 
 
 @pytest.fixture(scope="module")

@@ -38,12 +38,24 @@ PRETRAINED = "slm_pretrained"
 CLASSIFIER = "slm_classifier"
 
 
+class SlmSelfTrainingSettings(SelfTrainingSettings):
+    """The adapter arm's recipe with the SLM's budget: fine-tuning 3M parameters costs a fifth of a LoRA step on
+    23M (3,000 rows in 20 s against 84 s), so the same minutes buy four times the rows.
+
+    A subclass, not `SelfTrainingSettings(...)` in a default_factory: Dagster builds a nested Config
+    from its class defaults when it runs a job, so a factory's arguments would be silently dropped.
+    """
+
+    max_train_rows: int = 12000
+    min_train_rows: int = 3000
+    train_rows_share: float = 0.08
+
+
 class SlmTraining(ConfigurableResource):
     """Everything the from-scratch arm is built, trained and measured with."""
 
     slm: SlmSettings = Field(default_factory=SlmSettings)
-    #: the adapter arm's recipe; full fine-tuning of a from-scratch encoder takes a lower learning rate than LoRA
-    training: SelfTrainingSettings = Field(default_factory=lambda: SelfTrainingSettings(learning_rate=3e-4))
+    training: SlmSelfTrainingSettings = Field(default_factory=SlmSelfTrainingSettings)
     cost: CostSettings = Field(default_factory=CostSettings)
 
 
