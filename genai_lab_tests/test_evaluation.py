@@ -177,3 +177,18 @@ def test_multilabel_scoring_rejects_repeated_texts():
     gold = pl.DataFrame({"dataset": "t", "task": "review_type", "text": ["a"], "label": ["rating"]})
     with pytest.raises(ValueError, match="each text once"):
         score_multilabel(gold, pl.DataFrame({"text": ["a", "a"], "types": [["rating"], []]}), "m")
+
+
+def test_throughput_of_a_small_gold_set_is_timed_over_throughput_rows(tiny_base_model):
+    from genai_lab.ml.classifier import load_base_classifier, load_tokenizer
+    from genai_lab.ml.scoring import COST_METRICS, evaluate_model
+
+    gold = pl.DataFrame({"dataset": ["lin"] * 3, "task": ["review_sentiment"] * 3, "text": ["great app", "it crashes", "ok I guess"],
+                         "label": ["positive", "negative", "neutral"], "aspect_term": [None, None, None], "synthetic": [False] * 3},
+                        schema_overrides={"aspect_term": pl.String})
+    training = {m: 1.0 for m in COST_METRICS if m not in ("reviews_per_s", "latency_p50_ms", "latency_p95_ms")}
+    evaluation, timing = evaluate_model(load_base_classifier(tiny_base_model), load_tokenizer(tiny_base_model), gold, "tiny",
+                                        batch_size=8, max_length=16, throughput_rows=40, latency_runs=3, training_cost=training)
+    assert timing["inference_rows"] == 40  # three texts cycled: a timing of a few milliseconds would be noise
+    cost = evaluation.filter(pl.col("task") == "cost")
+    assert cost["n"].unique().to_list() == [40] and cost.height == len(COST_METRICS)
