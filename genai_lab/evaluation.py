@@ -9,8 +9,9 @@
   rows (value null where nothing is covered). The classes are those present in the gold labels of that
   (task, dataset), abstained rows included, in the canonical order of the task's label set; macro-F1 is
   their unweighted mean. A predicted label outside them is a miss for the gold class.
-* ``confusion:<gold>-><predicted>`` — the count of covered rows with that pair (only pairs that
-  occur); the sufficient statistics from which reports bootstrap confidence intervals.
+* ``confusion:<gold>-><predicted>`` — the count of covered rows with that pair, for every gold class
+  and predicted label (zeros included, so models scored on one set report the same rows); the
+  sufficient statistics from which reports bootstrap confidence intervals.
 
 Rows are scored one by one: in a multi-label set (Maalej review types: one row per (text, label)) a
 single prediction per text can match only one of that text's rows. `score_multilabel` scores such a
@@ -104,9 +105,12 @@ def score_predictions(predictions: pl.DataFrame, model: str) -> pl.DataFrame:
         rows.append({**base, "metric": "macro_f1", "value": macro, "n": n_cov})
         rows.extend({**base, "metric": f"f1_{c}", "value": v, "n": n_cov} for c, v in zip(classes, per_class))
         # the confusion counts are the sufficient statistics of accuracy and F1: reports bootstrap from them
-        pairs = covered.group_by("label", "prediction").len().rows()
-        rows.extend({**base, "metric": confusion_metric(gold, predicted), "value": float(count), "n": count}
-                    for gold, predicted, count in sorted(pairs))
+        # every cell of the gold classes x predicted labels grid, zeros included: two models on one set report the same rows
+        counts = {(gold, predicted): count for gold, predicted, count in covered.group_by("label", "prediction").len().rows()}
+        predicted_labels = classes + sorted({p for _, p in counts} - set(classes))
+        rows.extend({**base, "metric": confusion_metric(gold, predicted), "value": float(counts.get((gold, predicted), 0)),
+                     "n": counts.get((gold, predicted), 0)}
+                    for gold in classes for predicted in predicted_labels)
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
 
 

@@ -54,7 +54,10 @@ def test_hand_computed_scores(small_case: pl.DataFrame) -> None:
     confusion = {metric: value for metric, value in d.items() if metric.startswith("confusion:")}
     assert confusion == {"confusion:negative->negative": (1.0, 1), "confusion:negative->positive": (1.0, 1),
                          "confusion:neutral->neutral": (1.0, 1), "confusion:positive->negative": (1.0, 1),
-                         "confusion:positive->positive": (2.0, 2)}
+                         "confusion:positive->positive": (2.0, 2),
+                         # the rest of the grid, zeros: every model scored on this set reports the same rows
+                         "confusion:negative->neutral": (0.0, 0), "confusion:neutral->negative": (0.0, 0),
+                         "confusion:neutral->positive": (0.0, 0), "confusion:positive->neutral": (0.0, 0)}
     # abstentions are excluded from accuracy, but a gold class seen only on abstained rows still counts in macro-F1
     e = _values(evaluation, "e")
     assert e["coverage"] == (0.5, 2) and e["accuracy"] == (1.0, 1)
