@@ -1,0 +1,30 @@
+"""The one precision switch: bf16 where the hardware does it natively, fp32 otherwise or when asked."""
+
+import contextlib
+
+import pytest
+import torch
+
+from genai_lab.ml import precision
+
+
+def test_the_switch_forces_either_format_and_rejects_a_typo(monkeypatch):
+    monkeypatch.setenv(precision.PRECISION_ENV, "fp32")
+    assert precision.use_bf16("cpu") is False
+    assert isinstance(precision.autocast("cpu"), contextlib.nullcontext)
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    assert precision.use_bf16("cpu") is True
+    with precision.autocast("cpu"):
+        assert torch.nn.functional.linear(torch.ones(2, 4), torch.ones(3, 4)).dtype == torch.bfloat16
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf61")
+    with pytest.raises(ValueError, match="GENAI_LAB_PRECISION"):
+        precision.use_bf16("cpu")
+
+
+def test_auto_follows_the_cpu(monkeypatch):
+    monkeypatch.delenv(precision.PRECISION_ENV, raising=False)
+    assert precision.use_bf16("cpu") is precision.cpu_has_fast_bf16()
+    accelerator, gpus = precision.training_accelerator()
+    assert gpus == torch.cuda.device_count()
+    if not torch.cuda.is_available():
+        assert accelerator.mixed_precision == ("bf16" if precision.cpu_has_fast_bf16() else "no")
