@@ -28,3 +28,25 @@ def test_auto_follows_the_cpu(monkeypatch):
     assert gpus == torch.cuda.device_count()
     if not torch.cuda.is_available():
         assert accelerator.mixed_precision == ("bf16" if precision.cpu_has_fast_bf16() else "no")
+
+
+def test_an_inference_model_is_cast_once_only_under_bf16(monkeypatch):
+    monkeypatch.setenv(precision.PRECISION_ENV, "fp32")
+    layer = precision.for_inference(torch.nn.Linear(4, 3))
+    assert layer.weight.dtype == torch.float32
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    layer = precision.for_inference(layer)
+    assert layer.weight.dtype == torch.bfloat16
+    assert layer(torch.ones(2, 4, dtype=torch.bfloat16)).shape == (2, 3)
+
+
+def test_embeddings_agree_in_either_format(monkeypatch):
+    from genai_lab.ml.embeddings import embed
+
+    texts = ["The app crashes every time I open it.", "Love the new dark mode!", "It has a calendar view."]
+    monkeypatch.setenv(precision.PRECISION_ENV, "fp32")
+    fp32 = embed(texts, max_length=32)
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    bf16 = embed(texts, max_length=32)
+    assert fp32.dtype == bf16.dtype == "float32"
+    assert (fp32 * bf16).sum(axis=1).min() > 0.999

@@ -1,14 +1,31 @@
 """Which model scores the corpus, and in which order `genai-lab run` runs partitioned and unpartitioned assets."""
 
+import numpy as np
+import polars as pl
 import pytest
 
-from genai_lab.ml.serving import choose_serving_model
+from genai_lab.ml.serving import choose_serving_model, score_distinct
 from genai_lab.ml.store import ModelStore
 
 
 def _stored(store: ModelStore, name: str, score: float | None):
     metrics = {} if score is None else {"heldout_pseudo_label_macro_f1": score}
     return store.save(name, lambda folder: (folder / "weights.safetensors").write_bytes(b""), {"metrics": metrics})
+
+
+def test_each_distinct_input_is_scored_once_and_every_row_gets_its_own_score():
+    inputs = pl.DataFrame({"text": ["Great app!", "It crashes.", "Great app!", "The sync is slow.", "The sync is slow.", "Great app!"],
+                           "aspect": [None, None, None, "sync", None, "app"]})
+    calls = []
+
+    def score(texts, aspects):
+        calls.append(list(zip(texts, aspects, strict=True)))
+        # a score that identifies its input: text length and whether it came with an aspect
+        return np.array([[len(t), a is not None] for t, a in zip(texts, aspects, strict=True)], dtype=float)
+
+    scores, distinct = score_distinct(inputs, score)
+    assert distinct == 5 and len(calls) == 1 and len(calls[0]) == len(set(calls[0])) == 5
+    assert scores.tolist() == [[len(t), a is not None] for t, a in inputs.rows()]
 
 
 def test_auto_serves_the_best_held_out_score_and_never_a_missing_arm(tmp_path):

@@ -41,7 +41,7 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
                        labeling: LabelingSettings, models: ModelStore):
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
-    from genai_lab.ml.serving import choose_serving_model
+    from genai_lab.ml.serving import choose_serving_model, score_distinct
 
     slm_name = store_name(CLASSIFIER, slm.slm.size)
     arm, champion = choose_serving_model({ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)},
@@ -49,12 +49,12 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     model, tokenizer = (load_merged_adapter if arm == ADAPTER else load_classifier)(champion.path)
     rows = pseudo_labels.select("review_id", "dump_id", "level", "mention_index", "aspect_term", pl.col("category").alias("aspect_category"),
                                 "text")
-    is_aspect = (rows["level"] == "aspect").to_list()
-    context.log.info(f"Scoring {rows.height:,} inputs ({sum(is_aspect):,} aspect mentions) with {arm} {champion.version}")
+    inputs = rows.select("text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"))
+    context.log.info(f"Scoring {rows.height:,} inputs ({rows.filter(pl.col('level') == 'aspect').height:,} aspect mentions) "
+                     f"with {arm} {champion.version}")
     started = dt.datetime.now()
-    probabilities = predict_proba(model, tokenizer, rows["text"].to_list(),
-                                  [term if aspect else None for term, aspect in zip(rows["aspect_term"].to_list(), is_aspect, strict=True)],
-                                  batch_size=insight.serving.batch_size, max_length=insight.serving.max_length)
+    probabilities, distinct = score_distinct(inputs, lambda texts, aspects: predict_proba(
+        model, tokenizer, texts, aspects, batch_size=insight.serving.batch_size, max_length=insight.serving.max_length))
     seconds = (dt.datetime.now() - started).total_seconds()
     types = detect_review_types(rows["text"], labeling.review_types)
     review_only = pl.col("level") == "review"
@@ -66,9 +66,10 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
         pl.lit(arm).alias("model"), pl.lit(champion.version).alias("model_version"),
     ).with_columns(*(pl.when(review_only).then(pl.col(c)) for c in ("review_type", "is_bug_report", "is_feature_request")))
     summary = predictions.group_by("level", "sentiment").len().sort("level", "sentiment")
-    context.log.info(f"Scored {rows.height:,} inputs in {seconds:.0f} s ({rows.height / max(seconds, 1e-9):.0f}/s)")
+    context.log.info(f"Scored {distinct:,} distinct inputs in {seconds:.0f} s ({distinct / max(seconds, 1e-9):.0f}/s)")
     return Output(predictions, metadata={
-        "model": arm, "model_version": champion.version, "inputs": rows.height, "inputs_per_s": float(rows.height / max(seconds, 1e-9)),
+        "model": arm, "model_version": champion.version, "inputs": rows.height, "distinct_inputs": distinct,
+        "inputs_per_s": float(distinct / max(seconds, 1e-9)),
         "sentiment": MetadataValue.md(markdown_table(summary)),
         "feature_requests": int(predictions["is_feature_request"].fill_null(False).sum()),
     })

@@ -157,9 +157,12 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
 
 
 def load_classifier(folder):
+    """(model, tokenizer) for inference from a stored SLM classifier folder."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+    from genai_lab.ml.precision import for_inference
+
+    model = for_inference(AutoModelForSequenceClassification.from_pretrained(str(folder)))
     model.eval()
     return model, AutoTokenizer.from_pretrained(str(folder))
 

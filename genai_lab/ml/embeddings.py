@@ -28,13 +28,14 @@ def resolve_base_model(name: str = DEFAULT_BASE_MODEL) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _load(name: str) -> tuple[Any, Any]:
+def _load(name: str, bf16: bool) -> tuple[Any, Any]:
+    import torch
     from transformers import AutoModel, AutoTokenizer
 
     path = resolve_base_model(name)
     local = Path(path).exists()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
-    model = AutoModel.from_pretrained(path, local_files_only=local)
+    model = AutoModel.from_pretrained(path, local_files_only=local, dtype=torch.bfloat16 if bf16 else torch.float32)
     model.eval()
     return tokenizer, model
 
@@ -43,9 +44,10 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
     """L2-normalised mean-pooled embeddings, one row per text (float32). Batched; texts sorted by length to cut padding."""
     import torch
 
-    from genai_lab.ml.precision import autocast
+    from genai_lab.ml.precision import use_bf16
 
-    tokenizer, model = _load(model_name)
+    # weights loaded in bf16 where models compute in it (see genai_lab.ml.precision.for_inference)
+    tokenizer, model = _load(model_name, use_bf16())
     order = np.argsort([len(text) for text in texts])
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     started, reported = time.monotonic(), time.monotonic()
@@ -57,8 +59,7 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
                 reported = time.monotonic()
             index = order[start:start + batch_size]
             batch = tokenizer([texts[i] or "" for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-            with autocast():
-                hidden = model(**batch).last_hidden_state.float()
+            hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()

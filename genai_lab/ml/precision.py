@@ -59,6 +59,18 @@ def autocast(device_type: str = "cpu"):
     return contextlib.nullcontext()
 
 
+def for_inference(model, device_type: str = "cpu"):
+    """`model` with its weights cast to bf16 in place where models compute in bf16; unchanged under fp32.
+
+    Only for a model that is not trained any further (served, evaluated, embedding). Autocast casts
+    every weight again on every forward call; cast once instead, this machine's 2 cores measured
+    +6% MiniLM embeddings/s (cosine to fp32 still 0.99995), +9% adapter and +22% SLM reviews/s.
+    """
+    import torch
+
+    return model.to(torch.bfloat16) if use_bf16(device_type) else model
+
+
 def describe() -> str:
     return f"{'bf16' if use_bf16('cuda' if _cuda() else 'cpu') else 'fp32'} ({PRECISION_ENV}={_choice()})"
 

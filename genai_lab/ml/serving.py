@@ -6,6 +6,11 @@ pseudo-labels (the metric the champion pointer already moves on); ties go to the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
 from genai_lab.ml.store import StoredModel
 from genai_lab.settings import StrictConfig
 
@@ -41,3 +46,15 @@ def choose_serving_model(champions: dict[str, StoredModel | None], preference: s
 
     best = max(available, key=score)  # max keeps the first of equals
     return best, available[best]
+
+
+def score_distinct(inputs: pl.DataFrame, score: Callable[[list[str], list[str | None]], np.ndarray]) -> tuple[np.ndarray, int]:
+    """(row-aligned scores, distinct inputs): `score(texts, aspects)` runs once per distinct (text, aspect) row of `inputs`.
+
+    Stores repeat short reviews ("Great app!") many times; a null aspect is a review-level input.
+    """
+    distinct = inputs.select("text", "aspect").unique(maintain_order=True)
+    scores = score(distinct["text"].to_list(), distinct["aspect"].to_list())
+    position = inputs.select("text", "aspect").join(distinct.with_row_index("_distinct"), on=["text", "aspect"], how="left",
+                                                     nulls_equal=True, maintain_order="left")["_distinct"].to_numpy()
+    return scores[position], distinct.height
