@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from genai_lab.labels.gold import SENTIMENT_LABELS
+from genai_lab.ml.batching import pad_batch, padding_of, token_lengths, tokenize_once
 
 log = logging.getLogger(__name__)
 LABELS: tuple[str, ...] = tuple(SENTIMENT_LABELS)  # negative, neutral, positive: label_index order everywhere
@@ -69,45 +70,6 @@ def task_batches(lengths: np.ndarray, is_pair: np.ndarray, batch_size: int, rng:
     return batches
 
 
-def tokenize_once(tokenizer, texts: Sequence[str], aspects: Sequence[str | None], max_length: int) -> dict[str, list[list[int]]]:
-    """Every input's token features, unpadded: one tokenizer call per task for all rows (twice the texts/s of a call per batch).
-
-    An aspect of None makes that row a single-text input; pairs truncate only the text, as `encode` does.
-    """
-    is_pair = np.array([a is not None for a in aspects], dtype=bool)
-    features: dict[str, list] = {}
-    for pair in (False, True):
-        index = np.flatnonzero(is_pair == pair)
-        if not len(index):
-            continue
-        part = [texts[i] or "" for i in index]
-        encoded = (tokenizer(part, [aspects[i] or "" for i in index], truncation="only_first", max_length=max_length) if pair
-                   else tokenizer(part, truncation=True, max_length=max_length))
-        for key, rows in encoded.items():
-            column = features.setdefault(key, [None] * len(texts))
-            for i, row in zip(index, rows, strict=True):
-                column[i] = row
-    return features
-
-
-def pad_batch(features: dict[str, list[list[int]]], index: np.ndarray, pad_token_id: int, left: bool = False) -> dict:
-    """Tensors of the rows `index` padded to the longest of them (input ids with the pad token, masks and segments with 0)."""
-    import torch
-
-    width = max(len(features["input_ids"][i]) for i in index)
-    batch = {}
-    for key, rows in features.items():
-        out = np.full((len(index), width), pad_token_id if key == "input_ids" else 0, dtype=np.int64)
-        for row, i in enumerate(index):
-            values = rows[i]
-            if left:
-                out[row, width - len(values):] = values
-            else:
-                out[row, :len(values)] = values
-        batch[key] = torch.from_numpy(out)
-    return batch
-
-
 def predict_proba(model, tokenizer, texts: Sequence[str], aspects: Sequence[str | None] | None = None, *,
                   batch_size: int = 64, max_length: int = 128, device=None) -> np.ndarray:
     """Class probabilities (rows: inputs, columns: LABELS). An aspect of None makes that row a single-text input."""
@@ -122,9 +84,8 @@ def predict_proba(model, tokenizer, texts: Sequence[str], aspects: Sequence[str 
         return out
     is_pair = np.array([a is not None for a in aspects], dtype=bool)
     features = tokenize_once(tokenizer, texts, aspects, max_length)
-    lengths = np.array([len(ids) for ids in features["input_ids"]])
-    pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    left = getattr(tokenizer, "padding_side", "right") == "left"
+    lengths = token_lengths(features)
+    pad_token_id, left = padding_of(tokenizer)
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -41,14 +41,19 @@ def _load(name: str, bf16: bool) -> tuple[Any, Any]:
 
 
 def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: int = 128, max_length: int = 128) -> np.ndarray:
-    """L2-normalised mean-pooled embeddings, one row per text (float32). Batched; texts sorted by length to cut padding."""
+    """L2-normalised mean-pooled embeddings, one row per text (float32). Batched; texts sorted by token count to cut padding."""
     import torch
 
+    from genai_lab.ml.batching import pad_batch, padding_of, token_lengths, tokenize_once
     from genai_lab.ml.precision import use_bf16
 
     # weights loaded in bf16 where models compute in it (see genai_lab.ml.precision.for_inference)
     tokenizer, model = _load(model_name, use_bf16())
-    order = np.argsort([len(text) for text in texts])
+    if not texts:
+        return np.zeros((0, model.config.hidden_size), dtype=np.float32)
+    features = tokenize_once(tokenizer, texts, [None] * len(texts), max_length)
+    order = np.argsort(token_lengths(features), kind="stable")
+    pad_token_id, left = padding_of(tokenizer)
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     started, reported = time.monotonic(), time.monotonic()
     with torch.inference_mode():
@@ -58,7 +63,7 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
                 log.info(f"embedded {done:,} of {len(texts):,} texts ({done / (time.monotonic() - started):.0f}/s)")
                 reported = time.monotonic()
             index = order[start:start + batch_size]
-            batch = tokenizer([texts[i] or "" for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = pad_batch(features, index, pad_token_id, left)
             hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
