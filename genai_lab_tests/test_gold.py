@@ -15,6 +15,7 @@ from genai_lab.labels.gold import (
     GoldError,
     gold_from_synthetic,
     load_aspect_extraction_gold,
+    load_gold_file,
     load_gold_folder,
 )
 from genai_lab.synth import generate
@@ -154,6 +155,8 @@ def test_empty_folder_gives_empty_table(tmp_path: Path) -> None:
     assert gold.is_empty() and gold.schema == pl.Schema(GOLD_SCHEMA)
     with pytest.raises(GoldError, match="does not exist"):
         load_gold_folder(tmp_path / "typo")
+    with pytest.raises(GoldError, match="is a folder; expected one CSV or Parquet gold file"):
+        load_gold_file(tmp_path)
 
 
 def test_no_text_column_lists_the_columns(tmp_path: Path) -> None:

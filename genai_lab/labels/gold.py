@@ -131,6 +131,8 @@ def _gold_files(folder: Path) -> list[Path]:
 
 
 def _read_table(path: Path) -> pl.DataFrame:
+    if path.is_dir():
+        raise GoldError(f"{path}: is a folder; expected one CSV or Parquet gold file (load_gold_folder reads a folder)")
     kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
     try:
         if kind == "Parquet":
