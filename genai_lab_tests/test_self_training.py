@@ -3,6 +3,7 @@
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from genai_lab.ml.classifier import lora_target_modules
 from genai_lab.ml.lora import LoraSettings, build_adapter_model, load_adapter
@@ -74,10 +75,13 @@ def test_macro_f1():
     assert macro_f1(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0])) == pytest.approx((2 / 3 + 0) / 2)
 
 
-def test_self_training_learns_and_saves_a_plain_peft_adapter(tiny_base_model, tmp_path):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_self_training_learns_and_saves_a_plain_peft_adapter(tiny_base_model, tmp_path, seed):
     settings = SelfTrainingSettings(max_train_rows=300, rounds=3, pool_rows=200, add_per_round=60, learning_rate=5e-3,
                                     self_training_threshold=0.5, holdout_fraction=0.2, batch_size=16, epochs_per_round=2)
     data = split_pseudo_labels(toy_pseudo_labels(), settings)
+    # the LoRA and head initialisation draw from torch's global generator: seeded, so earlier tests cannot change them
+    torch.manual_seed(seed)
     model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8))
     result = self_train(model, tokenizer, data, settings, tmp_path / "work")
     assert result.best_score > 0.45  # chance is 1/3: the class words are learnable even from a random tiny model
@@ -95,7 +99,6 @@ def test_self_training_learns_and_saves_a_plain_peft_adapter(tiny_base_model, tm
                                       str(tmp_path / "adapter"))
     reloaded, _ = load_adapter(tmp_path / "adapter")
     batch = tokenizer(["love great app"], return_tensors="pt")
-    import torch
 
     model.eval()
     plain.eval()

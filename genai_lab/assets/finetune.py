@@ -129,6 +129,8 @@ def store_classifier(context: AssetExecutionContext, models: ModelStore, name: s
                    "training; a new version in the model store, champion only when it beats the current one on held-out pseudo-labels.")
 def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, adapter: AdapterTraining,
                       models: ModelStore) -> MaterializeResult:
+    import torch
+
     from genai_lab.ml.cost import parameter_counts
     from genai_lab.ml.lora import build_adapter_model, load_adapter
     from genai_lab.ml.self_training import self_train
@@ -137,6 +139,7 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
     data, data_version = pseudo_label_data(context, pseudo_labels, settings)
     accelerator, gpus = training_accelerator()
     meter = CostMeter(adapter.cost, gpus=gpus)
+    torch.manual_seed(settings.seed)  # the LoRA and head initialisation: same data and settings, same adapter
     model, tokenizer, base_path, targets = build_adapter_model(adapter.lora)
     base = {"id": adapter.lora.base_model, **_base_model_identity(base_path)}
     run_settings = {"lora": adapter.lora.model_dump(), "training": settings.model_dump()}

@@ -171,6 +171,7 @@ def load_classifier(folder):
        description="The pretrained SLM fully fine-tuned on the pseudo-labels with the adapter arm's self-training recipe; "
                    "champion rule as for the adapter.")
 def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, slm: SlmTraining, models: ModelStore) -> MaterializeResult:
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from genai_lab.ml.classifier import LABELS, label_maps
@@ -185,6 +186,7 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
         accelerator, gpus = training_accelerator()
         meter = CostMeter(slm.cost, gpus=gpus)
         id2label, label2id = label_maps()
+        torch.manual_seed(settings.seed)  # the new head's initialisation: same data and settings, same classifier
         model = AutoModelForSequenceClassification.from_pretrained(str(pretrained.path), num_labels=len(LABELS), id2label=id2label,
                                                                    label2id=label2id)
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained.path))
