@@ -29,13 +29,16 @@ def resolve_base_model(name: str = DEFAULT_BASE_MODEL) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _load(name: str, bf16: bool) -> tuple[Any, Any]:
-    import torch
+    """Cached per precision (`bf16` is `use_bf16()` at the call: tests switch it)."""
     from transformers import AutoModel, AutoTokenizer
+
+    from genai_lab.ml.precision import for_inference
 
     path = resolve_base_model(name)
     local = Path(path).exists()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
-    model = AutoModel.from_pretrained(path, local_files_only=local, dtype=torch.bfloat16 if bf16 else torch.float32)
+    model = AutoModel.from_pretrained(path, local_files_only=local)
+    model = for_inference(model) if bf16 else model
     model.eval()
     return tokenizer, model
 
