@@ -16,6 +16,7 @@ from genai_lab.insight.market import (
     mention_frame,
     monthly_trend,
     request_frame,
+    review_meta,
     spherical_kmeans,
 )
 
@@ -37,7 +38,7 @@ def _planted_market(seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
                 # sync complaints crowd into the last three months; everything else is spread over a year
                 month = 10 + i % 3 if need == "sync" and i % 2 == 0 else 1 + i % 12
                 reviews.append({"review_id": review_id, "app_id": app.lower(), "app_name": app, "category": "Notes",
-                                "date": dt.datetime(2025, month, 15, tzinfo=dt.UTC), "vote_count": int(rng.integers(0, 3))})
+                                "date": dt.datetime(2025, month, 15, tzinfo=dt.UTC), "vote_sum": int(rng.integers(0, 3))})
                 sentiment = "negative" if rng.random() < share else "positive"
                 predictions.append({"review_id": review_id, "level": "aspect", "aspect_category": need, "sentiment": sentiment,
                                     "confidence": 0.9, "text": f"The {need} of {app} is {'awful' if sentiment == 'negative' else 'fine'}, "
@@ -99,7 +100,7 @@ def test_feature_requests_cluster_into_named_themes():
                                 "is_feature_request": True, "sentiment": "neutral", "aspect_category": None})
     reviews = pl.DataFrame({"review_id": [f"q{i}" for i in range(24)], "app_id": ["a", "b"] * 12, "app_name": ["A", "B"] * 12,
                             "category": None, "date": [dt.datetime(2025, 1 + i % 12, 1, tzinfo=dt.UTC) for i in range(24)],
-                            "vote_count": [1] * 24})
+                            "vote_sum": [1] * 24})
     settings = OpportunitySettings(themes=2, min_theme_requests=5)
     themes = feature_request_themes(request_frame(predictions, reviews, settings), _bag_of_words, {"the", "for", "my", "at"}, settings)
     rows = themes.filter(pl.col("level") == CATEGORY_LEVEL).sort("need")
@@ -151,7 +152,15 @@ def test_one_sentence_with_two_mentions_of_a_need_is_quoted_once():
                                 "confidence": 0.9, "text": [sentence, sentence, "Sync lost all of my notes from yesterday, again"],
                                 "is_feature_request": None})
     reviews = pl.DataFrame({"review_id": ["a", "b"], "app_id": "x", "app_name": "X", "category": "Notes",
-                            "date": [dt.datetime(2025, 1, 1, tzinfo=dt.UTC)] * 2, "vote_count": [5, 0]})
+                            "date": [dt.datetime(2025, 1, 1, tzinfo=dt.UTC)] * 2, "vote_sum": [5, 0]})
     table = aspect_opportunities(mention_frame(predictions, reviews, settings), settings)
     quotes = table.filter(pl.col("level") == CATEGORY_LEVEL)["quotes"][0].to_list()
     assert quotes == [sentence, "Sync lost all of my notes from yesterday, again"]
+
+
+def test_helpful_votes_are_the_helpful_votes_not_every_vote_cast():
+    # App Store voteSum / Play thumbsUpCount land in vote_sum; vote_count counts unhelpful votes too
+    reviews = pl.DataFrame({"review_id": ["a", "b", "c"], "app_id": "x", "app_name": "X", "category": "Notes",
+                            "date": [dt.datetime(2025, 1, 1, tzinfo=dt.UTC)] * 3,
+                            "vote_count": [10, 5, None], "vote_sum": [2, None, 7]})
+    assert review_meta(reviews, OpportunitySettings())["helpful"].to_list() == [2, 0, 7]

@@ -90,7 +90,8 @@ def review_meta(reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.Data
         pl.when(category.is_null() | (category == "") | category.str.to_lowercase().is_in(["undefined", "null", "none", "n/a"]))
         .then(pl.lit(settings.uncategorised)).otherwise(category).alias("category"),
         pl.col("date").dt.replace_time_zone(None).dt.truncate("1mo").dt.date().alias("month"),
-        pl.col("vote_count").fill_null(0).clip(0).cast(pl.Int64).alias("helpful"),
+        # helpful votes are `vote_sum` (App Store voteSum, Play thumbsUpCount); `vote_count` is every vote cast, unhelpful too
+        pl.col("vote_sum").fill_null(0).clip(0).cast(pl.Int64).alias("helpful"),
     )
 
 
