@@ -14,7 +14,11 @@ multi-label: one row per (text, label). It only measures the rules; nothing here
    text, the first of its gold labels in the detector's default priority order.
 2. Multi-label (``is_bug_report`` ... ``is_rating``) per distinct text against the set of its gold
    labels: precision, recall and F1 per type, and their macro mean.
-3. Speed: texts per second of `detect_review_types` on the gold texts repeated to ``--speed-rows``
+3. Gold audit: for the texts with a single gold label, the share that holds a plain crash / error /
+   "fix" cue (one fixed regex, ``FAILURE_CUE``, independent of the detector's lists) and the shares
+   the detector flags as bug report and as feature request. A class whose texts carry failure cues
+   as often as the bug class does is one no definition-following detector can separate.
+4. Speed: texts per second of `detect_review_types` on the gold texts repeated to ``--speed-rows``
    rows (best of three runs, one process).
 
 Prints a table; the last line is one JSON object with every number.
@@ -43,6 +47,8 @@ from genai_lab.labels.review_types import FLAG_COLUMNS, ReviewTypeSettings, dete
 
 GOLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "gold" / "app_review_type_maalej_part1.parquet"
 MODEL = "review_type_model"
+#: words of a failing app, written once here for the audit only (the detector has its own, longer lists)
+FAILURE_CUE = r"(?i)\b(?:crash\w*|force clos\w*|won'?t (?:install|open|load|work)|doesn'?t work|not working|error|freez\w*|keeps (?:closing|crashing)|fix)"
 
 
 def per_text(gold: pl.DataFrame) -> pl.DataFrame:
@@ -84,6 +90,17 @@ def multi_label_scores(texts: pl.DataFrame, predicted: pl.DataFrame) -> dict:
     return out
 
 
+def gold_audit(texts: pl.DataFrame, predicted: pl.DataFrame) -> dict:
+    flagged = pl.concat([texts, predicted], how="horizontal")
+    out = {}
+    for review_type in REVIEW_TYPES:
+        only = flagged.filter(pl.col("labels").list.len() == 1, pl.col("labels").list.first() == review_type)
+        out[review_type] = {"texts": only.height, "failure_cue": only["text"].str.contains(FAILURE_CUE).mean() or 0.0,
+                            "flagged_bug": only[FLAG_COLUMNS["bug_report"]].mean() or 0.0,
+                            "flagged_request": only[FLAG_COLUMNS["feature_request"]].mean() or 0.0}
+    return out
+
+
 def speed(texts: pl.Series, rows: int) -> dict:
     repeated = pl.concat([texts] * max(1, -(-rows // texts.len())))[:rows]
     detect_review_types(texts)  # patterns compiled and cached
@@ -111,6 +128,7 @@ def main() -> None:
     single = single_label_scores(gold, texts, predicted)
     ceiling = single_label_scores(gold, texts, oracle(texts))
     multi = multi_label_scores(texts, predicted)
+    audit = gold_audit(texts, predicted)
     timing = speed(texts["text"], args.speed_rows)
 
     gold_share = {t: texts["labels"].list.contains(t).mean() for t in REVIEW_TYPES}
@@ -136,10 +154,15 @@ def main() -> None:
     mm = multi["macro"]
     print(f"{'macro':<17} {single['macro_f1']:>9.3f} {mm['precision']:>8.3f} {mm['recall']:>8.3f} {mm['f1']:>8.3f}")
     print()
+    print("gold audit, texts with one gold label:")
+    print(f"{'gold label':<17} {'texts':>6} {'failure cue':>12} {'flagged bug':>12} {'flagged request':>16}")
+    for t, a in audit.items():
+        print(f"{t:<17} {a['texts']:>6d} {a['failure_cue']:>12.1%} {a['flagged_bug']:>12.1%} {a['flagged_request']:>16.1%}")
+    print()
     print(f"speed: {timing['texts_per_second']:,.0f} texts/s ({timing['rows']} texts in {timing['seconds']:.3f}s, best of 3)")
     print(json.dumps({
         "gold_file": str(args.gold), "gold_rows": gold.height, "texts": texts.height, "model": MODEL,
-        "single_label": single, "single_label_ceiling": ceiling, "multi_label": multi, "speed": timing,
+        "single_label": single, "single_label_ceiling": ceiling, "multi_label": multi, "gold_audit": audit, "speed": timing,
         "gold_share_per_text": gold_share, "predicted_primary_share": predicted_share,
     }, default=float))
 
