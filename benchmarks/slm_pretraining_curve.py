@@ -59,7 +59,7 @@ def run_budget(minutes: float, tables: dict, tokenizer_path: Path, arm: SlmTrain
     settings = arm.slm.model_copy(update={"pretrain_minutes": minutes, "pretrain_epochs": 1000.0})
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path))
     torch.manual_seed(settings.seed)
-    model = BertForMaskedLM(model_config(settings.size, tokenizer, settings.max_length))
+    model = BertForMaskedLM(model_config(settings.size, tokenizer, settings.max_length, settings.hidden_act))
     row = {"minutes_budget": minutes, "size": settings.size}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)

@@ -37,6 +37,16 @@ def test_sizes_grow_and_unknown_sizes_are_errors(tokenizer):
     assert SlmSettings().ladder() == ["small"] and set(SIZES) >= {"tiny", "small"}
 
 
+def test_the_activation_is_a_setting_and_a_misspelt_one_is_an_error(tokenizer):
+    from transformers import BertModel
+
+    model = BertModel(model_config("tiny", tokenizer, 128, "relu"))
+    assert model.config.hidden_act == "relu" and isinstance(model.encoder.layer[0].intermediate.intermediate_act_fn, torch.nn.ReLU)
+    assert model_config("tiny", tokenizer, 128).hidden_act == SlmSettings().hidden_act == "gelu"
+    with pytest.raises(ValueError, match="unknown SLM activation 'rleu'"):
+        model_config("tiny", tokenizer, 128, "rleu")
+
+
 def _count(config) -> int:
     from transformers import BertForMaskedLM
 

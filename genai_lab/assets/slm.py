@@ -123,7 +123,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "precision": precision.describe(), "tokenizer_version": tokenizer_version.version}, []
     for size in settings.ladder():
         torch.manual_seed(settings.seed)
-        config = model_config(size, tokenizer, settings.max_length)
+        config = model_config(size, tokenizer, settings.max_length, settings.hidden_act)
         model = BertForMaskedLM(config)
         meter = CostMeter(slm.cost)
         work_dir = models.work_dir(store_name(PRETRAINED, size)) / fingerprint(
