@@ -164,3 +164,18 @@ def test_helpful_votes_are_the_helpful_votes_not_every_vote_cast():
                             "date": [dt.datetime(2025, 1, 1, tzinfo=dt.UTC)] * 3,
                             "vote_count": [10, 5, None], "vote_sum": [2, None, 7]})
     assert review_meta(reviews, OpportunitySettings())["helpful"].to_list() == [2, 0, 7]
+
+
+def test_an_app_scraped_later_does_not_make_its_complaints_grow():
+    # Alpha's export runs to December, Beta's stops in June; both complain about sync at a steady rate, Alpha more.
+    # A window at the end of the category would hold only Alpha's mentions and call sync growing.
+    rows = []
+    for app, last_month, share in (("Alpha", 12, 0.8), ("Beta", 6, 0.2)):
+        for month in range(1, last_month + 1):
+            for i in range(20):
+                rows.append({"review_id": f"{app}{month}-{i}", "app": app, "category": "Notes", "need": "sync",
+                             "month": dt.date(2025, month, 1), "sentiment": "negative" if i < share * 20 else "positive",
+                             "text": "sync", "confidence": 0.9, "helpful": 0})
+    table = aspect_opportunities(pl.DataFrame(rows), OpportunitySettings(min_mentions=1))
+    growth = dict(zip(table["app"].fill_null("category").to_list(), table["growth"].to_list()))
+    assert growth == pytest.approx({"category": 1.0, "Alpha": 1.0, "Beta": 1.0})

@@ -19,9 +19,10 @@ The opportunity score (higher = a bigger unmet need) multiplies four factors, ea
 * unmet   = negative share of the need at the *best-served* competing app of the category (apps with at least
             `min_mentions` mentions of it); a need is unmet only when even the best app leaves its users unhappy.
             For a feature theme: the share of the category's apps whose users ask for it (asked everywhere = nobody has it).
-* growth  = (share of the need's negative mentions in the last `recent_months` months of the category's data) / (share
-            of all the category's mentions in those months), clipped to [growth_floor, growth_cap]; 1 when the window is
-            empty.
+* growth  = the need's negative mentions in the last `recent_months` months of each app's own data, over the number
+            expected there had they followed each app's whole review flow (per app: the need's mentions × the share of
+            the app's mentions in its window), clipped to [growth_floor, growth_cap]; 1 when nothing is expected.
+            Windows are per app because exports of different apps end at different dates.
 * helpful = 1 + ln(1 + mean helpful votes of the negative mentions (requests)).
 """
 
@@ -121,19 +122,23 @@ def monthly_trend(mentions: pl.DataFrame) -> pl.DataFrame:
 
 
 def _growth(rows: pl.DataFrame, all_rows: pl.DataFrame, keys: list[str], settings: OpportunitySettings) -> pl.DataFrame:
-    """growth per `keys` group of `rows` (the need's counted mentions) against the category's share of recent mentions.
+    """growth per `keys` group of `rows` (the need's counted mentions): its recent mentions over the number expected.
 
-    "Recent" is the last `recent_months` months of each category's own data: exports of different apps end at
-    different dates, and a window at the end of the whole corpus would hold only the apps scraped last.
+    "Recent" is the last `recent_months` months of each *app's* own data: exports of different apps end at different
+    dates, and a window at the end of the category would hold only the app scraped last, so a need would "grow"
+    wherever that app's users complain about it. Expected is, per app, the need's mentions times the share of all the
+    app's mentions that are recent (indirect standardisation), summed over the group's apps: a need as steady as
+    its apps' review flow has growth 1 whatever the apps' export dates and sizes.
     """
-    starts = all_rows.filter(pl.col("month").is_not_null()).group_by("category").agg(
+    window = ["category", "app"]
+    starts = all_rows.filter(pl.col("month").is_not_null()).group_by(window).agg(
         pl.col("month").max().dt.offset_by(f"-{max(settings.recent_months - 1, 0)}mo").alias("recent_start"))
-    recent = pl.col("month") >= pl.col("recent_start")
-    baseline = all_rows.join(starts, on="category", how="inner").group_by("category").agg(recent.fill_null(False).mean().alias("baseline"))
-    need = rows.join(starts, on="category", how="left").group_by(keys).agg(recent.fill_null(False).mean().alias("recent_share"))
-    return need.join(baseline, on="category", how="left").select(
+    recent = (pl.col("month") >= pl.col("recent_start")).fill_null(False)
+    baseline = all_rows.join(starts, on=window, how="inner").group_by(window).agg(recent.mean().alias("baseline"))
+    need = rows.join(starts, on=window, how="left").join(baseline, on=window, how="left")
+    return need.group_by(keys).agg(recent.sum().alias("observed"), pl.col("baseline").fill_null(0).sum().alias("expected")).select(
         *keys,
-        pl.when(pl.col("baseline").fill_null(0) > 0).then(pl.col("recent_share") / pl.col("baseline")).otherwise(1.0)
+        pl.when(pl.col("expected") > 0).then(pl.col("observed") / pl.col("expected")).otherwise(1.0)
         .clip(settings.growth_floor, settings.growth_cap).alias("growth"))
 
 

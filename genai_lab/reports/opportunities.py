@@ -168,9 +168,9 @@ def _score_explained(settings: OpportunitySettings) -> list[str]:
         f"unmet: the negative share of the need at the best-served app of the category among apps with at least "
         f"{settings.min_mentions} mentions of it (the category's own share when none qualifies); for a feature-request theme, the "
         "share of the category's apps whose users ask for it.",
-        f"growth: the share of the need's negative mentions (requests) in the last {settings.recent_months} months of the category's "
-        "data (exports of different apps end at different dates) divided by the "
-        f"share of all the category's mentions in those months, clipped to [{settings.growth_floor}, {settings.growth_cap}].",
+        f"growth: the need's negative mentions (requests) in the last {settings.recent_months} months of each app's own data "
+        "(exports of different apps end at different dates) divided by the number expected there had they followed each app's "
+        f"whole review flow, clipped to [{settings.growth_floor}, {settings.growth_cap}].",
         "helpful: the App Store's helpful votes of the complaints (requests), so needs that many readers agree with weigh more.",
         "Sentiment is the serving model's prediction per aspect mention; feature requests are the review-type detector's; quotes are "
         f"the most helpful readable ones ({settings.quote_min_chars}–{settings.quote_max_chars} characters), with e-mail addresses, "
