@@ -13,9 +13,9 @@ review_dump_job = define_asset_job(
 # Every asset: what `genai-lab run` executes (a selection of it) for a range of dump partitions.
 all_assets_job = define_asset_job("all_assets", selection=AssetSelection.all(), description="Every asset of GenAI Lab.")
 
-# What the retrain sensor launches: train a new adapter version, score the champion, refresh the table.
+# What the retrain sensor launches: train a new adapter version, score and time the champions, refresh the table.
 adapter_training_job = define_asset_job(
     "adapter_training",
-    selection=AssetSelection.assets("finetuned_adapter", "adapter_evaluation", "model_evaluation"),
+    selection=AssetSelection.assets("finetuned_adapter", "adapter_evaluation", "inference_timing", "model_evaluation"),
     description="Self-train a new LoRA adapter version on all pseudo-labels and evaluate the champion.",
 )

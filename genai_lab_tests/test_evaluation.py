@@ -182,16 +182,49 @@ def test_multilabel_scoring_rejects_repeated_texts():
         score_multilabel(gold, pl.DataFrame({"text": ["a", "a"], "types": [["rating"], []]}), "m")
 
 
-def test_throughput_of_a_small_gold_set_is_timed_over_throughput_rows(tiny_base_model):
+def test_a_small_gold_set_is_cycled_up_to_the_timed_rows():
+    from genai_lab.ml.scoring import timing_texts
+
+    gold = pl.DataFrame({"dataset": ["lin"] * 3 + ["laptop"], "task": ["review_sentiment"] * 3 + ["aspect_polarity"],
+                         "text": ["great app", "it crashes", "ok I guess", "the screen"]})
+    texts = timing_texts(gold, 40)
+    assert len(texts) == 40 and set(texts) == {"great app", "it crashes", "ok I guess"}  # a few ms of timing would be noise
+    assert set(timing_texts(gold.filter(pl.col("task") != "review_sentiment"), 5)) == {"the screen"}
+
+
+def test_models_timed_together_each_get_their_own_figures(tiny_base_model):
     from genai_lab.ml.classifier import load_base_classifier, load_tokenizer
-    from genai_lab.ml.scoring import COST_METRICS, evaluate_model
+    from genai_lab.ml.scoring import Contender, time_together
+
+    tokenizer = load_tokenizer(tiny_base_model)
+    calls = []
+
+    class Counted(Contender):
+        def predict(self, texts, batch_size=None):
+            calls.append((self.max_length, len(texts)))
+            return super().predict(texts, batch_size)
+
+    contenders = {"short": Counted(load_base_classifier(tiny_base_model), tokenizer, 8, 8),
+                  "long": Counted(load_base_classifier(tiny_base_model), tokenizer, 8, 32)}
+    timing = time_together(contenders, ["great app"] * 20, passes=3, latency_runs=4)
+    assert set(timing) == {"short", "long"}
+    for figures in timing.values():
+        assert figures["reviews_per_s"] > 0 and figures["latency_p95_ms"] >= figures["latency_p50_ms"] > 0 and figures["inference_rows"] == 20
+    passes = [length for length, n in calls if n == 20]
+    assert passes == [8, 32, 32, 8, 8, 32]  # the models alternate, the first one rotating from pass to pass
+    assert sum(1 for _, n in calls if n == 1) == 8
+
+
+def test_arm_evaluation_holds_quality_and_training_cost(tiny_base_model):
+    from genai_lab.ml.classifier import load_base_classifier, load_tokenizer
+    from genai_lab.ml.scoring import TRAINING_COST_METRICS, evaluate_model
 
     gold = pl.DataFrame({"dataset": ["lin"] * 3, "task": ["review_sentiment"] * 3, "text": ["great app", "it crashes", "ok I guess"],
                          "label": ["positive", "negative", "neutral"], "aspect_term": [None, None, None], "synthetic": [False] * 3},
                         schema_overrides={"aspect_term": pl.String})
-    training = {m: 1.0 for m in COST_METRICS if m not in ("reviews_per_s", "latency_p50_ms", "latency_p95_ms")}
-    evaluation, timing = evaluate_model(load_base_classifier(tiny_base_model), load_tokenizer(tiny_base_model), gold, "tiny",
-                                        batch_size=8, max_length=16, throughput_rows=40, latency_runs=3, training_cost=training)
-    assert timing["inference_rows"] == 40  # three texts cycled: a timing of a few milliseconds would be noise
+    training = {m: 1.0 for m in TRAINING_COST_METRICS}
+    evaluation = evaluate_model(load_base_classifier(tiny_base_model), load_tokenizer(tiny_base_model), gold, "tiny",
+                                batch_size=8, max_length=16, training_cost=training)
     cost = evaluation.filter(pl.col("task") == "cost")
-    assert cost["n"].unique().to_list() == [40] and cost.height == len(COST_METRICS)
+    assert sorted(cost["metric"]) == sorted(TRAINING_COST_METRICS) and cost["value"].to_list() == [1.0] * len(TRAINING_COST_METRICS)
+    assert evaluation.filter(pl.col("dataset") == "lin", pl.col("metric") == "accuracy")["n"].to_list() == [3]

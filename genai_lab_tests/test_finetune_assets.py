@@ -5,6 +5,7 @@ import json
 import duckdb
 import pytest
 from dagster import (
+    AssetKey,
     AssetMaterialization,
     AssetSelection,
     DagsterInstance,
@@ -15,11 +16,11 @@ from dagster import (
 )
 
 from genai_lab.assets.finetune import ADAPTER, AdapterTraining
+from genai_lab.assets.reports import Reporting
 from genai_lab.assets.slm import CLASSIFIER, SlmSelfTrainingSettings, SlmTraining
 from genai_lab.definitions import make_definitions
-from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.lora import LoraSettings
-from genai_lab.ml.scoring import COST_METRICS
+from genai_lab.ml.scoring import COST_METRICS, TimingSettings
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore
@@ -28,18 +29,17 @@ from genai_lab.sensors import retrain_sensor
 from genai_lab.synth import write_dump
 
 TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4, "batch_size": 16}
-TINY_COST = CostSettings(throughput_rows=32, latency_runs=5)
+TINY_TIMING = Reporting(timing=TimingSettings(throughput_rows=32, passes=2, latency_runs=5))
 
 
 def tiny_adapter(base_model) -> AdapterTraining:
-    return AdapterTraining(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**TINY_TRAINING),
-                           cost=TINY_COST)
+    return AdapterTraining(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**TINY_TRAINING))
 
 
 def tiny_slm() -> SlmTraining:
     return SlmTraining(slm=SlmSettings(size="tiny", vocab_size=600, pretrain_steps=30, eval_every_steps=10, checkpoint_every_steps=10,
                                        heldout_blocks=5, batch_size=8),
-                       training=SlmSelfTrainingSettings(**TINY_TRAINING), cost=TINY_COST)
+                       training=SlmSelfTrainingSettings(**TINY_TRAINING))
 
 
 def test_the_slm_budget_reaches_a_real_run():
@@ -58,7 +58,7 @@ def trained_home(tiny_base_model, tmp_path_factory):
     (home / "dumps").mkdir()
     write_dump(home / "dumps" / "small.csv", rows=600, seed=5)
     defs = make_definitions(str(home))
-    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model), "slm": tiny_slm()}
+    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model), "slm": tiny_slm(), "reporting": TINY_TIMING}
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(review_dumps.name, ["small"])
         assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
@@ -161,6 +161,16 @@ def test_slm_arm_trains_from_scratch_and_loads_with_plain_transformers(trained_h
     cost = champion.manifest["cost"]
     assert cost["train_seconds"] == pytest.approx(cost["pretrain_seconds"] + cost["fine_tune_seconds"])
     assert cost["params_trainable"] == cost["params_total"]  # full fine-tuning
+
+
+def test_both_arms_are_timed_in_one_step(trained_home):
+    home, _, instance, _ = trained_home
+    event = instance.get_latest_materialization_event(AssetKey("inference_timing"))
+    metadata = event.asset_materialization.metadata
+    assert metadata[f"{ADAPTER}_reviews_per_s"].value > 0 and metadata["slm_classifier_tiny_reviews_per_s"].value > 0
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        timed = connection.execute("select model, n from lab.model_evaluation where metric = 'reviews_per_s' order by model").fetchall()
+    assert timed == [(ADAPTER, 32), (CLASSIFIER, 32), ("slm_classifier@tiny", 32)]  # reporting.timing.throughput_rows
 
 
 def test_both_arms_report_the_same_metrics(trained_home):

@@ -15,14 +15,16 @@ import polars as pl
 from dagster import AssetExecutionContext, AutomationCondition, ConfigurableResource, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
+from genai_lab.ml.scoring import TimingSettings
 from genai_lab.reports.comparison import ReportSettings
 from genai_lab.resources import LabHome
 
 
 class Reporting(ConfigurableResource):
-    """Prices and statistics of the reports."""
+    """Prices and statistics of the reports, and how the models' inference is timed for them."""
 
     comparison: ReportSettings = Field(default_factory=ReportSettings)
+    timing: TimingSettings = Field(default_factory=TimingSettings)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -63,6 +63,12 @@ def store_name(base: str, size: str) -> str:
     return f"{base}@{size}"
 
 
+def evaluation_names(settings: SlmSettings, size: str) -> list[str]:
+    """The `model_evaluation` names of one size: `slm_classifier@<size>`, and plain `slm_classifier` for the default size."""
+    ladder = settings.ladder()
+    return [store_name(CLASSIFIER, size)] + ([CLASSIFIER] if size == settings.size or len(ladder) == 1 else [])
+
+
 def _latest(models: ModelStore, name: str):
     versions = models.versions(name)
     if not versions:
@@ -211,28 +217,25 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
 
 
 @asset(group_name="evaluation", pool=DUCKDB_POOL, deps=[slm_classifier],
-       description="The champion SLM classifier of every size on every sentiment gold set and on the clock, with exactly the "
-                   "adapter arm's quality and cost metrics.")
+       description="The champion SLM classifier of every size on every sentiment gold set and its training cost, with exactly "
+                   "the adapter arm's metrics (inference is timed in inference_timing, beside the adapter).")
 def slm_evaluation(context: AssetExecutionContext, gold_labels: pl.DataFrame, slm: SlmTraining, models: ModelStore):
     from genai_lab.ml.scoring import evaluate_model
 
     frames = []
-    ladder = slm.slm.ladder()
-    for size in ladder:
+    for size in slm.slm.ladder():
         champion = models.champion(store_name(CLASSIFIER, size))
         if champion is None:
             raise FileNotFoundError(f"model store {models.folder} holds no champion of {store_name(CLASSIFIER, size)}: "
                                     f"materialize {CLASSIFIER} first")
         model, tokenizer = load_classifier(champion.path)
         manifest = champion.manifest
-        names = [store_name(CLASSIFIER, size)] + ([CLASSIFIER] if size == slm.slm.size or len(ladder) == 1 else [])
-        evaluation, timing = evaluate_model(
+        names = evaluation_names(slm.slm, size)
+        evaluation = evaluate_model(
             model, tokenizer, gold_labels, names[0], batch_size=slm.training.inference_batch_size, max_length=slm.training.max_length,
-            throughput_rows=slm.cost.throughput_rows, latency_runs=slm.cost.latency_runs,
             training_cost={**manifest["cost"], "disk_mb": manifest["disk_mb"]})
         for name in names:
             frames.append(evaluation.with_columns(pl.lit(name).alias("model"), pl.lit(champion.version).alias("model_version")))
-        context.log.info(f"{names[0]} {champion.version}: {timing['reviews_per_s']:.0f} reviews/s batched, p50 {timing['latency_p50_ms']:.1f} ms")
     evaluation = pl.concat(frames)
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
 

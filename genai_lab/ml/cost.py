@@ -16,15 +16,12 @@ from genai_lab.settings import StrictConfig
 
 
 class CostSettings(StrictConfig):
-    """Power draws behind the energy estimate, and how inference is timed."""
+    """Power draws behind the energy estimate (inference is timed by `inference_timing`, every model together)."""
 
     #: average power of one busy CPU core, watts (a laptop core under load: 5-15 W)
     cpu_watts_per_core: float = 10.0
     #: average power of one busy GPU, watts
     gpu_watts: float = 300.0
-    #: inference timing: reviews timed for batched throughput, single-review calls timed for latency
-    throughput_rows: int = 512
-    latency_runs: int = 50
 
 
 @dataclass
