@@ -30,11 +30,11 @@ def test_tokenizer_is_a_standard_folder_that_knows_the_corpus(tokenizer):
 
 
 def test_sizes_grow_and_unknown_sizes_are_errors(tokenizer):
-    params = [_count(model_config(size, tokenizer, 128)) for size in ("tiny", "small", "medium")]
-    assert params == sorted(params) and len(set(params)) == 3
+    params = [_count(model_config(size, tokenizer, 128)) for size in ("tiny", "mini", "small", "medium")]
+    assert params == sorted(params) and len(set(params)) == 4
     with pytest.raises(ValueError, match="unknown SLM size"):
         SlmSettings(sizes=["tiny", "huge"]).ladder()
-    assert SlmSettings().ladder() == ["small"] and set(SIZES) >= {"tiny", "small"}
+    assert SlmSettings().ladder() == ["mini"] and set(SIZES) >= {"tiny", "mini", "small"}
 
 
 def test_the_activation_is_a_setting_and_a_misspelt_one_is_an_error(tokenizer):
