@@ -215,6 +215,13 @@ def test_models_timed_together_each_get_their_own_figures(tiny_base_model):
     assert sum(1 for _, n in calls if n == 1) == 2 + 8
 
 
+def test_timing_settings_refuse_an_empty_measurement():
+    from genai_lab.ml.scoring import TimingSettings
+
+    with pytest.raises(ValueError, match=r"\['passes', 'latency_runs'\] must be at least 1"):
+        TimingSettings(passes=0, latency_runs=0)
+
+
 def test_arm_evaluation_holds_quality_and_training_cost(tiny_base_model):
     from genai_lab.ml.classifier import load_base_classifier, load_tokenizer
     from genai_lab.ml.scoring import TRAINING_COST_METRICS, evaluate_model

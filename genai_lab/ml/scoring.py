@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from pydantic import model_validator
 
 from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, score_predictions
 from genai_lab.ml.classifier import LABELS, predict_proba
@@ -44,6 +45,13 @@ class TimingSettings(StrictConfig):
     passes: int = 3
     #: single-review calls timed per model for the latency percentiles
     latency_runs: int = 50
+
+    @model_validator(mode="after")
+    def _validate(self) -> TimingSettings:
+        small = [name for name in ("throughput_rows", "passes", "latency_runs") if getattr(self, name) < 1]
+        if small:
+            raise ValueError(f"timing settings {small} must be at least 1 (a median or percentile of nothing is no figure)")
+        return self
 
 
 @dataclass
