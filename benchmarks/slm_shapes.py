@@ -7,7 +7,7 @@ Random weights: throughput depends on the shape, not on what the weights learned
 Lin-2018 gold reviews where `../shared/data/gold` exists (else generated reviews), tokenised by the
 base model's tokenizer for the base model and, for the SLM shapes, by an 8k WordPiece tokenizer
 trained on the embedded generator's reviews, at the arms' inference batch size and input length. A shape `HxL` is hidden size H,
-L layers, 4 attention heads (as `small`), 4H feed-forward. Prints one line per model and a JSON line.
+L layers, 4 attention heads (as `small`), 4H feed-forward (`HxLxF`: F feed-forward). Prints one line per model and a JSON line.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ GOLD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gold" /
 
 
 def shape_config(shape: str) -> dict[str, int]:
-    hidden, layers = (int(part) for part in shape.lower().split("x"))
-    return {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
-            "intermediate_size": 4 * hidden}
+    parts = [int(part) for part in shape.lower().split("x")]
+    hidden, layers, feed_forward = parts[0], parts[1], (parts[2] if len(parts) > 2 else 4 * parts[0])
+    return {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4, "intermediate_size": feed_forward}
 
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", action="append", default=[], help="HIDDENxLAYERS, e.g. 256x2 (repeatable)")
+    parser.add_argument("--shape", action="append", default=[], help="HIDDENxLAYERS[xFEEDFORWARD], e.g. 256x2 or 192x2x384 (repeatable)")
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--passes", type=int, default=5)
     args = parser.parse_args()
