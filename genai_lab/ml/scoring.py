@@ -99,13 +99,6 @@ def time_together(contenders: dict[str, Contender], texts: list[str], *, passes:
                    "latency_p95_ms": float(np.percentile(latencies[name], 95)), "inference_rows": len(texts)} for name in names}
 
 
-def inference_cost(model, tokenizer, texts: list[str], *, batch_size: int, max_length: int, latency_runs: int = 50,
-                   passes: int = 3) -> dict[str, float]:
-    """One model's batched throughput and single-review latency (for benchmarks; the pipeline times its models together)."""
-    return time_together({"model": Contender(model, tokenizer, batch_size, max_length)}, texts, passes=passes,
-                         latency_runs=latency_runs)["model"]
-
-
 def timing_texts(gold: pl.DataFrame, rows: int) -> list[str]:
     """`rows` gold review texts to time inference on (any gold text where there is no review-level set)."""
     reviews = gold.filter(pl.col("task") == "review_sentiment")["text"].unique(maintain_order=True)
