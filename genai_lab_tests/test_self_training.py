@@ -148,3 +148,30 @@ def test_the_round_budget_grows_with_the_candidates_between_its_bounds():
     assert settings.rows_per_round(100_000) == 2000
     assert settings.rows_per_round(161_691) == 3000  # the shared reviews: the cap
     assert SelfTrainingSettings(max_train_rows=300).rows_per_round(10_000) == 300  # a cap below the floor wins
+
+
+def test_a_stored_adapter_loads_after_its_base_folder_moved(tiny_base_model, tmp_path):
+    """peft records the base as the folder it was loaded from; the store's manifest names it, so a rebuilt venv still loads it."""
+    import json
+    import shutil
+
+    import torch
+
+    from genai_lab.ml.store import MANIFEST
+
+    moved = tmp_path / "old_venv_base"
+    shutil.copytree(tiny_base_model, moved)
+    torch.manual_seed(0)
+    model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(moved), r=4, alpha=8))
+    folder = tmp_path / "stored"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    assert json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] == str(moved)
+    shutil.rmtree(moved)
+    (folder / MANIFEST).write_text(json.dumps({"base_model": {"id": str(tiny_base_model)}}))
+
+    reloaded, _ = load_adapter(folder)
+    inputs = tokenizer(["fine app"], return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded(**inputs).logits, model(**inputs).logits, atol=1e-5)

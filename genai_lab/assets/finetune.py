@@ -83,16 +83,16 @@ def store_classifier(context: AssetExecutionContext, models: ModelStore, name: s
     from genai_lab.ml.classifier import predict_proba
     from genai_lab.ml.self_training import macro_f1
 
-    champion = models.champion(name)
     champion_score = None
-    if champion is not None and holdout.height:
-        try:
+    try:
+        champion = models.champion(name)
+        if champion is not None and holdout.height:
             champion_model, champion_tokenizer = load_champion(champion.path)
             probabilities = predict_proba(champion_model, champion_tokenizer, holdout["text"].to_list(), holdout["aspect"].to_list(),
                                           batch_size=settings.inference_batch_size, max_length=settings.max_length)
             champion_score = macro_f1(holdout["label_index"].to_numpy(), probabilities.argmax(axis=1))
-        except Exception as error:  # noqa: BLE001 - an unloadable champion (other base, deleted files) is replaced, not fatal
-            context.log.warning(f"Champion {champion.version} of {name} could not be scored ({error}); the new version replaces it")
+    except Exception as error:  # noqa: BLE001 - a champion that cannot be served (deleted files, other base) is replaced, not fatal
+        context.log.warning(f"The champion of {name} could not be scored ({error}); the new version replaces it")
 
     def write(folder):
         model.save_pretrained(str(folder), safe_serialization=True)

@@ -44,13 +44,23 @@ def build_adapter_model(settings: LoraSettings):
 
 
 def load_adapter(folder: str | Path, base_model: str | None = None):
-    """(model in eval mode, tokenizer) from an adapter folder; the base comes from the adapter's config unless given."""
+    """(model in eval mode, tokenizer) from an adapter folder.
+
+    The base is `base_model` if given, else the model store manifest's base id, else the adapter's
+    config. The manifest comes first: peft records the base as the absolute folder it was loaded from
+    (inside the venv of the training run), which a rebuilt or moved environment no longer has, while
+    the manifest keeps the setting's name (the default package), resolved again here.
+    """
     import json
 
     from peft import PeftModel
 
+    from genai_lab.ml.store import MANIFEST
+
     folder = Path(folder)
-    base = base_model or json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
+    manifest = folder / MANIFEST
+    recorded = json.loads(manifest.read_text()).get("base_model", {}).get("id") if manifest.exists() else None
+    base = base_model or recorded or json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
     model = PeftModel.from_pretrained(load_base_classifier(resolve_base_model(base)), str(folder))
     model.eval()
     return model, load_tokenizer(folder)
