@@ -28,12 +28,18 @@ def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
         aspects = connection.execute("select count(*) from lab.pseudo_labels where level = 'aspect'").fetchone()[0]
         models = {row[0] for row in connection.execute("select distinct model from lab.label_quality").fetchall()}
         synthetic = connection.execute("select bool_and(gold_synthetic) from lab.label_quality").fetchone()[0]
+        gold_sets = {row[0] for row in connection.execute("select distinct dataset from lab.label_quality").fetchall()}
+        # synthetic gold is drawn apart from the dump the labellers were fitted on
+        shared_texts = connection.execute("select count(*) from lab.clean_reviews where content in "
+                                          "(select text from lab.gold_labels)").fetchone()[0]
         accuracy = connection.execute("select value from lab.label_quality where model = 'label_model' and "
                                       "task = 'review_sentiment' and metric = 'accuracy'").fetchone()[0]
     assert reviews[0] == clean and reviews[1] + reviews[2] == clean  # every clean review labelled or abstaining
     assert aspects == mentions > 0
     assert {"label_model", "majority_vote", "vader", "rating", "zero_shot", "majority_class"} <= models
     assert synthetic is True
+    assert gold_sets == {"synthetic_heldout"}
+    assert shared_texts < 0.1 * clean
     assert 0.5 < accuracy <= 1.0
     probes = list((tmp_path / "models" / "rating_probe@small").glob("v*/probe.safetensors"))
     assert len(probes) == 1  # the partition's probe, fitted on its own star ratings, kept for label_quality
