@@ -241,3 +241,36 @@ def test_synthetic_offsets_follow_repeated_terms() -> None:
     )
     aspects = gold_from_synthetic(dump, truth).filter(pl.col("task") == "aspect_polarity")
     assert aspects.select("aspect_from", "aspect_to", "label").rows() == [(20, 24, "negative"), (30, 34, "neutral")]
+
+
+def test_a_file_without_one_usable_row_is_named(tmp_path: Path) -> None:
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text("text,label\n")
+    with pytest.raises(GoldError, match=r"header_only.csv: no usable gold row among its 0 rows"):
+        load_gold_file(header_only)
+    all_conflict = tmp_path / "conflicts.csv"
+    pl.DataFrame({"text": ["a", "b"], "polarity": ["conflict", "conflict"]}).write_csv(all_conflict)
+    with pytest.raises(GoldError, match=r"conflicts.csv: no usable gold row among its 2 rows \(2 'conflict'\)"):
+        load_gold_file(all_conflict)
+    no_aspects = tmp_path / "no_aspects.csv"
+    pl.DataFrame({"text": ["a", "b"], "aspect_term": [None, None], "polarity": [None, None]},
+                 schema={"text": pl.String, "aspect_term": pl.String, "polarity": pl.String}).write_csv(no_aspects)
+    with pytest.raises(GoldError, match=r"no_aspects.csv: .*2 without 'aspect_term'"):
+        load_gold_file(no_aspects)
+
+
+def test_a_nested_column_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "nested.parquet"
+    pl.DataFrame({"text": ["good app"], "label": [["positive", "neutral"]]}).write_parquet(path)
+    with pytest.raises(GoldError, match=r"nested.parquet: column 'label' holds List\(String\); expected one text or label per row"):
+        load_gold_file(path)
+
+
+def test_files_that_are_not_gold_are_reported(tmp_path: Path, caplog) -> None:
+    pl.DataFrame({"text": ["a"], "label": ["positive"]}).write_csv(tmp_path / "ok.csv")
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / "more.tsv").write_text("text\tlabel\nb\tnegative\n")
+    with caplog.at_level("WARNING"):
+        gold = load_gold_folder(tmp_path)
+    assert gold.height == 1
+    assert "more.tsv" in caplog.text and "README.md" not in caplog.text

@@ -146,6 +146,9 @@ def test_settings_are_strict_and_validated():
         LabelSettings(app_negative_terms=["(unclosed"])
     with pytest.raises(ValueError):
         LabelSettings(min_confidence=1.5)
+    for outside_the_label_models_range in (0.3, 1.0):  # accepted once, then failed after the embedding pass
+        with pytest.raises(ValueError, match="label_model_prior_accuracy"):
+            LabelSettings(label_model_prior_accuracy=outside_the_label_models_range)
 
 
 def test_rating_probe_learns_from_star_ratings(tmp_path):

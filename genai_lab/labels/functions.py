@@ -221,11 +221,13 @@ class LabelSettings(StrictConfig):
             raise ValueError(f"need -1 <= vader_negative < vader_positive <= 1, got {self.vader_negative}, {self.vader_positive}")
         if not 1 <= self.rating_negative_max < self.rating_positive_min <= 5:
             raise ValueError("need 1 <= rating_negative_max < rating_positive_min <= 5")
-        for name in ("rating_contradiction", "rating_neutral_band", "min_confidence", "probe_min_probability",
-                     "label_model_prior_accuracy"):
+        for name in ("rating_contradiction", "rating_neutral_band", "min_confidence", "probe_min_probability"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
+        # the label model's own bound, checked here so a bad value fails before the embedding pass, not after it
+        if not 1.0 / len(LABELS) < self.label_model_prior_accuracy < 1.0:
+            raise ValueError(f"label_model_prior_accuracy must lie in (1/{len(LABELS)}, 1), got {self.label_model_prior_accuracy}")
         if self.negation_window < 0 or self.app_lexicon_min_score < 1 or self.request_max_polarity < 0:
             raise ValueError("negation_window and request_max_polarity must be >= 0, app_lexicon_min_score >= 1")
         for name in ("prototypes_negative", "prototypes_neutral", "prototypes_positive", "app_negative_terms",

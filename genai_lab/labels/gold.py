@@ -39,6 +39,7 @@ Bad input raises :class:`GoldError` naming the file and what it has versus what 
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -62,6 +63,9 @@ SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 REVIEW_TYPES: tuple[str, ...] = ("bug_report", "feature_request", "user_experience", "rating")
 TASKS: tuple[str, ...] = ("review_sentiment", "aspect_polarity", "review_type")
 GOLD_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
+# notes kept beside gold files (the shared gold has a README.md): skipped without a warning
+_NOTE_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".rst")
+log = logging.getLogger(__name__)
 
 GOLD_SCHEMA: dict[str, pl.DataType] = {
     "dataset": pl.String(),
@@ -119,9 +123,11 @@ def _gold_files(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise GoldError(f"gold folder {folder} does not exist or is not a folder")
-    files = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in GOLD_SUFFIXES
-    )
+    visible = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    files = sorted(p for p in visible if p.suffix.lower() in GOLD_SUFFIXES)
+    skipped = sorted(p.name for p in visible if p.suffix.lower() not in GOLD_SUFFIXES + _NOTE_SUFFIXES)
+    if skipped:  # a .tsv or .csv.gz dataset would otherwise be missing from every table without a word
+        log.warning(f"gold folder {folder}: not read (only {', '.join(GOLD_SUFFIXES)} files are gold): {', '.join(skipped)}")
     stems: dict[str, Path] = {}
     for p in files:
         if p.stem in stems:
@@ -194,6 +200,9 @@ def load_gold_file(path: str | Path) -> pl.DataFrame:
     if len(label_names) == 2:
         raise GoldError(f"{path}: has both 'polarity' and 'label' columns; keep one ({expected})")
     aspect_name = "aspect_term" if "aspect_term" in cols else "category" if "category" in cols else None
+    for name in ("text", label_names[0], aspect_name):
+        if name and raw[cols[name]].dtype.is_nested():
+            raise GoldError(f"{path}: column {cols[name]!r} holds {raw[cols[name]].dtype}; expected one text or label per row")
 
     df = raw.select(
         pl.col(cols["text"]).cast(pl.String).alias("text"),
@@ -234,7 +243,13 @@ def load_gold_file(path: str | Path) -> pl.DataFrame:
     elif no_label.any():
         raise GoldError(f"{path}: rows {_row_numbers(no_label)} have no {label_names[0]!r}")
 
-    df = df.with_columns(key=_label_key(pl.col("raw_label"))).filter(~pl.col("key").is_in(list(_IGNORED_LABELS)))
+    df = df.with_columns(key=_label_key(pl.col("raw_label")))
+    ignored = int(df["key"].is_in(list(_IGNORED_LABELS)).sum())
+    df = df.filter(~pl.col("key").is_in(list(_IGNORED_LABELS)))
+    if df.height == 0:  # else the set would vanish from every table (or, alone in the folder, turn the run synthetic)
+        raise GoldError(f"{path}: no usable gold row among its {raw.height:,} rows ({ignored:,} 'conflict'"
+                        + (f", {int(no_aspect.sum()):,} without {aspect_name!r}" if aspect_name else "")
+                        + f"); {expected}, with at least one labelled row")
     keys = set(df["key"].unique().to_list())
     is_sentiment = keys <= _SENTIMENT_SPELLINGS.keys()
     is_type = keys <= _REVIEW_TYPE_SPELLINGS.keys()
