@@ -175,3 +175,22 @@ def test_a_stored_adapter_loads_after_its_base_folder_moved(tiny_base_model, tmp
     model.eval()
     with torch.no_grad():
         assert torch.allclose(reloaded(**inputs).logits, model(**inputs).logits, atol=1e-5)
+
+
+def test_a_kill_between_the_checkpoint_renames_keeps_the_last_whole_checkpoint(tmp_path):
+    from genai_lab.ml.self_training import latest_checkpoint, swap_in_checkpoint
+
+    swap_in_checkpoint(tmp_path, lambda folder: (folder / "state.json").write_text('{"step": 1}'))
+    assert latest_checkpoint(tmp_path, "state.json") == tmp_path / "checkpoint"
+    swap_in_checkpoint(tmp_path, lambda folder: (folder / "state.json").write_text('{"step": 2}'))
+    assert (tmp_path / "checkpoint" / "state.json").read_text() == '{"step": 2}'
+    assert not (tmp_path / "checkpoint.old").exists() and not (tmp_path / "checkpoint.new").exists()
+    # killed after `checkpoint` became `checkpoint.old`, before the new one was renamed in
+    (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.old")
+    (tmp_path / "checkpoint.new").mkdir()
+    assert latest_checkpoint(tmp_path, "state.json") == tmp_path / "checkpoint.old"
+    # killed while the new one was being written: the half-written folder is never taken
+    (tmp_path / "checkpoint.old").rename(tmp_path / "checkpoint")
+    (tmp_path / "checkpoint.new" / "model.safetensors").write_bytes(b"half")
+    assert latest_checkpoint(tmp_path, "state.json") == tmp_path / "checkpoint"
+    assert latest_checkpoint(tmp_path / "nothing", "state.json") is None

@@ -203,19 +203,13 @@ def load_optimizer_state(optimizer, path: Path) -> None:
     optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
 
 
-def _write_checkpoint(folder: Path, model, optimizer, best_state: dict | None, train_set: pl.DataFrame, position: dict) -> None:
-    """Writes a new checkpoint beside the last one and swaps it in, so a kill mid-write keeps the previous one."""
-    from safetensors.torch import save_file
-
+def swap_in_checkpoint(folder: Path, write) -> None:
+    """`write(staging)` fills a new checkpoint beside the last one, then it is swapped in: a kill at any point
+    leaves a whole checkpoint as `checkpoint` or `checkpoint.old` (see `latest_checkpoint`)."""
     staging = folder / "checkpoint.new"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    save_file(_trainable_state(model), str(staging / "trainable.safetensors"))
-    if best_state is not None:
-        save_file(best_state, str(staging / "best.safetensors"))
-    save_optimizer_state(optimizer, staging)
-    train_set.write_parquet(staging / "train_set.parquet")
-    (staging / "position.json").write_text(json.dumps(position))
+    write(staging)
     current, old = folder / "checkpoint", folder / "checkpoint.old"
     shutil.rmtree(old, ignore_errors=True)
     if current.exists():
@@ -224,12 +218,30 @@ def _write_checkpoint(folder: Path, model, optimizer, best_state: dict | None, t
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _read_checkpoint(folder: Path) -> Path | None:
+def latest_checkpoint(folder: Path, last_file: str) -> Path | None:
+    """The checkpoint `swap_in_checkpoint` left, by the file its writer writes last; None when there is none."""
     for name in ("checkpoint", "checkpoint.old"):  # .old survives a kill between the two renames
         candidate = folder / name
-        if (candidate / "position.json").exists():
+        if (candidate / last_file).exists():
             return candidate
     return None
+
+
+POSITION_FILE = "position.json"
+
+
+def _write_checkpoint(folder: Path, model, optimizer, best_state: dict | None, train_set: pl.DataFrame, position: dict) -> None:
+    from safetensors.torch import save_file
+
+    def write(staging: Path) -> None:
+        save_file(_trainable_state(model), str(staging / "trainable.safetensors"))
+        if best_state is not None:
+            save_file(best_state, str(staging / "best.safetensors"))
+        save_optimizer_state(optimizer, staging)
+        train_set.write_parquet(staging / "train_set.parquet")
+        (staging / POSITION_FILE).write_text(json.dumps(position))
+
+    swap_in_checkpoint(folder, write)
 
 
 # ---- the loop ----------------------------------------------------------------------------------
@@ -290,7 +302,7 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
     model, optimizer = accelerator.prepare(model, optimizer)
 
     budget = settings.rows_per_round(data["candidates"].height)
-    checkpoint = _read_checkpoint(work_dir)
+    checkpoint = latest_checkpoint(work_dir, POSITION_FILE)
     best_state: dict | None = None
     if checkpoint is not None:
         from safetensors.torch import load_file

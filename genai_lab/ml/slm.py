@@ -44,6 +44,10 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
+#: written last into a pretraining checkpoint: its presence marks the checkpoint whole
+STATE_FILE = "state.json"
+
+
 class SlmSettings(StrictConfig):
     """Tokenizer, model size and pretraining budget of the from-scratch arm."""
 
@@ -202,7 +206,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     from safetensors.torch import load_model, save_model
 
     from genai_lab.ml.precision import autocast
-    from genai_lab.ml.self_training import load_optimizer_state, save_optimizer_state
+    from genai_lab.ml.self_training import latest_checkpoint, load_optimizer_state, save_optimizer_state, swap_in_checkpoint
 
     blocks = pack_blocks(tokenizer, texts, settings.max_length)
     rng = np.random.default_rng(settings.seed)
@@ -214,9 +218,9 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay, betas=(0.9, 0.98))
     work_dir.mkdir(parents=True, exist_ok=True)
     state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "history": []}
-    checkpoint = work_dir / "checkpoint"
-    if (checkpoint / "state.json").exists():
-        state = json.loads((checkpoint / "state.json").read_text())
+    checkpoint = latest_checkpoint(work_dir, STATE_FILE)
+    if checkpoint is not None:
+        state = json.loads((checkpoint / STATE_FILE).read_text())
         load_model(model, str(checkpoint / "model.safetensors"))  # save_model/load_model keep tied weights tied
         load_optimizer_state(optimizer, checkpoint)
         log.info(f"Resuming pretraining at step {state['step']} ({state['elapsed_s']:.0f} s done)")
@@ -237,14 +241,12 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         return max(done + 1, min(epoch_steps, int(done / state["elapsed_s"] * budget_s)))
 
     def save() -> None:
-        staging = work_dir / "checkpoint.new"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        save_model(model, str(staging / "model.safetensors"))
-        save_optimizer_state(optimizer, staging)
-        (staging / "state.json").write_text(json.dumps(state))
-        shutil.rmtree(checkpoint, ignore_errors=True)
-        staging.rename(checkpoint)
+        def write(staging: Path) -> None:
+            save_model(model, str(staging / "model.safetensors"))
+            save_optimizer_state(optimizer, staging)
+            (staging / STATE_FILE).write_text(json.dumps(state))
+
+        swap_in_checkpoint(work_dir, write)
 
     model.train()
     started = time.monotonic() - state["elapsed_s"]
