@@ -22,6 +22,7 @@ from genai_lab.insight.market import OpportunitySettings
 from genai_lab.ml.lora import load_merged_adapter
 from genai_lab.ml.serving import ServingSettings
 from genai_lab.ml.store import ModelStore
+from genai_lab.partitions import eager_over_materialized_partitions
 from genai_lab.resources import LabHome
 
 GROUP = "insight"
@@ -82,7 +83,7 @@ def _market_inputs(review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame
     return mention_frame(review_predictions, reviews, settings), request_frame(review_predictions, reviews, settings), reviews
 
 
-@asset(group_name=GROUP, pool=DUCKDB_POOL, automation_condition=AutomationCondition.eager(),
+@asset(group_name=GROUP, pool=DUCKDB_POOL, automation_condition=eager_over_materialized_partitions(),
        description="Unmet needs per category and app: share of negative/positive mentions by aspect, growth, helpful votes, "
                    "PII-masked complaints, feature requests clustered into themes, ranked by a documented opportunity score.")
 def market_opportunities(context: AssetExecutionContext, review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame,
@@ -112,7 +113,7 @@ def market_opportunities(context: AssetExecutionContext, review_predictions: pl.
     })
 
 
-@asset(group_name="reports", automation_condition=AutomationCondition.eager(),
+@asset(group_name="reports", automation_condition=eager_over_materialized_partitions(),
        description="What users of each category hate and ask for: top unmet needs, per-category aspect shares, competing apps side "
                    "by side, monthly trends, quoted complaints, feature-request themes. <home>/reports/opportunity_report.*")
 def opportunity_report(context: AssetExecutionContext, market_opportunities: pl.DataFrame, review_predictions: pl.DataFrame,
