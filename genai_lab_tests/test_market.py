@@ -109,6 +109,29 @@ def test_feature_requests_cluster_into_named_themes():
     assert set(rows["category"]) == {"Uncategorised"}  # a null category is named, not dropped
 
 
+def test_a_theme_counts_the_apps_asking_apart_from_the_apps_of_the_category():
+    # Notes has three apps; only A's and B's users ask for dark mode
+    texts = [f"Please add a dark mode, my eyes hurt at night ({i})" for i in range(12)]
+    predictions = pl.DataFrame({"review_id": [f"q{i}" for i in range(12)], "level": "review", "text": texts, "confidence": 0.9,
+                                "is_feature_request": True})
+    reviews = pl.DataFrame({"review_id": [f"q{i}" for i in range(13)], "app_id": ["a", "b"] * 6 + ["c"],
+                            "app_name": ["A", "B"] * 6 + ["C"], "category": "Notes",
+                            "date": [dt.datetime(2025, 1 + i % 12, 1, tzinfo=dt.UTC) for i in range(13)], "vote_sum": [1] * 13})
+    settings = OpportunitySettings(themes=1, min_theme_requests=5)
+    themes = feature_request_themes(request_frame(predictions, reviews, settings), _bag_of_words, set(), settings,
+                                    all_reviews=review_meta(reviews, settings))
+    row = themes.filter(pl.col("level") == CATEGORY_LEVEL).row(0, named=True)
+    assert (row["apps_asking"], row["competitors"]) == (2, 3)
+    from genai_lab.reports.opportunities import build_opportunity_report
+
+    aspect_predictions, aspect_reviews = _planted_market()  # Notes too, so the category gets its section and theme table
+    mentions = mention_frame(aspect_predictions, aspect_reviews, settings)
+    table = market_opportunities(aspect_opportunities(mentions, settings), themes)
+    report = build_opportunity_report(table, monthly_trend(mentions), settings)
+    assert "12 requests from users of 2 of 3 app(s)" in report.findings[1]
+    assert "| 12 | 2 of 3 |" in report.markdown
+
+
 def test_spherical_kmeans_separates_two_directions():
     vectors = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

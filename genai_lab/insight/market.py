@@ -78,7 +78,9 @@ class OpportunitySettings(StrictConfig):
 OPPORTUNITY_SCHEMA = {
     "kind": pl.String, "level": pl.String, "category": pl.String, "app": pl.String, "need": pl.String,
     "mentions": pl.Int64, "negative": pl.Int64, "positive": pl.Int64, "negative_share": pl.Float64, "positive_share": pl.Float64,
-    "growth": pl.Float64, "helpful_votes_mean": pl.Float64, "competitors": pl.Int64, "best_served_app": pl.String,
+    # competitors: apps of the category with a say in the need (aspects: enough mentions of it; themes: every app of the
+    # category); apps_asking (themes only): the apps whose users asked for it
+    "growth": pl.Float64, "helpful_votes_mean": pl.Float64, "competitors": pl.Int64, "apps_asking": pl.Int64, "best_served_app": pl.String,
     "best_served_negative_share": pl.Float64, "score": pl.Float64, "rank": pl.Int64, "quotes": pl.List(pl.String),
 }
 
@@ -292,7 +294,7 @@ def feature_request_themes(requests: pl.DataFrame, embed: Callable[[list[str]], 
     rows = pl.concat([
         by_category.join(_quotes(themed, ["category", "need"], settings, order, descending), on=["category", "need"], how="left"),
         by_app.join(_quotes(themed, ["category", "need", "app"], settings, order, descending), on=["category", "need", "app"], how="left"),
-    ], how="diagonal_relaxed").drop("apps_asking", "apps_in_category", "spread", strict=False)
+    ], how="diagonal_relaxed").drop("apps_in_category", "spread", strict=False)
     return _finish(rows.with_columns(pl.lit(FEATURE_REQUEST).alias("kind")))
 
 

@@ -57,6 +57,12 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _apps_asking(theme: dict) -> str:
+    """"2 of 5": the apps whose users ask for a theme, of the category's apps."""
+    asking = theme["apps_asking"] or 0
+    return f"{asking} of {theme['competitors']}" if theme["competitors"] else str(asking)
+
+
 def _ranking(opportunities: pl.DataFrame) -> pl.DataFrame:
     return opportunities.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
 
@@ -78,7 +84,7 @@ def key_findings(opportunities: pl.DataFrame) -> list[str]:
     if not themes.is_empty():
         top = themes.row(0, named=True)
         findings.append(f"The most pressing feature request is **{top['need']}** in {top['category']}: {top['mentions']:,} requests "
-                        f"across {top['competitors'] or 0} app(s) of the category, {describe_growth(top['growth'])}.")
+                        f"from users of {_apps_asking(top)} app(s) of the category, {describe_growth(top['growth'])}.")
     apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT))
     if not apps.is_empty():
         spread = (apps.group_by("category", "need").agg(
@@ -220,8 +226,8 @@ def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category:
                                 items=list(r["quotes"] or [])))
     if not themes.is_empty():
         blocks.append(Block("h3", "Feature requests by theme"))
-        blocks.append(Block("table", header=["theme", "requests", "apps asked", "growth", "score"],
-                            items=[[r["need"], f"{r['mentions']:,}", str(r["competitors"] or "–"), describe_growth(r["growth"]),
+        blocks.append(Block("table", header=["theme", "requests", "apps asking (of the category's)", "growth", "score"],
+                            items=[[r["need"], f"{r['mentions']:,}", _apps_asking(r), describe_growth(r["growth"]),
                                     _num(r["score"])] for r in themes.head(settings.top_needs).iter_rows(named=True)]))
         for r in themes.head(3).iter_rows(named=True):
             blocks.append(Block("quotes", f"{r['need']} — {r['mentions']:,} requests", items=list(r["quotes"] or [])))
