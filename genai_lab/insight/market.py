@@ -40,6 +40,8 @@ from genai_lab.text.rules import mask_pii
 NEGATIVE, POSITIVE = "negative", "positive"
 ASPECT, FEATURE_REQUEST = "aspect", "feature_request"
 CATEGORY_LEVEL, APP_LEVEL = "category", "app"
+# a review id is unique only within its dump (ingest keys reviews the same way)
+REVIEW_KEY = ["dump_id", "review_id"]
 
 # Words that say a review asks for something but not *what*: never a theme's name.
 REQUEST_WORDS = (
@@ -88,7 +90,7 @@ OPPORTUNITY_SCHEMA = {
 def review_meta(reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.DataFrame:
     category = pl.col("category").cast(pl.String).str.strip_chars()
     return reviews.select(
-        "review_id",
+        *REVIEW_KEY,
         pl.coalesce(pl.col("app_name"), pl.col("app_id"), pl.lit("(unknown app)")).alias("app"),
         pl.when(category.is_null() | (category == "") | category.str.to_lowercase().is_in(["undefined", "null", "none", "n/a"]))
         .then(pl.lit(settings.uncategorised)).otherwise(category).alias("category"),
@@ -101,16 +103,16 @@ def review_meta(reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.Data
 def mention_frame(predictions: pl.DataFrame, reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.DataFrame:
     """Scored aspect mentions with their review's app, category, month and helpful votes."""
     aspects = predictions.filter((pl.col("level") == ASPECT) & pl.col("sentiment").is_not_null()).select(
-        "review_id", pl.col("aspect_category").alias("need"), "text", "sentiment", "confidence")
-    return aspects.join(review_meta(reviews, settings), on="review_id", how="left").with_columns(
+        *REVIEW_KEY, pl.col("aspect_category").alias("need"), "text", "sentiment", "confidence")
+    return aspects.join(review_meta(reviews, settings), on=REVIEW_KEY, how="left").with_columns(
         pl.col("app").fill_null("(unknown app)"), pl.col("category").fill_null(settings.uncategorised), pl.col("helpful").fill_null(0))
 
 
 def request_frame(predictions: pl.DataFrame, reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.DataFrame:
     """Reviews the review-type detector calls feature requests, with their review's app, category, month and helpful votes."""
     requests = predictions.filter((pl.col("level") == "review") & pl.col("is_feature_request").fill_null(False)).select(
-        "review_id", "text", "confidence")
-    return requests.join(review_meta(reviews, settings), on="review_id", how="left").with_columns(
+        *REVIEW_KEY, "text", "confidence")
+    return requests.join(review_meta(reviews, settings), on=REVIEW_KEY, how="left").with_columns(
         pl.col("app").fill_null("(unknown app)"), pl.col("category").fill_null(settings.uncategorised), pl.col("helpful").fill_null(0))
 
 
@@ -193,7 +195,7 @@ def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings) 
               .with_columns((pl.col("negative").log1p() * pl.col("negative_share") * pl.col("growth")
                              * _helpful_factor(pl.col("helpful_votes_mean"))).alias("score"),
                             pl.lit(APP_LEVEL).alias("level")))
-    order, descending = ["helpful", "confidence", "review_id"], [True, True, False]
+    order, descending = ["helpful", "confidence", *REVIEW_KEY], [True, True, False, False]
     quotes_by_category = _quotes(negatives, ["category", "need"], settings, order, descending)
     quotes_by_app = _quotes(negatives, ["category", "need", "app"], settings, order, descending)
     rows = pl.concat([
@@ -290,7 +292,7 @@ def feature_request_themes(requests: pl.DataFrame, embed: Callable[[list[str]], 
               .with_columns(pl.col("growth").fill_null(1.0))
               .with_columns((pl.col("mentions").log1p() * pl.col("growth") * _helpful_factor(pl.col("helpful_votes_mean"))).alias("score"),
                             pl.lit(APP_LEVEL).alias("level")))
-    order, descending = ["closeness", "helpful", "review_id"], [True, True, False]
+    order, descending = ["closeness", "helpful", *REVIEW_KEY], [True, True, False, False]
     rows = pl.concat([
         by_category.join(_quotes(themed, ["category", "need"], settings, order, descending), on=["category", "need"], how="left"),
         by_app.join(_quotes(themed, ["category", "need", "app"], settings, order, descending), on=["category", "need", "app"], how="left"),
