@@ -180,7 +180,7 @@ def _score_explained(settings: OpportunitySettings) -> list[str]:
         "helpful: the App Store's helpful votes of the complaints (requests), so needs that many readers agree with weigh more.",
         "Sentiment is the serving model's prediction per aspect mention; feature requests are the review-type detector's; quotes are "
         f"the most helpful readable ones ({settings.quote_min_chars}–{settings.quote_max_chars} characters), with e-mail addresses, "
-        "URLs and phone numbers masked.",
+        "URLs, phone numbers and @handles masked.",
     ]
 
 
