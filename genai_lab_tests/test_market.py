@@ -173,6 +173,9 @@ def test_report_names_the_planted_need_and_embeds_its_plots():
     assert "Beta" in report.markdown and "## Notes" in report.markdown and "<h2>Notes</h2>" in report.html
     assert report.html.count("data:image/png;base64,") >= 3  # ranking, competitors heatmap, trend
     assert "src=\"http" not in report.html  # self-contained
+    # growth is against each app's own review flow, not the category's volume
+    riser = next(f for f in report.findings if "grow fastest" in f)
+    assert "**sync** in Notes" in riser and "last 3 months of each app's data" in riser and "category's overall volume" not in riser
 
 
 def test_findings_follow_the_numbers():
@@ -184,6 +187,18 @@ def test_findings_follow_the_numbers():
                                  .then(pl.col("negative") + 1000).otherwise(pl.col("negative")).alias("negative"))
     after = key_findings(changed)[0]
     assert before != after and f"{table.filter((pl.col('need') == 'sync') & (pl.col('level') == CATEGORY_LEVEL))['negative'][0] + 1000:,}" in after
+
+
+def test_quotes_reach_markdown_as_written():
+    from genai_lab.reports.opportunities import Block, render_markdown
+    from genai_lab.reports.render import md_text
+
+    assert md_text("mail <EMAIL> or <b>me</b>") == "mail \\<EMAIL\\> or \\<b\\>me\\</b\\>"
+    assert md_text("# 1 app | ever\n  #2 > all") == "\\# 1 app \\| ever\n  \\#2 \\> all"
+    assert md_text("C:\\notes\\<x") == "C:\\\\notes\\\\\\<x"
+    markdown = render_markdown([Block("quotes", "sync", items=["# Sync lost <URL> | again", "line one\n# line two"])])
+    assert "> \\# Sync lost \\<URL\\> \\| again\n" in markdown
+    assert "> line one\n> \\# line two\n" in markdown  # every line of a quote stays in its blockquote
 
 
 def test_one_sentence_with_two_mentions_of_a_need_is_quoted_once():

@@ -25,7 +25,7 @@ from genai_lab.insight.market import (
     describe_growth,
     score_formula,
 )
-from genai_lab.reports.render import CSS, data_uri, empty_png, figure, md_table, png
+from genai_lab.reports.render import CSS, data_uri, empty_png, figure, md_table, md_text, png
 
 TITLE = "Market opportunities from app reviews"
 _KIND_LABEL = {ASPECT: "complaint", FEATURE_REQUEST: "feature request"}
@@ -67,8 +67,9 @@ def _ranking(opportunities: pl.DataFrame) -> pl.DataFrame:
     return opportunities.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
 
 
-def key_findings(opportunities: pl.DataFrame) -> list[str]:
+def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | None = None) -> list[str]:
     """Sentences from the table: the top unmet need, the top request, the widest gap between competitors, the fastest riser."""
+    settings = settings or OpportunitySettings()
     ranking = _ranking(opportunities)
     aspects = ranking.filter(pl.col("kind") == ASPECT)
     themes = ranking.filter(pl.col("kind") == FEATURE_REQUEST)
@@ -100,7 +101,8 @@ def key_findings(opportunities: pl.DataFrame) -> list[str]:
     if not risers.is_empty():
         riser = risers.row(0, named=True)
         findings.append(f"Complaints about **{riser['need']}** in {riser['category']} grow fastest: {describe_growth(riser['growth'])} "
-                        "in the recent months against the category's overall volume.")
+                        f"in the last {settings.recent_months} months of each app's data against what each app's own review flow "
+                        "predicts.")
     if not findings:
         findings.append("No aspect mentions or feature requests were scored, so there is nothing to rank yet.")
     return findings
@@ -263,7 +265,7 @@ def render_markdown(blocks: Sequence[Block], title: str = TITLE) -> str:
         elif block.kind == "quotes":
             lines += [f"**{block.text}**", ""]
             for quote in block.items:  # a blank line between quotes keeps them separate blockquotes
-                lines += [f"> {quote}", ""]
+                lines += ["> " + md_text(quote).replace("\n", "\n> "), ""]
     return "\n".join(lines)
 
 
@@ -312,7 +314,7 @@ def build_opportunity_report(opportunities: pl.DataFrame, trend: pl.DataFrame, s
                              summary: str = "", generated_at: datetime | None = None) -> OpportunityReport:
     settings = settings or OpportunitySettings()
     stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M %Z").strip()
-    findings = key_findings(opportunities)
+    findings = key_findings(opportunities, settings)
     plots = {"top_needs": top_needs_png(opportunities, settings.top_needs)}
     blocks = report_blocks(opportunities, trend, settings, findings, f"Generated {stamp}. {summary}".strip(), plots)
     return OpportunityReport(markdown=render_markdown(blocks), html=render_html(blocks), findings=findings, plots=plots)
