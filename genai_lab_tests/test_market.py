@@ -150,6 +150,34 @@ def test_reviews_of_two_dumps_sharing_ids_keep_their_own_app():
     assert requests.sort("dump_id")["app"].to_list() == ["Alpha", "Beta"]
 
 
+def test_theme_counts_of_a_sample_say_so():
+    texts = [f"Please add a dark mode, my eyes hurt at night ({i})" for i in range(12)] + \
+            [f"I wish I could export notes to pdf for school ({i})" for i in range(12)]
+    predictions = pl.DataFrame({"dump_id": "d1", "review_id": [f"q{i}" for i in range(24)], "level": "review", "text": texts,
+                                "confidence": 0.9, "is_feature_request": True})
+    reviews = pl.DataFrame({"dump_id": "d1", "review_id": [f"q{i}" for i in range(24)], "app_id": ["a", "b"] * 12,
+                            "app_name": ["A", "B"] * 12, "category": "Notes",
+                            "date": [dt.datetime(2025, 1 + i % 12, 1, tzinfo=dt.UTC) for i in range(24)], "vote_sum": [1] * 24})
+    from genai_lab.reports.opportunities import build_opportunity_report
+
+    aspect_predictions, aspect_reviews = _planted_market()
+    mentions = mention_frame(aspect_predictions, aspect_reviews, OpportunitySettings())
+    reports = {}
+    for max_requests in (20, 24):
+        settings = OpportunitySettings(themes=2, min_theme_requests=5, max_requests=max_requests)
+        themes = feature_request_themes(request_frame(predictions, reviews, settings), _bag_of_words, set(), settings)
+        table = market_opportunities(aspect_opportunities(mentions, settings), themes)
+        reports[max_requests] = build_opportunity_report(table, monthly_trend(mentions), settings)
+        category_rows = themes.filter(pl.col("level") == CATEGORY_LEVEL)
+        assert category_rows["mentions"].sum() == max_requests
+        assert themes["sampled_from"].to_list() == ([24] * themes.height if max_requests == 20 else [None] * themes.height)
+    sampled, whole = reports[20], reports[24]
+    assert "(in a seeded sample of 20 of the 24 requests)" in sampled.findings[1]
+    assert "Feature-request counts are of a seeded sample of 20 of the 24 requests" in sampled.markdown
+    assert "20 feature requests (in a seeded sample of 20 of the 24 requests)." in sampled.markdown
+    assert "sample" not in " ".join(whole.findings) and "seeded sample" not in whole.markdown
+
+
 def test_spherical_kmeans_separates_two_directions():
     vectors = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

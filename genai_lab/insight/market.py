@@ -84,6 +84,8 @@ OPPORTUNITY_SCHEMA = {
     # category); apps_asking (themes only): the apps whose users asked for it
     "growth": pl.Float64, "helpful_votes_mean": pl.Float64, "competitors": pl.Int64, "apps_asking": pl.Int64, "best_served_app": pl.String,
     "best_served_negative_share": pl.Float64, "score": pl.Float64, "rank": pl.Int64, "quotes": pl.List(pl.String),
+    # themes only, where more than `max_requests` requests came in: how many the counted sample was drawn from
+    "sampled_from": pl.Int64,
 }
 
 
@@ -297,7 +299,8 @@ def feature_request_themes(requests: pl.DataFrame, embed: Callable[[list[str]], 
         by_category.join(_quotes(themed, ["category", "need"], settings, order, descending), on=["category", "need"], how="left"),
         by_app.join(_quotes(themed, ["category", "need", "app"], settings, order, descending), on=["category", "need", "app"], how="left"),
     ], how="diagonal_relaxed").drop("apps_in_category", "spread", strict=False)
-    return _finish(rows.with_columns(pl.lit(FEATURE_REQUEST).alias("kind")))
+    sampled_from = requests.height if sampled.height < requests.height else None
+    return _finish(rows.with_columns(pl.lit(FEATURE_REQUEST).alias("kind"), pl.lit(sampled_from, pl.Int64).alias("sampled_from")))
 
 
 def _finish(rows: pl.DataFrame) -> pl.DataFrame:

@@ -67,6 +67,16 @@ def _ranking(opportunities: pl.DataFrame) -> pl.DataFrame:
     return opportunities.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
 
 
+def _request_sample(opportunities: pl.DataFrame) -> str:
+    """"a seeded sample of 10,000 of the 43,210 requests" where the theme counts are of a sample; "" where of every request."""
+    themes = _ranking(opportunities).filter(pl.col("kind") == FEATURE_REQUEST)
+    total = themes["sampled_from"].drop_nulls()
+    if total.is_empty():
+        return ""
+    # each sampled request lies in exactly one category-level theme row, so their counts add up to the sample
+    return f"a seeded sample of {int(themes['mentions'].sum()):,} of the {int(total[0]):,} requests"
+
+
 def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | None = None) -> list[str]:
     """Sentences from the table: the top unmet need, the top request, the widest gap between competitors, the fastest riser."""
     settings = settings or OpportunitySettings()
@@ -84,8 +94,10 @@ def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | No
                         f"{describe_growth(top['growth'])}.")
     if not themes.is_empty():
         top = themes.row(0, named=True)
+        sample = _request_sample(opportunities)
         findings.append(f"The most pressing feature request is **{top['need']}** in {top['category']}: {top['mentions']:,} requests "
-                        f"from users of {_apps_asking(top)} app(s) of the category, {describe_growth(top['growth'])}.")
+                        f"{f'(in {sample}) ' if sample else ''}from users of {_apps_asking(top)} app(s) of the category, "
+                        f"{describe_growth(top['growth'])}.")
     apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT))
     if not apps.is_empty():
         spread = (apps.group_by("category", "need").agg(
@@ -170,7 +182,9 @@ def competitors_png(opportunities: pl.DataFrame, category: str, needs: Sequence[
 # ---------------------------------------------------------------------------------------------------------------- blocks
 
 
-def _score_explained(settings: OpportunitySettings) -> list[str]:
+def _score_explained(settings: OpportunitySettings, sample: str) -> list[str]:
+    sampled = ([f"Feature-request counts are of {sample} (at most max_requests = {settings.max_requests:,} are clustered into "
+                "themes): a theme's count, and its volume in the score, is the sample's, not every request's."] if sample else [])
     return [
         score_formula(),
         f"unmet: the negative share of the need at the best-served app of the category among apps with at least "
@@ -183,7 +197,7 @@ def _score_explained(settings: OpportunitySettings) -> list[str]:
         "Sentiment is the serving model's prediction per aspect mention; feature requests are the review-type detector's; quotes are "
         f"the most helpful readable ones ({settings.quote_min_chars}–{settings.quote_max_chars} characters), with e-mail addresses, "
         "URLs, phone numbers and @handles masked.",
-    ]
+    ] + sampled
 
 
 def _ranking_rows(rows: pl.DataFrame) -> list[list[str]]:
@@ -201,8 +215,10 @@ def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category:
     aspects = rows.filter(pl.col("kind") == ASPECT).sort("score", descending=True)
     themes = rows.filter(pl.col("kind") == FEATURE_REQUEST).sort("score", descending=True)
     mentions = int(aspects["mentions"].sum())
+    sample = _request_sample(opportunities)
     blocks = [Block("h2", f"{category}"),
-              Block("p", f"{mentions:,} aspect mentions, {int(themes['mentions'].sum()):,} feature requests.")]
+              Block("p", f"{mentions:,} aspect mentions, {int(themes['mentions'].sum()):,} feature requests"
+                         f"{f' (in {sample})' if sample else ''}.")]
     if not aspects.is_empty():
         blocks.append(Block("h3", "Sentiment by aspect"))
         blocks.append(Block("table", header=["aspect", "mentions", "share of mentions", "negative", "positive", "growth", "score"],
@@ -241,7 +257,7 @@ def report_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, settings: Op
     blocks = [Block("p", summary), Block("h2", "Key findings"), Block("ul", items=findings),
               Block("h2", "Top unmet needs"), Block("img", "opportunity score of the top needs", image=plots["top_needs"]),
               Block("table", header=_RANKING_HEADER, items=_ranking_rows(_ranking(opportunities).head(settings.top_needs))),
-              Block("h3", "How the opportunity score works"), Block("ul", items=_score_explained(settings))]
+              Block("h3", "How the opportunity score works"), Block("ul", items=_score_explained(settings, _request_sample(opportunities)))]
     volume = (_ranking(opportunities).filter(pl.col("kind") == ASPECT).group_by("category").agg(pl.col("mentions").sum())
               .sort(["mentions", "category"], descending=[True, False]))
     for category in volume["category"].head(settings.report_categories):
