@@ -189,6 +189,25 @@ def test_findings_are_generated_from_the_numbers(evaluation: pl.DataFrame) -> No
     assert any(n.startswith("Strength: the SLM wins on throughput (800 reviews/s vs 160 reviews/s)") for n in notes)
 
 
+def test_overlapping_cis_are_not_read_as_no_difference(evaluation: pl.DataFrame) -> None:
+    settings = ReportSettings(bootstrap_samples=200)
+    quality, cost = quality_table(evaluation, settings), cost_table(evaluation, settings)
+    rows = {r["model"]: r for r in quality.filter(pl.col("dataset") == REVIEWS).iter_rows(named=True)}
+    adapter, slm = rows[ADAPTER], rows[SLM]
+    overlap = adapter["f1_low"] <= slm["f1_high"] and slm["f1_low"] <= adapter["f1_high"]
+    sentence = next(f for f in key_findings(quality, cost) if f.startswith(f"On {REVIEWS}"))
+    expected = "their 95% CIs overlap, so this gold set does not separate them" if overlap else \
+        "their 95% CIs do not overlap, so the difference is significant"
+    assert expected in sentence
+    # widen the SLM's interval over the adapter's: the sentence follows, and never calls the difference "not significant"
+    wide = quality.with_columns(pl.when((pl.col("model") == SLM) & (pl.col("dataset") == REVIEWS)).then(1.0)
+                                .otherwise(pl.col("f1_high")).alias("f1_high"),
+                                pl.when((pl.col("model") == SLM) & (pl.col("dataset") == REVIEWS)).then(0.0)
+                                .otherwise(pl.col("f1_low")).alias("f1_low"))
+    text = " ".join(key_findings(wide, cost) + strengths_and_limitations(wide, cost))
+    assert "their 95% CIs overlap, so this gold set does not separate them" in text and "not significant" not in text
+
+
 def test_a_baseline_that_labels_few_items_is_listed_but_not_ranked(evaluation: pl.DataFrame) -> None:
     gold = _gold(150)
     # perfect on the 30% of items it labels (every class among them): the top macro-F1, on a part of the set

@@ -7,7 +7,7 @@ import pytest
 
 from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, parse_timestamps
 from genai_lab.text.language import LanguageSettings
-from genai_lab.text.rules import CHECK_BY_NAME, RuleSettings, repeated_words_mask
+from genai_lab.text.rules import CHECK_BY_NAME, RuleSettings, mask_pii, repeated_words_mask
 
 RULES = RuleSettings()
 BASE = "The app works well and I like it"
@@ -110,6 +110,13 @@ def test_cleaning_repairs_text_and_accounts_for_every_row():
     assert clean["content"].to_list() == ["Soo good, mail me at <EMAIL> & call <PHONE>", "very nice app overall", "The app works fine for me"]
     assert dict(zip(rejected["content"].to_list(), rejected["reject_rule"].to_list())) == {texts[2]: "non_english", "ok": "too_short"}
     assert set(clean["repairs"][0]) == {"elongated_word", "email", "phone", "html_entity", "excess_whitespace"}
+
+
+def test_mask_pii_masks_spaced_and_bare_phone_numbers_and_handles_but_not_ordinary_numbers():
+    texts = pl.Series(["call 555 123 4567 after 5pm", "call me 5551234567", "dm @johnsmith on twitter", "mail john.smith@example.com",
+                       "version 2.3.1 crashes, 5 stars in 2019, paid $4.99", "see you @5pm"])
+    assert mask_pii(texts).to_list() == ["call <PHONE> after 5pm", "call me <PHONE>", "dm <HANDLE> on twitter", "mail <EMAIL>",
+                                         "version 2.3.1 crashes, 5 stars in 2019, paid $4.99", "see you @5pm"]
 
 
 def test_every_dropping_check_has_a_description():

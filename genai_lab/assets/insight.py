@@ -79,7 +79,7 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
 def _market_inputs(review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame, settings: OpportunitySettings):
     from genai_lab.insight.market import mention_frame, request_frame
 
-    reviews = clean_reviews.select("review_id", "app_id", "app_name", "category", "date", "vote_sum")
+    reviews = clean_reviews.select("dump_id", "review_id", "app_id", "app_name", "category", "date", "vote_sum")
     return mention_frame(review_predictions, reviews, settings), request_frame(review_predictions, reviews, settings), reviews
 
 

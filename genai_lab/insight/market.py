@@ -40,6 +40,8 @@ from genai_lab.text.rules import mask_pii
 NEGATIVE, POSITIVE = "negative", "positive"
 ASPECT, FEATURE_REQUEST = "aspect", "feature_request"
 CATEGORY_LEVEL, APP_LEVEL = "category", "app"
+# a review id is unique only within its dump (ingest keys reviews the same way)
+REVIEW_KEY = ["dump_id", "review_id"]
 
 # Words that say a review asks for something but not *what*: never a theme's name.
 REQUEST_WORDS = (
@@ -78,15 +80,19 @@ class OpportunitySettings(StrictConfig):
 OPPORTUNITY_SCHEMA = {
     "kind": pl.String, "level": pl.String, "category": pl.String, "app": pl.String, "need": pl.String,
     "mentions": pl.Int64, "negative": pl.Int64, "positive": pl.Int64, "negative_share": pl.Float64, "positive_share": pl.Float64,
-    "growth": pl.Float64, "helpful_votes_mean": pl.Float64, "competitors": pl.Int64, "best_served_app": pl.String,
+    # competitors: apps of the category with a say in the need (aspects: enough mentions of it; themes: every app of the
+    # category); apps_asking (themes only): the apps whose users asked for it
+    "growth": pl.Float64, "helpful_votes_mean": pl.Float64, "competitors": pl.Int64, "apps_asking": pl.Int64, "best_served_app": pl.String,
     "best_served_negative_share": pl.Float64, "score": pl.Float64, "rank": pl.Int64, "quotes": pl.List(pl.String),
+    # themes only, where more than `max_requests` requests came in: how many the counted sample was drawn from
+    "sampled_from": pl.Int64,
 }
 
 
 def review_meta(reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.DataFrame:
     category = pl.col("category").cast(pl.String).str.strip_chars()
     return reviews.select(
-        "review_id",
+        *REVIEW_KEY,
         pl.coalesce(pl.col("app_name"), pl.col("app_id"), pl.lit("(unknown app)")).alias("app"),
         pl.when(category.is_null() | (category == "") | category.str.to_lowercase().is_in(["undefined", "null", "none", "n/a"]))
         .then(pl.lit(settings.uncategorised)).otherwise(category).alias("category"),
@@ -99,16 +105,16 @@ def review_meta(reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.Data
 def mention_frame(predictions: pl.DataFrame, reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.DataFrame:
     """Scored aspect mentions with their review's app, category, month and helpful votes."""
     aspects = predictions.filter((pl.col("level") == ASPECT) & pl.col("sentiment").is_not_null()).select(
-        "review_id", pl.col("aspect_category").alias("need"), "text", "sentiment", "confidence")
-    return aspects.join(review_meta(reviews, settings), on="review_id", how="left").with_columns(
+        *REVIEW_KEY, pl.col("aspect_category").alias("need"), "text", "sentiment", "confidence")
+    return aspects.join(review_meta(reviews, settings), on=REVIEW_KEY, how="left").with_columns(
         pl.col("app").fill_null("(unknown app)"), pl.col("category").fill_null(settings.uncategorised), pl.col("helpful").fill_null(0))
 
 
 def request_frame(predictions: pl.DataFrame, reviews: pl.DataFrame, settings: OpportunitySettings) -> pl.DataFrame:
     """Reviews the review-type detector calls feature requests, with their review's app, category, month and helpful votes."""
     requests = predictions.filter((pl.col("level") == "review") & pl.col("is_feature_request").fill_null(False)).select(
-        "review_id", "text", "confidence")
-    return requests.join(review_meta(reviews, settings), on="review_id", how="left").with_columns(
+        *REVIEW_KEY, "text", "confidence")
+    return requests.join(review_meta(reviews, settings), on=REVIEW_KEY, how="left").with_columns(
         pl.col("app").fill_null("(unknown app)"), pl.col("category").fill_null(settings.uncategorised), pl.col("helpful").fill_null(0))
 
 
@@ -191,7 +197,7 @@ def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings) 
               .with_columns((pl.col("negative").log1p() * pl.col("negative_share") * pl.col("growth")
                              * _helpful_factor(pl.col("helpful_votes_mean"))).alias("score"),
                             pl.lit(APP_LEVEL).alias("level")))
-    order, descending = ["helpful", "confidence", "review_id"], [True, True, False]
+    order, descending = ["helpful", "confidence", *REVIEW_KEY], [True, True, False, False]
     quotes_by_category = _quotes(negatives, ["category", "need"], settings, order, descending)
     quotes_by_app = _quotes(negatives, ["category", "need", "app"], settings, order, descending)
     rows = pl.concat([
@@ -288,12 +294,13 @@ def feature_request_themes(requests: pl.DataFrame, embed: Callable[[list[str]], 
               .with_columns(pl.col("growth").fill_null(1.0))
               .with_columns((pl.col("mentions").log1p() * pl.col("growth") * _helpful_factor(pl.col("helpful_votes_mean"))).alias("score"),
                             pl.lit(APP_LEVEL).alias("level")))
-    order, descending = ["closeness", "helpful", "review_id"], [True, True, False]
+    order, descending = ["closeness", "helpful", *REVIEW_KEY], [True, True, False, False]
     rows = pl.concat([
         by_category.join(_quotes(themed, ["category", "need"], settings, order, descending), on=["category", "need"], how="left"),
         by_app.join(_quotes(themed, ["category", "need", "app"], settings, order, descending), on=["category", "need", "app"], how="left"),
-    ], how="diagonal_relaxed").drop("apps_asking", "apps_in_category", "spread", strict=False)
-    return _finish(rows.with_columns(pl.lit(FEATURE_REQUEST).alias("kind")))
+    ], how="diagonal_relaxed").drop("apps_in_category", "spread", strict=False)
+    sampled_from = requests.height if sampled.height < requests.height else None
+    return _finish(rows.with_columns(pl.lit(FEATURE_REQUEST).alias("kind"), pl.lit(sampled_from, pl.Int64).alias("sampled_from")))
 
 
 def _finish(rows: pl.DataFrame) -> pl.DataFrame:

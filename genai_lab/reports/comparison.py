@@ -425,7 +425,8 @@ def _significance(a: _Score, b: _Score, level: str) -> str:
     overlap = _overlap(a, b)
     if overlap is None:
         return ""
-    return (f"their {level} CIs overlap, so the difference is not significant" if overlap
+    # overlapping intervals do not make a difference non-significant; they only fail to show it
+    return (f"their {level} CIs overlap, so this gold set does not separate them" if overlap
             else f"their {level} CIs do not overlap, so the difference is significant")
 
 
@@ -620,12 +621,12 @@ def key_findings(quality: pl.DataFrame, cost: pl.DataFrame, confidence: float = 
 
 
 def _significant_on(sets: Sequence[tuple[tuple[str, str], dict[str, _Score]]], arm: str, rival: str) -> str:
-    """", significantly on X" / " (none significantly)" where the CIs are known; nothing where they are not."""
+    """", significantly on X" / " (the CIs overlap on each)" where the CIs are known; nothing where they are not."""
     overlaps = {key[1]: _overlap(s[arm], s[rival]) for key, s in sets}
     significant = [dataset for dataset, overlap in overlaps.items() if overlap is False]
     if significant:
         return f", significantly on {_join(significant)}"
-    return "" if None in overlaps.values() else " (none significantly)"
+    return "" if None in overlaps.values() else " (the CIs overlap on each)"
 
 
 def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confidence: float = 0.95,
@@ -890,8 +891,8 @@ def _how_measured(settings: ReportSettings) -> list[str]:
          "Macro-F1 is the unweighted mean of per-class F1 over the gold classes present in the set. Models labelling less than "
          f"{_percent(settings.min_coverage_to_rank)} of a set are listed but not ranked there."),
         (f"{level} CIs: percentile bootstrap, {settings.bootstrap_samples} resamples of the scored items (a multinomial over the "
-         f"confusion cells), seed {settings.seed}. Non-overlapping CIs mark a difference as significant; overlap is read as not "
-         "significant, a conservative check. '–' where the evaluation carries no confusion counts."),
+         f"confusion cells), seed {settings.seed}. Non-overlapping CIs mark a difference as significant (a conservative check); "
+         "overlapping CIs leave it unresolved, not shown to be zero. '–' where the evaluation carries no confusion counts."),
         (f"Training cost: wall time, CPU-seconds over all cores and peak RSS measured around training; energy is an estimate "
          f"(CPU-seconds × {_plain(settings.cpu_watts_per_core)} W per busy core, plus GPU time × GPU power), not metered. Training $ = "
          f"CPU-hours × {_usd(settings.cpu_core_hour_usd)} per core-hour + GPU-hours × {_usd(settings.gpu_hour_usd)} (where recorded) "

@@ -25,7 +25,7 @@ from genai_lab.insight.market import (
     describe_growth,
     score_formula,
 )
-from genai_lab.reports.render import CSS, data_uri, empty_png, figure, md_table, png
+from genai_lab.reports.render import CSS, data_uri, empty_png, figure, md_table, md_text, png
 
 TITLE = "Market opportunities from app reviews"
 _KIND_LABEL = {ASPECT: "complaint", FEATURE_REQUEST: "feature request"}
@@ -57,12 +57,29 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _apps_asking(theme: dict) -> str:
+    """"2 of 5": the apps whose users ask for a theme, of the category's apps."""
+    asking = theme["apps_asking"] or 0
+    return f"{asking} of {theme['competitors']}" if theme["competitors"] else str(asking)
+
+
 def _ranking(opportunities: pl.DataFrame) -> pl.DataFrame:
     return opportunities.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
 
 
-def key_findings(opportunities: pl.DataFrame) -> list[str]:
+def _request_sample(opportunities: pl.DataFrame) -> str:
+    """"a seeded sample of 10,000 of the 43,210 requests" where the theme counts are of a sample; "" where of every request."""
+    themes = _ranking(opportunities).filter(pl.col("kind") == FEATURE_REQUEST)
+    total = themes["sampled_from"].drop_nulls()
+    if total.is_empty():
+        return ""
+    # each sampled request lies in exactly one category-level theme row, so their counts add up to the sample
+    return f"a seeded sample of {int(themes['mentions'].sum()):,} of the {int(total[0]):,} requests"
+
+
+def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | None = None) -> list[str]:
     """Sentences from the table: the top unmet need, the top request, the widest gap between competitors, the fastest riser."""
+    settings = settings or OpportunitySettings()
     ranking = _ranking(opportunities)
     aspects = ranking.filter(pl.col("kind") == ASPECT)
     themes = ranking.filter(pl.col("kind") == FEATURE_REQUEST)
@@ -77,8 +94,10 @@ def key_findings(opportunities: pl.DataFrame) -> list[str]:
                         f"{describe_growth(top['growth'])}.")
     if not themes.is_empty():
         top = themes.row(0, named=True)
+        sample = _request_sample(opportunities)
         findings.append(f"The most pressing feature request is **{top['need']}** in {top['category']}: {top['mentions']:,} requests "
-                        f"across {top['competitors'] or 0} app(s) of the category, {describe_growth(top['growth'])}.")
+                        f"{f'(in {sample}) ' if sample else ''}from users of {_apps_asking(top)} app(s) of the category, "
+                        f"{describe_growth(top['growth'])}.")
     apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT))
     if not apps.is_empty():
         spread = (apps.group_by("category", "need").agg(
@@ -94,7 +113,8 @@ def key_findings(opportunities: pl.DataFrame) -> list[str]:
     if not risers.is_empty():
         riser = risers.row(0, named=True)
         findings.append(f"Complaints about **{riser['need']}** in {riser['category']} grow fastest: {describe_growth(riser['growth'])} "
-                        "in the recent months against the category's overall volume.")
+                        f"in the last {settings.recent_months} months of each app's data against what each app's own review flow "
+                        "predicts.")
     if not findings:
         findings.append("No aspect mentions or feature requests were scored, so there is nothing to rank yet.")
     return findings
@@ -162,7 +182,9 @@ def competitors_png(opportunities: pl.DataFrame, category: str, needs: Sequence[
 # ---------------------------------------------------------------------------------------------------------------- blocks
 
 
-def _score_explained(settings: OpportunitySettings) -> list[str]:
+def _score_explained(settings: OpportunitySettings, sample: str) -> list[str]:
+    sampled = ([f"Feature-request counts are of {sample} (at most max_requests = {settings.max_requests:,} are clustered into "
+                "themes): a theme's count, and its volume in the score, is the sample's, not every request's."] if sample else [])
     return [
         score_formula(),
         f"unmet: the negative share of the need at the best-served app of the category among apps with at least "
@@ -174,8 +196,8 @@ def _score_explained(settings: OpportunitySettings) -> list[str]:
         "helpful: the App Store's helpful votes of the complaints (requests), so needs that many readers agree with weigh more.",
         "Sentiment is the serving model's prediction per aspect mention; feature requests are the review-type detector's; quotes are "
         f"the most helpful readable ones ({settings.quote_min_chars}–{settings.quote_max_chars} characters), with e-mail addresses, "
-        "URLs and phone numbers masked.",
-    ]
+        "URLs, phone numbers and @handles masked.",
+    ] + sampled
 
 
 def _ranking_rows(rows: pl.DataFrame) -> list[list[str]]:
@@ -193,8 +215,10 @@ def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category:
     aspects = rows.filter(pl.col("kind") == ASPECT).sort("score", descending=True)
     themes = rows.filter(pl.col("kind") == FEATURE_REQUEST).sort("score", descending=True)
     mentions = int(aspects["mentions"].sum())
+    sample = _request_sample(opportunities)
     blocks = [Block("h2", f"{category}"),
-              Block("p", f"{mentions:,} aspect mentions, {int(themes['mentions'].sum()):,} feature requests.")]
+              Block("p", f"{mentions:,} aspect mentions, {int(themes['mentions'].sum()):,} feature requests"
+                         f"{f' (in {sample})' if sample else ''}.")]
     if not aspects.is_empty():
         blocks.append(Block("h3", "Sentiment by aspect"))
         blocks.append(Block("table", header=["aspect", "mentions", "share of mentions", "negative", "positive", "growth", "score"],
@@ -220,8 +244,8 @@ def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category:
                                 items=list(r["quotes"] or [])))
     if not themes.is_empty():
         blocks.append(Block("h3", "Feature requests by theme"))
-        blocks.append(Block("table", header=["theme", "requests", "apps asked", "growth", "score"],
-                            items=[[r["need"], f"{r['mentions']:,}", str(r["competitors"] or "–"), describe_growth(r["growth"]),
+        blocks.append(Block("table", header=["theme", "requests", "apps asking (of the category's)", "growth", "score"],
+                            items=[[r["need"], f"{r['mentions']:,}", _apps_asking(r), describe_growth(r["growth"]),
                                     _num(r["score"])] for r in themes.head(settings.top_needs).iter_rows(named=True)]))
         for r in themes.head(3).iter_rows(named=True):
             blocks.append(Block("quotes", f"{r['need']} — {r['mentions']:,} requests", items=list(r["quotes"] or [])))
@@ -233,7 +257,7 @@ def report_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, settings: Op
     blocks = [Block("p", summary), Block("h2", "Key findings"), Block("ul", items=findings),
               Block("h2", "Top unmet needs"), Block("img", "opportunity score of the top needs", image=plots["top_needs"]),
               Block("table", header=_RANKING_HEADER, items=_ranking_rows(_ranking(opportunities).head(settings.top_needs))),
-              Block("h3", "How the opportunity score works"), Block("ul", items=_score_explained(settings))]
+              Block("h3", "How the opportunity score works"), Block("ul", items=_score_explained(settings, _request_sample(opportunities)))]
     volume = (_ranking(opportunities).filter(pl.col("kind") == ASPECT).group_by("category").agg(pl.col("mentions").sum())
               .sort(["mentions", "category"], descending=[True, False]))
     for category in volume["category"].head(settings.report_categories):
@@ -257,7 +281,7 @@ def render_markdown(blocks: Sequence[Block], title: str = TITLE) -> str:
         elif block.kind == "quotes":
             lines += [f"**{block.text}**", ""]
             for quote in block.items:  # a blank line between quotes keeps them separate blockquotes
-                lines += [f"> {quote}", ""]
+                lines += ["> " + md_text(quote).replace("\n", "\n> "), ""]
     return "\n".join(lines)
 
 
@@ -306,7 +330,7 @@ def build_opportunity_report(opportunities: pl.DataFrame, trend: pl.DataFrame, s
                              summary: str = "", generated_at: datetime | None = None) -> OpportunityReport:
     settings = settings or OpportunitySettings()
     stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M %Z").strip()
-    findings = key_findings(opportunities)
+    findings = key_findings(opportunities, settings)
     plots = {"top_needs": top_needs_png(opportunities, settings.top_needs)}
     blocks = report_blocks(opportunities, trend, settings, findings, f"Generated {stamp}. {summary}".strip(), plots)
     return OpportunityReport(markdown=render_markdown(blocks), html=render_html(blocks), findings=findings, plots=plots)

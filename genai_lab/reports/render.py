@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Sequence
 
 
@@ -34,6 +35,16 @@ def empty_png(message: str) -> bytes:
 
 def md_cell(text: object) -> str:
     return str(text).replace("|", "\\|")
+
+
+# a review's own backslash too, or its "\<" would come out as "<" with the backslash eaten
+_MD_ESCAPES = str.maketrans({"\\": "\\\\", "<": "\\<", ">": "\\>", "|": "\\|"})
+
+
+def md_text(text: object) -> str:
+    """Text from reviews, shown as written: unescaped, `<EMAIL>` or raw HTML would read as tags and vanish, a `>` nest a
+    quote, a `|` split a table cell and a line starting with `#` become a heading."""
+    return re.sub(r"(?m)^([ \t]*)#", r"\1\\#", str(text).translate(_MD_ESCAPES))
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], bold: Sequence[bool] | None = None) -> list[str]:

@@ -55,10 +55,13 @@ PHONE = (
     r"(?:\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]?\d{2,4}){1,3}"  # +1 415-555-0134, +49 30 1234 5678
     r"|\+\d{1,3}(?:[\s.\-]\d{1,4}){4,6}"  # +33 6 52 54 06 76
     r"|\(\d{2,4}\)[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}"  # (415) 555 0134
-    rf"|{B}\d{{3}}[.\-]\d{{3}}[.\-]\d{{4}}{B}"  # 415-555-0134
+    rf"|{B}\d{{3}}[\s.\-]\d{{3}}[\s.\-]\d{{4}}{B}"  # 415-555-0134, 415 555 0134
+    rf"|{B}\d{{10}}{B}"  # 4155550134: ten digits are a number to call, not a version, price or year
     rf"|{B}0\d[\s.\-]\d{{2}}[\s.\-]\d{{2}}[\s.\-]\d{{2}}[\s.\-]\d{{2}}{B}"  # 06 01 05 50 14
     rf"|{B}0\d{{2,4}}[\s/\-]?\d{{5,8}}{B})"  # 030 12345678
 )
+# @johnsmith: \B (nothing word-like right before the @) keeps an e-mail's local part out, a leading letter "@5pm" and "@2x"
+HANDLE = r"(?-u:\B)@[A-Za-z_][A-Za-z0-9_]{1,29}"
 HTML_ENTITY = r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#[xX][0-9a-fA-F]{2,5});"
 CONTROL_CHARS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 EXCESS_WHITESPACE = r"[ \u00A0]{2,}|\t|^\s|\s$|\n{3,}"
@@ -84,8 +87,8 @@ MOJIBAKE = rf"[\u00c2-\u00df][{_CONTINUATION}]|[\u00e0-\u00ef][{_CONTINUATION}]{
 SYMBOL = r"[^\p{L}\p{N}\s.,;:!?'\"()\-\p{Emoji_Presentation}\p{Emoji_Modifier}\u200d\ufe0f\u2019\u2018\u201c\u201d]"
 PICTOGRAPH = r"[\p{Extended_Pictographic}\p{So}]"
 
-PII_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "phone": "<PHONE>"}
-PII_PATTERNS = {"email": EMAIL, "url": URL, "phone": PHONE}  # order matters: emails hold domains
+PII_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "phone": "<PHONE>", "handle": "<HANDLE>"}
+PII_PATTERNS = {"email": EMAIL, "url": URL, "phone": PHONE, "handle": HANDLE}  # order matters: emails hold domains
 
 
 def _elongation_pattern(run: int) -> str:
@@ -95,7 +98,7 @@ def _elongation_pattern(run: int) -> str:
 
 # --- helper columns every detection can use ---
 
-# A text with none of these holds no e-mail, URL or phone number, so PII removal can skip it.
+# A text with none of these holds no e-mail, URL, phone number or handle, so PII removal can skip it.
 _PII_HINT = r"@|https?://|www\.|\.(?:com|net|org|io|ly|gg|me|co|app|info|biz|xyz|tv)|\d{2}"
 
 
@@ -179,7 +182,7 @@ def _unescape_html(texts: pl.Series, settings: RuleSettings) -> pl.Series:
 
 
 def mask_pii(texts: pl.Series) -> pl.Series:
-    """E-mail addresses, URLs and phone numbers replaced by their tokens (<EMAIL>, <URL>, <PHONE>)."""
+    """E-mail addresses, URLs, phone numbers and @handles replaced by their tokens (<EMAIL>, <URL>, <PHONE>, <HANDLE>)."""
     for kind in PII_PATTERNS:
         texts = texts.str.replace_all(PII_PATTERNS[kind], PII_TOKENS[kind])
     return texts
