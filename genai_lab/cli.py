@@ -15,22 +15,35 @@ DEFAULT_DUMP_NAME = "reviews_synthetic.csv"
 DEFAULT_DUMP_ROWS = 20_000
 
 
+class HomeError(ValueError):
+    """A --home or --dumps the command cannot use; the message names the path and what was expected."""
+
+
 def prepare_home(home: str | None, dumps: str | None) -> tuple[Path, Path]:
-    """Resolves the home, exports it for the code location, and points Dagster at <home>/dagster."""
+    """Resolves the home, exports it for the code location, and points Dagster at <home>/dagster.
+
+    The dumps folder is --dumps, else env GENAI_LAB_DUMPS, else <home>/dumps: the one the code location reads.
+    """
     from genai_lab.resources import DUMPS_ENV
     from genai_lab.settings import HOME_ENV, LabPaths
 
     paths = LabPaths.from_home(home)
-    os.environ[HOME_ENV] = str(paths.home)
+    if paths.home.exists() and not paths.home.is_dir():
+        raise HomeError(f"home {paths.home} is a file; expected a folder (it is made when missing)")
     if dumps:
-        os.environ[DUMPS_ENV] = str(Path(dumps).expanduser().resolve())
+        chosen = Path(dumps).expanduser().resolve()
+        # a mistyped --dumps must not quietly become a new folder holding the synthetic default
+        if not chosen.is_dir():
+            raise HomeError(f"--dumps {chosen} is not a folder; expected the folder the review dumps are in")
+        os.environ[DUMPS_ENV] = str(chosen)
+    os.environ[HOME_ENV] = str(paths.home)
     os.environ.setdefault("DAGSTER_HOME", str(paths.home / "dagster"))
     paths.ensure()
     instance_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if not instance_yaml.exists():
         with package_files.as_file(package_files.files("genai_lab") / "dagster.yaml") as template:
             shutil.copyfile(template, instance_yaml)
-    dumps_dir = Path(os.environ[DUMPS_ENV]) if dumps else paths.dumps
+    dumps_dir = Path(os.environ[DUMPS_ENV]).expanduser().resolve() if os.environ.get(DUMPS_ENV) else paths.dumps
     return paths.home, dumps_dir
 
 
@@ -162,7 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except HomeError as error:
+        print(f"genai-lab {args.command} failed: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

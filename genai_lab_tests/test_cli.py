@@ -52,3 +52,14 @@ def test_synth_writes_a_dump_and_its_truth(tmp_path):
     assert result.returncode == 0, result.stderr
     assert pl.read_ndjson(tmp_path / "s.jsonl").height == 300
     assert pl.read_parquet(tmp_path / "s.truth.parquet").height == 300
+
+
+def test_a_home_that_is_a_file_or_a_missing_dumps_folder_is_a_usage_error(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a home")
+    result = genai_lab("run", "--home", str(a_file))
+    assert result.returncode == 2 and f"home {a_file} is a file" in result.stderr and "Traceback" not in result.stderr
+    typo = tmp_path / "dumsp"
+    result = genai_lab("run", "--home", str(tmp_path / "home"), "--dumps", str(typo))
+    assert result.returncode == 2 and f"--dumps {typo} is not a folder" in result.stderr
+    assert not typo.exists()  # no synthetic default written into a mistyped folder

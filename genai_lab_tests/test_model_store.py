@@ -75,3 +75,12 @@ def test_folder_hash_changes_with_content(tmp_path):
     assert folder_hash(tmp_path) == before
     (tmp_path / "model.safetensors").write_bytes(b"other weights")
     assert folder_hash(tmp_path) != before
+
+
+def test_a_resumed_runs_cost_includes_the_killed_runs_time():
+    from genai_lab.ml.cost import CostMeter
+
+    fresh = CostMeter().stop()
+    resumed = CostMeter().stop(earlier={"train_seconds": 100.0, "cpu_seconds": 180.0})
+    assert resumed["train_seconds"] >= 100.0 and resumed["cpu_seconds"] >= 180.0
+    assert resumed["energy_kwh"] >= 180.0 * 10.0 / 3.6e6 > fresh["energy_kwh"]  # 10 W per busy core, by default

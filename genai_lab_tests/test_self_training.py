@@ -136,6 +136,8 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tiny_base_model, tmp_
     model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8))
     result = self_train(model, tokenizer, data, settings, work)
     assert result.resumed_from is not None and result.resumed_from["step"] >= killed_at
+    # the killed run's time is carried forward, so a resumed model's training cost is not understated
+    assert result.resumed_from["train_seconds"] > 0 and result.resumed_from["cpu_seconds"] > 0
     steps_per_epoch = -(-result.train_rows // 2) + 1  # two tasks: at most one partial batch each
     assert result.steps <= steps_per_epoch  # the steps done before the kill were not done again
     assert result.steps >= result.train_rows // 2
@@ -194,3 +196,10 @@ def test_a_kill_between_the_checkpoint_renames_keeps_the_last_whole_checkpoint(t
     (tmp_path / "checkpoint.new" / "model.safetensors").write_bytes(b"half")
     assert latest_checkpoint(tmp_path, "state.json") == tmp_path / "checkpoint"
     assert latest_checkpoint(tmp_path / "nothing", "state.json") is None
+
+
+def test_the_held_out_split_is_pinned_to_the_review_id_alone():
+    from genai_lab.ml.self_training import _stable_fraction
+
+    # fixed numbers: a library upgrade that moved them would move the held-out set under the champion
+    assert _stable_fraction(pl.Series(["r1", "1718293", "app-review-é", "r1"])).to_list() == [0.16, 0.1563, 0.9759, 0.16]

@@ -97,6 +97,8 @@ def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path)
     outcome = pretrain(model, tokenizer, texts, settings, work)
     assert outcome["resumed"] is True and outcome["steps"] == 400 and killed_at >= 30
     assert outcome["resumed_at_step"] >= killed_at  # the steps before the kill were not done again
+    earlier = outcome["cost_before_resume"]  # carried into the manifest's cost (CostMeter.stop)
+    assert earlier["train_seconds"] > 0 and earlier["cpu_seconds"] > 0
     assert 0.95 * 400 * 4 * 32 <= outcome["tokens"] <= 400 * 4 * 32
     history = outcome["history"]
     assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)  # it learned the corpus

@@ -146,7 +146,7 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
     work_dir = models.work_dir(ADAPTER) / fingerprint(data_version, run_settings, base["sha256"] or base["id"])
     context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
     result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
-    cost = {**meter.stop(), **parameter_counts(model)}
+    cost = {**meter.stop(earlier=result.resumed_from), **parameter_counts(model)}
     metadata = store_classifier(context, models, ADAPTER, model, tokenizer, result, data["holdout"], settings, {
         "kind": "lora_adapter", "base_model": base, "target_modules": targets, "data_version": data_version,
         "settings": run_settings, "cost": cost}, load_adapter)

@@ -137,7 +137,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
         context.log.info(f"Pretraining size '{size}' ({parameter_counts(model)['params_total']:,} parameters) on {len(texts):,} reviews")
         outcome = pretrain(model, tokenizer, texts, settings, work_dir)
         achieved = flops_per_token(config) * outcome["tokens_per_s"]
-        cost = {**meter.stop(), **parameter_counts(model)}
+        cost = {**meter.stop(earlier=outcome["cost_before_resume"]), **parameter_counts(model)}
 
         def write(folder, model=model):
             model.save_pretrained(str(folder), safe_serialization=True)
@@ -162,13 +162,18 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     return MaterializeResult(metadata=metadata)
 
 
-def load_classifier(folder):
-    """(model, tokenizer) for inference from a stored SLM classifier folder."""
+def load_classifier(folder, served: bool = True):
+    """(model, tokenizer) for inference from a stored SLM classifier folder.
+
+    `served=False` keeps the fp32 weights a freshly trained candidate is scored with, so the champion
+    rule compares the two in the same arithmetic (`served` casts to bf16 where models compute in it).
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from genai_lab.ml.precision import for_inference
 
-    model = for_inference(AutoModelForSequenceClassification.from_pretrained(str(folder)))
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+    model = for_inference(model) if served else model
     model.eval()
     return model, AutoTokenizer.from_pretrained(str(folder))
 
@@ -198,7 +203,7 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained.path))
         work_dir = models.work_dir(store_name(CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
         result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
-        fine_tune = meter.stop()
+        fine_tune = meter.stop(earlier=result.resumed_from)
         pretrain_cost = pretrained.manifest["cost"]
         # the arm's training cost is everything it took: pretraining from scratch plus fine-tuning
         cost = {"train_seconds": fine_tune["train_seconds"] + pretrain_cost["train_seconds"],
@@ -210,7 +215,7 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
         size_metadata = store_classifier(context, models, store_name(CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
             "kind": "slm_classifier", "size": size, "pretrained_version": pretrained.version, "fine_tuning": "full",
             "data_version": data_version, "settings": {"training": settings.model_dump(), "slm": slm.slm.model_dump()},
-            "cost": cost}, load_classifier)
+            "cost": cost}, lambda folder: load_classifier(folder, served=False))
         metadata.update(size_metadata if size == slm.slm.size else {f"{size}_{k}": v for k, v in size_metadata.items()
                                                                     if k in ("version", "heldout_pseudo_label_macro_f1")})
     return MaterializeResult(metadata=metadata)

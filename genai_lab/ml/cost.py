@@ -24,6 +24,11 @@ class CostSettings(StrictConfig):
     gpu_watts: float = 300.0
 
 
+def process_cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
 @dataclass
 class CostMeter:
     """Start it before the work, `stop()` after; peak RSS is sampled in a thread, so a peak reached before start does not count."""
@@ -35,8 +40,7 @@ class CostMeter:
     def __post_init__(self) -> None:
         self._process = psutil.Process()
         self._started = time.monotonic()
-        times = self._process.cpu_times()
-        self._cpu_started = times.user + times.system
+        self._cpu_started = process_cpu_seconds()
         self._peak = self._process.memory_info().rss
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -47,15 +51,17 @@ class CostMeter:
         while not self._stop.wait(self.interval_s):
             self._peak = max(self._peak, self._process.memory_info().rss)
 
-    def stop(self) -> dict[str, float]:
+    def stop(self, earlier: dict | None = None) -> dict[str, float]:
+        """The cost of the work, plus `earlier`'s `train_seconds` and `cpu_seconds`: what a killed run had spent up to
+        the checkpoint this one resumed from (the training loops record both in their checkpoints)."""
         if self.result is not None:
             return self.result
         self._stop.set()
         self._sampler.join()
         self._peak = max(self._peak, self._process.memory_info().rss)
-        wall = time.monotonic() - self._started
-        times = self._process.cpu_times()
-        cpu = times.user + times.system - self._cpu_started
+        earlier = earlier or {}
+        wall = time.monotonic() - self._started + float(earlier.get("train_seconds", 0.0))
+        cpu = process_cpu_seconds() - self._cpu_started + float(earlier.get("cpu_seconds", 0.0))
         joules = cpu * self.settings.cpu_watts_per_core + wall * self.gpus * self.settings.gpu_watts
         self.result = {
             "train_seconds": round(wall, 3),

@@ -14,6 +14,7 @@ run continues where it stopped when it is started again with the same data and s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from genai_lab.ml.classifier import LABELS, encode, predict_proba, task_batches
+from genai_lab.ml.cost import process_cpu_seconds
 from genai_lab.settings import StrictConfig
 
 log = logging.getLogger(__name__)
@@ -104,8 +106,15 @@ def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = len(L
 
 
 def _stable_fraction(keys: pl.Series) -> pl.Series:
-    """A number in [0, 1) per key, the same on every run and machine."""
-    return (keys.hash(seed=20261123) % 10_000).cast(pl.Float64) / 10_000
+    """A number in [0, 1) per key, the same on every run, machine and library version.
+
+    Not `Series.hash`: polars keeps that stable only within one version, and a held-out set that moves
+    on an upgrade would hold the champion's own training rows when it is re-scored against a candidate.
+    """
+    unique = keys.cast(pl.String).unique()
+    fractions = {key: int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big") % 10_000 / 10_000
+                 for key in unique.to_list() if key is not None}
+    return keys.cast(pl.String).replace_strict(fractions, default=0.0, return_dtype=pl.Float64)
 
 
 def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSettings) -> dict[str, pl.DataFrame]:
@@ -313,7 +322,8 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
         if (checkpoint / "best.safetensors").exists():
             best_state = load_file(str(checkpoint / "best.safetensors"))
         train_set = pl.read_parquet(checkpoint / "train_set.parquet")
-        resumed_from = {k: position[k] for k in ("round", "epoch", "step")}
+        resumed_from = {**{k: position[k] for k in ("round", "epoch", "step")},
+                        "train_seconds": position["elapsed_s"], "cpu_seconds": position.get("cpu_s", 0.0)}
         log.info(f"Resuming training from round {position['round']}, epoch {position['epoch']}, step {position['step']} ({checkpoint})")
     else:
         train_set = balanced_sample(data["candidates"], budget, settings.seed, settings.aspect_share).with_columns(
@@ -327,10 +337,12 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
                  f"({train_set.group_by('level', 'label_index').len().sort('level', 'label_index').rows()})")
 
     started = time.monotonic() - position["elapsed_s"]
+    cpu_started = process_cpu_seconds() - position.get("cpu_s", 0.0)
     unwrapped = accelerator.unwrap_model(model)
 
     def save(pos: dict) -> None:
         pos["elapsed_s"] = time.monotonic() - started
+        pos["cpu_s"] = process_cpu_seconds() - cpu_started  # with elapsed_s, the cost a resumed run carries forward
         _write_checkpoint(work_dir, unwrapped, optimizer, best_state, train_set, pos)
 
     while position["round"] < settings.rounds:

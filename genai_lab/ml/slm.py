@@ -206,6 +206,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     from safetensors.torch import load_model, save_model
 
     from genai_lab.ml.precision import autocast
+    from genai_lab.ml.cost import process_cpu_seconds
     from genai_lab.ml.self_training import latest_checkpoint, load_optimizer_state, save_optimizer_state, swap_in_checkpoint
 
     blocks = pack_blocks(tokenizer, texts, settings.max_length)
@@ -225,6 +226,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         load_optimizer_state(optimizer, checkpoint)
         log.info(f"Resuming pretraining at step {state['step']} ({state['elapsed_s']:.0f} s done)")
     resumed_at = state["step"]
+    earlier = {"train_seconds": state["elapsed_s"], "cpu_seconds": state.get("cpu_s", 0.0)}
     budget_s = settings.pretrain_minutes * 60
     per_epoch = math.ceil(len(train) / settings.batch_size)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -241,6 +243,8 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         return max(done + 1, min(epoch_steps, int(done / state["elapsed_s"] * budget_s)))
 
     def save() -> None:
+        state["cpu_s"] = process_cpu_seconds() - cpu_started
+
         def write(staging: Path) -> None:
             save_model(model, str(staging / "model.safetensors"))
             save_optimizer_state(optimizer, staging)
@@ -250,6 +254,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
 
     model.train()
     started = time.monotonic() - state["elapsed_s"]
+    cpu_started = process_cpu_seconds() - state.get("cpu_s", 0.0)
     reported = time.monotonic()
     window_tokens, window_started = 0, time.monotonic()
     while True:
@@ -300,4 +305,5 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     shutil.rmtree(work_dir, ignore_errors=True)
     return {"steps": state["step"], "tokens": state["tokens"], "seconds": state["elapsed_s"], "history": state["history"],
             "tokens_per_s": state["tokens"] / max(state["elapsed_s"], 1e-9), "heldout_perplexity": float(math.exp(min(final, 50))),
-            "resumed": resumed_at > 0, "resumed_at_step": resumed_at, "blocks": int(len(train))}
+            "resumed": resumed_at > 0, "resumed_at_step": resumed_at, "blocks": int(len(train)),
+            "cost_before_resume": earlier}
