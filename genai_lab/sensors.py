@@ -54,11 +54,14 @@ def review_dump_sensor(context: SensorEvaluationContext, lab: LabHome):
         else:
             content_hash = file_sha256(path)
             seen[dump_id] = [stat.st_size, stat.st_mtime_ns, content_hash]
+        ingested = None
         if dump_id not in known:
             new_partitions.append(dump_id)
-        elif _last_ingested_hash(context, dump_id) == content_hash:
+        elif (ingested := _last_ingested_hash(context, dump_id)) == content_hash:
             continue
-        run_requests.append(RunRequest(partition_key=dump_id, run_key=f"{dump_id}:{content_hash}",
+        # the hash it replaces is part of the key: a file changed back (A, B, A) is a new request, which
+        # Dagster would otherwise drop as a repeat of the first A's run key
+        run_requests.append(RunRequest(partition_key=dump_id, run_key=f"{dump_id}:{content_hash}:{ingested}",
                                        tags={"genai_lab/dump_file": path.name}))
     return SensorResult(
         run_requests=run_requests,

@@ -164,6 +164,10 @@ def test_cost_table(evaluation: pl.DataFrame) -> None:
     with_gpu = pl.concat([evaluation, pl.DataFrame({"model": ADAPTER, "task": "cost", "dataset": "cost", "metric": "gpu_seconds",
                                                     "value": 1800.0, "n": None, "gold_synthetic": False})], how="diagonal_relaxed")
     assert cost_table(with_gpu, settings).row(0, named=True)["train_usd"] == pytest.approx(adapter["train_usd"] + 0.5 * 2.5)
+    # a throughput timed on 8 threads is priced in 8 cores' hours, whatever `cores` says
+    threads = pl.concat([evaluation, pl.DataFrame({"model": ADAPTER, "task": "cost", "dataset": "cost", "metric": "inference_threads",
+                                                   "value": 8.0, "n": None, "gold_synthetic": False})], how="diagonal_relaxed")
+    assert cost_table(threads, settings).row(0, named=True)["kwh_per_million_reviews"] == pytest.approx(2 * adapter["kwh_per_million_reviews"])
     assert cost_table(evaluation.filter(pl.col("task") != "cost")).is_empty()
 
 

@@ -84,3 +84,6 @@ def test_a_resumed_runs_cost_includes_the_killed_runs_time():
     resumed = CostMeter().stop(earlier={"train_seconds": 100.0, "cpu_seconds": 180.0})
     assert resumed["train_seconds"] >= 100.0 and resumed["cpu_seconds"] >= 180.0
     assert resumed["energy_kwh"] >= 180.0 * 10.0 / 3.6e6 > fresh["energy_kwh"]  # 10 W per busy core, by default
+    assert "gpu_seconds" not in fresh  # CPU training: nothing to price as GPU-hours
+    on_gpus = CostMeter(gpus=2).stop(earlier={"train_seconds": 50.0})
+    assert on_gpus["gpu_seconds"] >= 100.0  # two GPUs for the whole wall time, the killed run's included

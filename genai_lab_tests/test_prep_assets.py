@@ -133,3 +133,11 @@ def test_sensor_new_unchanged_and_changed_files(home):
         assert requested["first"] != first_run_key
         assert changed.dynamic_partitions_requests[0].partition_keys == ["second"]
         assert json.loads(cursor)["second"][2] == requested["second"].split(":")[1]
+
+        # the file changed back to what was first ingested: a new request, not the first one's key again
+        assert run(defs, instance, ["first"]).success
+        write_dump(home / "dumps" / "first.csv", rows=300, seed=1)
+        reverted, cursor = sensor_tick(defs, instance, cursor)
+        keys = {r.partition_key: r.run_key for r in reverted.run_requests}
+        assert "first" in keys and keys["first"] != first_run_key
+        assert keys["first"].split(":")[1] == first_run_key.split(":")[1]  # the same content as then

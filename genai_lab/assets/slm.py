@@ -211,6 +211,8 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
                 "energy_kwh": fine_tune["energy_kwh"] + pretrain_cost["energy_kwh"],
                 "peak_rss_mb": max(fine_tune["peak_rss_mb"], pretrain_cost["peak_rss_mb"]),
                 "fine_tune_seconds": fine_tune["train_seconds"], "pretrain_seconds": pretrain_cost["train_seconds"],
+                **({"gpu_seconds": fine_tune.get("gpu_seconds", 0.0) + pretrain_cost.get("gpu_seconds", 0.0)}
+                   if "gpu_seconds" in fine_tune or "gpu_seconds" in pretrain_cost else {}),
                 **parameter_counts(model)}
         size_metadata = store_classifier(context, models, store_name(CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
             "kind": "slm_classifier", "size": size, "pretrained_version": pretrained.version, "fine_tuning": "full",

@@ -68,6 +68,7 @@ class CostMeter:
             "cpu_seconds": round(cpu, 3),
             "peak_rss_mb": round(self._peak / 1e6, 1),
             "energy_kwh": joules / 3.6e6,
+            **({"gpu_seconds": round(wall * self.gpus, 3)} if self.gpus else {}),
         }
         return self.result
 

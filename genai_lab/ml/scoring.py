@@ -95,8 +95,11 @@ def time_together(contenders: dict[str, Contender], texts: list[str], *, passes:
             started = time.perf_counter()
             contenders[name].predict([text], batch_size=1)
             latencies[name].append((time.perf_counter() - started) * 1000)
+    import torch
+
     return {name: {"reviews_per_s": float(np.median(rates[name])), "latency_p50_ms": float(np.percentile(latencies[name], 50)),
-                   "latency_p95_ms": float(np.percentile(latencies[name], 95)), "inference_rows": len(texts)} for name in names}
+                   "latency_p95_ms": float(np.percentile(latencies[name], 95)), "inference_rows": len(texts),
+                   "inference_threads": torch.get_num_threads()} for name in names}
 
 
 def timing_texts(gold: pl.DataFrame, rows: int) -> list[str]:
@@ -112,15 +115,20 @@ def timing_texts(gold: pl.DataFrame, rows: int) -> list[str]:
 INFERENCE_COST_METRICS = ("reviews_per_s", "latency_p50_ms", "latency_p95_ms")
 TRAINING_COST_METRICS = ("train_seconds", "cpu_seconds", "peak_rss_mb", "params_total", "params_trainable", "energy_kwh", "disk_mb")
 COST_METRICS = INFERENCE_COST_METRICS + TRAINING_COST_METRICS
+#: written where the figures carry them: GPU seconds of training on GPUs (priced as GPU-hours), and the CPU threads
+#: the throughput was measured with (so a million reviews is priced in the core-hours it took here)
+OPTIONAL_COST_METRICS = ("gpu_seconds", "inference_threads")
 
 
 def cost_rows(name: str, figures: dict[str, float], n: int | None = None, metrics: tuple[str, ...] = COST_METRICS) -> pl.DataFrame:
-    """The task `cost` rows of `model_evaluation` (dataset `cost`); every one of `metrics` must be in `figures`."""
+    """The task `cost` rows of `model_evaluation` (dataset `cost`): every one of `metrics`, which must be in `figures`,
+    plus those of OPTIONAL_COST_METRICS that `figures` holds."""
     missing = [metric for metric in metrics if metric not in figures]
     if missing:
         raise ValueError(f"cost figures of {name} lack {missing}")
+    written = list(metrics) + [metric for metric in OPTIONAL_COST_METRICS if metric in figures and metric not in metrics]
     return pl.DataFrame([{"model": name, "task": "cost", "dataset": "cost", "metric": metric, "value": float(figures[metric]), "n": n}
-                         for metric in metrics], schema=EVALUATION_SCHEMA)
+                         for metric in written], schema=EVALUATION_SCHEMA)
 
 
 def evaluate_model(model, tokenizer, gold: pl.DataFrame, name: str, *, batch_size: int, max_length: int,

@@ -30,7 +30,7 @@ import polars as pl
 
 from genai_lab.evaluation import CONFUSION_PREFIX, EVALUATION_SCHEMA
 from genai_lab.ml.cost import CostSettings
-from genai_lab.ml.scoring import COST_METRICS
+from genai_lab.ml.scoring import COST_METRICS, OPTIONAL_COST_METRICS
 from genai_lab.reports.render import CSS as _CSS
 from genai_lab.reports.render import data_uri as _data_uri
 from genai_lab.reports.render import empty_png as _empty_png
@@ -70,8 +70,6 @@ SENTIMENT_TASKS: tuple[str, ...] = ("review_sentiment", "aspect_polarity")
 _TASK_ORDER: tuple[str, ...] = (*SENTIMENT_TASKS, "review_type")
 _TASK_LABEL = {"review_sentiment": "review-level sentiment", "aspect_polarity": "aspect-level polarity", "review_type": "review type"}
 _ROLE_ORDER = {"arm": 0, "model": 1, "teacher": 2, "baseline": 3}
-# gpu_seconds is not among COST_METRICS: CostMeter folds GPUs into its energy estimate only; priced where a row carries it
-_OPTIONAL_COST_METRICS: tuple[str, ...] = ("gpu_seconds",)
 _ROW_KEY = ("model", "task", "dataset", "metric")
 
 QUALITY_SCHEMA: dict[str, pl.DataType] = {
@@ -96,7 +94,8 @@ class ReportSettings(StrictConfig):
     gpu_hour_usd: float = 2.5
     #: USD per kWh of electricity, applied to the energy estimate
     electricity_usd_per_kwh: float = 0.30
-    #: CPU cores an inference deployment occupies while scoring: prices `reviews_per_s` as core-hours
+    #: CPU cores an inference deployment occupies while scoring: prices `reviews_per_s` as core-hours where the
+    #: timing rows do not say how many threads the throughput was measured with (`inference_threads`)
     cores: int = 2
     #: power of one busy core in watts for the inference energy; the default is the one training energy was estimated with
     cpu_watts_per_core: float = CostSettings().cpu_watts_per_core
@@ -263,8 +262,8 @@ def cost_table(evaluation: pl.DataFrame, settings: ReportSettings | None = None)
     """One row per model with cost rows (columns COST_COLUMNS), arms first.
 
     Training money = CPU-hours x core price + GPU-hours x GPU price + estimated kWh x electricity price. Scoring a
-    million reviews takes 1e6 / reviews_per_s seconds on `settings.cores` cores: those core-hours priced, plus their
-    energy at `settings.cpu_watts_per_core`.
+    million reviews takes 1e6 / reviews_per_s seconds on the `inference_threads` it was timed with (else
+    `settings.cores`): those core-hours priced, plus their energy at `settings.cpu_watts_per_core`.
     """
     settings = settings or ReportSettings()
     rows = _validated(evaluation).filter(pl.col("task") == COST_TASK)
@@ -275,11 +274,12 @@ def cost_table(evaluation: pl.DataFrame, settings: ReportSettings | None = None)
     wide = rows.group_by("model", maintain_order=True).agg(
         version.alias("model_version"),
         *(pl.col("value").filter(pl.col("metric") == name).first().cast(pl.Float64).alias(name)
-          for name in (*COST_METRICS, *_OPTIONAL_COST_METRICS)),
+          for name in (*COST_METRICS, *OPTIONAL_COST_METRICS)),
     )
     order = {model: i for i, model in enumerate(sorted(wide["model"].to_list(), key=_model_rank))}
     # a throughput of 0 (or missing) prices nothing rather than infinity
-    core_seconds_per_million = pl.when(pl.col("reviews_per_s") > 0).then(1e6 / pl.col("reviews_per_s") * settings.cores)
+    cores = pl.coalesce(pl.col("inference_threads"), pl.lit(float(settings.cores)))
+    core_seconds_per_million = pl.when(pl.col("reviews_per_s") > 0).then(1e6 / pl.col("reviews_per_s") * cores)
     kwh_per_million = core_seconds_per_million * settings.cpu_watts_per_core / 3.6e6
     return (
         wide.with_columns(
