@@ -44,6 +44,8 @@ from pathlib import Path
 
 import polars as pl
 
+from genai_lab.hashing import map_distinct
+
 __all__ = [
     "GOLD_SCHEMA",
     "EXTRACTION_SCHEMA",
@@ -165,9 +167,7 @@ def _label_key(expr: pl.Expr) -> pl.Expr:
 
 
 def _text_hash(texts: pl.Series) -> pl.Series:
-    uniq = texts.unique()
-    ids = {t: hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in uniq.to_list() if t is not None}
-    return texts.replace_strict(ids, return_dtype=pl.String, default=None)
+    return map_distinct(texts, lambda text: hashlib.sha1(text.encode("utf-8")).hexdigest()[:16], pl.String)
 
 
 def _item_ids(df: pl.DataFrame, cols: dict[str, str]) -> pl.Series:

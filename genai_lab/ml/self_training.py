@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from genai_lab.hashing import map_distinct
 from genai_lab.ml.classifier import LABELS, encode, predict_proba, task_batches
 from genai_lab.ml.cost import process_cpu_seconds
 from genai_lab.settings import StrictConfig
@@ -111,10 +112,8 @@ def _stable_fraction(keys: pl.Series) -> pl.Series:
     Not `Series.hash`: polars keeps that stable only within one version, and a held-out set that moves
     on an upgrade would hold the champion's own training rows when it is re-scored against a candidate.
     """
-    unique = keys.cast(pl.String).unique()
-    fractions = {key: int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big") % 10_000 / 10_000
-                 for key in unique.to_list() if key is not None}
-    return keys.cast(pl.String).replace_strict(fractions, default=0.0, return_dtype=pl.Float64)
+    return map_distinct(keys, lambda key: int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+                        % 10_000 / 10_000, pl.Float64, default=0.0)
 
 
 def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSettings) -> dict[str, pl.DataFrame]:
