@@ -5,6 +5,7 @@ import json
 
 from dagster import (
     AssetKey,
+    DagsterEventType,
     AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
@@ -70,14 +71,31 @@ def review_dump_sensor(context: SensorEvaluationContext, lab: LabHome):
     )
 
 
+def _training_read_point(context: SensorEvaluationContext, training) -> float:
+    """When the training step started (its inputs were read after it): pseudo-labels materialized later are new to it.
+
+    The materialization itself comes only when the training ends, often many minutes on; partitions
+    labelled in between were not read and must count towards the next training. Timestamps, not
+    storage ids: the default SQLite storage numbers each run's events apart from the asset index. A
+    materialization without a run step (reported from outside a run) is its own read point.
+    """
+    entry = training.event_log_entry
+    if not entry.run_id or not entry.step_key:
+        return entry.timestamp
+    starts = [record.event_log_entry.timestamp
+              for record in context.instance.get_records_for_run(entry.run_id, of_type=DagsterEventType.STEP_START).records
+              if record.event_log_entry.step_key == entry.step_key and record.event_log_entry.timestamp <= entry.timestamp]
+    return max(starts, default=entry.timestamp)
+
+
 def _new_labelled_reviews(context: SensorEvaluationContext) -> tuple[int, int | None]:
-    """(reviews pseudo-labelled since the adapter's last training, storage id of the newest pseudo_labels materialization)."""
+    """(reviews pseudo-labelled since the adapter's last training read its inputs, storage id of the newest pseudo_labels materialization)."""
     last_training = context.instance.fetch_materializations(AssetKey(ADAPTER), limit=1).records
-    after = last_training[0].storage_id if last_training else None
+    after = _training_read_point(context, last_training[0]) if last_training else None
     count, newest, cursor = 0, None, None
     while True:
         page = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey("pseudo_labels"), after_storage_id=after), limit=1000, cursor=cursor, ascending=True)
+            AssetRecordsFilter(asset_key=AssetKey("pseudo_labels"), after_timestamp=after), limit=1000, cursor=cursor, ascending=True)
         for record in page.records:
             metadata = record.asset_materialization.metadata if record.asset_materialization else {}
             labelled = metadata.get("labelled_reviews")

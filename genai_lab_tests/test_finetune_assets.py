@@ -143,6 +143,23 @@ def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
         assert len(tick(fired.cursor).run_requests) == 1
 
 
+def test_retrain_sensor_counts_partitions_labelled_while_the_adapter_trained(tmp_path):
+    """A partition labelled after the training read its inputs, but before it ended, is new data for the next training."""
+    defs = make_definitions(str(tmp_path))
+    resources = {**defs.resources, "adapter": AdapterTraining(retrain_min_new_reviews=1000)}
+
+    @asset(name=ADAPTER)
+    def training_while_a_dump_lands(context) -> None:
+        _report_pseudo_labels(context.instance, "late", 1200)
+
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(review_dumps.name, ["early", "late"])
+        _report_pseudo_labels(instance, "early", 5000)  # read by the training below
+        assert materialize([training_while_a_dump_lands], instance=instance).success
+        result = retrain_sensor.evaluate_tick(build_sensor_context(instance=instance, resources=resources, definitions=defs))
+        assert len(result.run_requests) == 1 and result.run_requests[0].tags["genai_lab/new_labelled_reviews"] == "1200"
+
+
 
 def test_slm_arm_trains_from_scratch_and_loads_with_plain_transformers(trained_home):
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
