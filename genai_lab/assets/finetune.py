@@ -24,6 +24,7 @@ from pydantic import Field
 
 from genai_lab.assets.prep import DUCKDB_POOL, markdown_table
 from genai_lab.evaluation import markdown_summary
+from genai_lab.hashing import frame_digest
 from genai_lab.ml.cost import CostMeter, CostSettings
 from genai_lab.ml.lora import LoraSettings
 from genai_lab.ml.precision import training_accelerator
@@ -67,6 +68,8 @@ def pseudo_label_data(context: AssetExecutionContext, pseudo_labels: pl.DataFram
         "partitions": dict(sorted(pseudo_labels.group_by("dump_id").len().rows())),
         "rows": pseudo_labels.height,
         "candidates": data["candidates"].height, "holdout": data["holdout"].height, "pool": data["pool"].height,
+        # the labels themselves: relabelled reviews with the same counts are other training data (and no checkpoint to resume)
+        "labels_digest": frame_digest(pl.concat([split.with_columns(pl.lit(name).alias("_split")) for name, split in data.items()])),
     }
     context.log.info(f"Pseudo-labels from {len(data_version['partitions'])} dump(s): {data['candidates'].height:,} confident "
                      f"candidates, {data['holdout'].height:,} held out, {data['pool'].height:,} in the unlabelled pool")

@@ -127,7 +127,7 @@ def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetti
         pl.when(pl.col("level") == "aspect").then(pl.format("{}#{}", "review_id", "mention_index")).otherwise("review_id").alias("item_id"),
         "text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"),
         pl.col("label_index").cast(pl.Int64), "confidence", "level", "abstained", "review_id",
-    )
+    ).sort("item_id", "level", "text", "label_index", "confidence", nulls_last=True)  # a warehouse read has no row order; the splits must not depend on one
     held_out = _stable_fraction(frame["review_id"]) < settings.holdout_fraction
     frame = frame.with_columns(held_out.alias("held_out"))
     labelled = ~pl.col("abstained") & (pl.col("label_index") >= 0)
