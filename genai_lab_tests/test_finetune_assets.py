@@ -215,13 +215,15 @@ def test_comparison_report_is_written_from_the_measured_numbers(trained_home):
 
 
 def test_review_predictions_score_every_pseudo_labelled_row_with_the_serving_model(trained_home):
-    home, *_ = trained_home
+    home, _, instance, _ = trained_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
         labelled = db.sql("select count(*) from lab.pseudo_labels").fetchone()[0]
         predictions = db.sql("select * from lab.review_predictions").pl()
     assert predictions.height == labelled
     assert set(predictions["sentiment"]) <= {"negative", "neutral", "positive"}
     assert predictions["model"].n_unique() == 1 and predictions["model"][0] in (ADAPTER, CLASSIFIER)
+    served = instance.get_latest_materialization_event(AssetKey("review_predictions")).asset_materialization.metadata
+    assert served["serving_scores_comparable"].value is True  # both arms trained on the same pseudo-labels in one run
     store = ModelStore(root=str(home / "models"))
     assert predictions["model_version"][0] in {store.champion(ADAPTER).version, store.champion(f"{CLASSIFIER}@tiny").version}
     aspects = predictions.filter(predictions["level"] == "aspect")

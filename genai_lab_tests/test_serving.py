@@ -59,3 +59,20 @@ def test_run_phases_follow_the_switches_between_partitioned_and_unpartitioned():
     assert phases[1][0] == [] and {"finetuned_adapter", "slm_classifier", "model_evaluation"} <= set(phases[1][1])
     assert phases[2] == (["review_predictions"], [])
     assert phases[3] == ([], ["market_opportunities", "opportunity_report"])
+
+
+def test_held_out_scores_compare_only_on_the_same_pseudo_labels(tmp_path):
+    from genai_lab.ml.serving import scored_on_the_same_rows
+
+    store = ModelStore(root=str(tmp_path))
+
+    def trained_on(name: str, digest: str | None):
+        return store.save(name, lambda folder: (folder / "weights.safetensors").write_bytes(b""),
+                          {"metrics": {"heldout_pseudo_label_macro_f1": 0.6}, "data_version": {"holdout_digest": digest}})
+
+    adapter, slm = trained_on("finetuned_adapter", "abc"), trained_on("slm_classifier@small", "abc")
+    assert scored_on_the_same_rows({"finetuned_adapter": adapter, "slm_classifier": slm})
+    assert scored_on_the_same_rows({"finetuned_adapter": adapter, "slm_classifier": None})
+    retrained = trained_on("finetuned_adapter", "def")
+    assert not scored_on_the_same_rows({"finetuned_adapter": retrained, "slm_classifier": slm})
+    assert not scored_on_the_same_rows({"finetuned_adapter": trained_on("finetuned_adapter", None), "slm_classifier": slm})

@@ -70,6 +70,8 @@ def pseudo_label_data(context: AssetExecutionContext, pseudo_labels: pl.DataFram
         "candidates": data["candidates"].height, "holdout": data["holdout"].height, "pool": data["pool"].height,
         # the labels themselves: relabelled reviews with the same counts are other training data (and no checkpoint to resume)
         "labels_digest": frame_digest(pl.concat([split.with_columns(pl.lit(name).alias("_split")) for name, split in data.items()])),
+        # the rows the held-out score (and so the champion rule and the serving choice) is measured on
+        "holdout_digest": frame_digest(data["holdout"]),
     }
     context.log.info(f"Pseudo-labels from {len(data_version['partitions'])} dump(s): {data['candidates'].height:,} confident "
                      f"candidates, {data['holdout'].height:,} held out, {data['pool'].height:,} in the unlabelled pool")

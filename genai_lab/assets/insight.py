@@ -42,11 +42,15 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
                        labeling: LabelingSettings, models: ModelStore):
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
-    from genai_lab.ml.serving import choose_serving_model, score_distinct
+    from genai_lab.ml.serving import AUTO, choose_serving_model, score_distinct, scored_on_the_same_rows
 
     slm_name = store_name(CLASSIFIER, slm.slm.size)
-    arm, champion = choose_serving_model({ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)},
-                                         insight.serving.model)
+    champions = {ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)}
+    arm, champion = choose_serving_model(champions, insight.serving.model)
+    comparable = scored_on_the_same_rows(champions)
+    if insight.serving.model == AUTO and not comparable:
+        context.log.warning("Serving choice 'auto' compared held-out scores measured on different pseudo-labels (one arm was "
+                            "trained on other data): retrain both arms together for a like-for-like choice")
     model, tokenizer = (load_merged_adapter if arm == ADAPTER else load_classifier)(champion.path)
     rows = pseudo_labels.select("review_id", "dump_id", "level", "mention_index", "aspect_term", pl.col("category").alias("aspect_category"),
                                 "text")
@@ -70,6 +74,7 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     context.log.info(f"Scored {distinct:,} distinct inputs in {seconds:.0f} s ({distinct / max(seconds, 1e-9):.0f}/s)")
     return Output(predictions, metadata={
         "model": arm, "model_version": champion.version, "inputs": rows.height, "distinct_inputs": distinct,
+        "serving_scores_comparable": comparable,
         "inputs_per_s": float(distinct / max(seconds, 1e-9)),
         "sentiment": MetadataValue.md(markdown_table(summary)),
         "feature_requests": int(predictions["is_feature_request"].fill_null(False).sum()),

@@ -48,6 +48,16 @@ def choose_serving_model(champions: dict[str, StoredModel | None], preference: s
     return best, available[best]
 
 
+def scored_on_the_same_rows(champions: dict[str, StoredModel | None]) -> bool:
+    """Whether the champions' held-out scores compare: measured on the same held-out rows (`data_version.holdout_digest`).
+
+    An arm retrained alone (the retrain sensor trains the adapter only) is scored on newer pseudo-labels
+    than the other arm's champion was; "auto" still picks by the scores, and says it compared unlike ones.
+    """
+    digests = {(stored.manifest.get("data_version") or {}).get("holdout_digest") for stored in champions.values() if stored is not None}
+    return len(digests) == 1 and None not in digests
+
+
 def score_distinct(inputs: pl.DataFrame, score: Callable[[list[str], list[str | None]], np.ndarray]) -> tuple[np.ndarray, int]:
     """(row-aligned scores, distinct inputs): `score(texts, aspects)` runs once per distinct (text, aspect) row of `inputs`.
 
