@@ -5,10 +5,10 @@ import json
 
 from dagster import (
     AssetKey,
-    DagsterEventType,
     AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
+    DagsterEventType,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,

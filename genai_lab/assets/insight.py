@@ -49,8 +49,8 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     arm, champion = choose_serving_model(champions, insight.serving.model)
     comparable = scored_on_the_same_rows(champions)
     if insight.serving.model == AUTO and not comparable:
-        context.log.warning("Serving choice 'auto' compared held-out scores measured on different pseudo-labels (one arm was "
-                            "trained on other data): retrain both arms together for a like-for-like choice")
+        context.log.warning("Serving choice 'auto' compared held-out scores measured on different held-out rows (one arm "
+                            "was trained on other pseudo-labels): retrain both arms together for a like-for-like choice")
     model, tokenizer = (load_merged_adapter if arm == ADAPTER else load_classifier)(champion.path)
     rows = pseudo_labels.select("review_id", "dump_id", "level", "mention_index", "aspect_term", pl.col("category").alias("aspect_category"),
                                 "text")
