@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from genai_lab.hashing import map_distinct
 from genai_lab.synth import TRUTH_SUFFIX  # the truth file beside a synthetic dump is not a dump
 
 FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
@@ -256,10 +257,8 @@ def map_columns(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 def pseudonymise(values: pl.Series, key: bytes) -> pl.Series:
     """Keyed BLAKE2b (a MAC: unguessable without the key) of each distinct value, so an author keeps one pseudonym within a home."""
-    distinct = values.drop_nulls().unique()
     mac_key = hashlib.sha256(key).digest()  # BLAKE2b takes keys of at most 64 bytes
-    mapping = {value: "u_" + hashlib.blake2b(value.encode(), key=mac_key, digest_size=8).hexdigest() for value in distinct.to_list()}
-    return values.replace_strict(mapping, default=None, return_dtype=pl.String)
+    return map_distinct(values, lambda value: "u_" + hashlib.blake2b(value.encode(), key=mac_key, digest_size=8).hexdigest(), pl.String())
 
 
 def read_dump(path: str | Path, dump_id: str, pseudonym_key: bytes) -> pl.DataFrame:
