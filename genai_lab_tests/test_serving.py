@@ -31,16 +31,65 @@ def test_each_distinct_input_is_scored_once_and_every_row_gets_its_own_score():
 def test_auto_serves_the_best_held_out_score_and_never_a_missing_arm(tmp_path):
     store = ModelStore(root=str(tmp_path))
     adapter, slm = _stored(store, "finetuned_adapter", 0.66), _stored(store, "slm_classifier@small", 0.71)
-    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": slm})[0] == "slm_classifier"
-    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": None})[0] == "finetuned_adapter"
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": slm}).arm == "slm_classifier"
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": None}).arm == "finetuned_adapter"
     unscored = _stored(store, "slm_classifier@small", None)
-    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": unscored})[0] == "finetuned_adapter"
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": unscored}).arm == "finetuned_adapter"
+
+
+def test_auto_passes_over_an_arm_projected_past_the_time_budget(tmp_path):
+    store = ModelStore(root=str(tmp_path))
+    arms = {"finetuned_adapter": _stored(store, "finetuned_adapter", 0.66), "slm_classifier": _stored(store, "slm_classifier@small", 0.64)}
+    timed = []
+
+    def projected(minutes: dict[str, float]):
+        def project(arm: str) -> float:
+            timed.append(arm)
+            return minutes[arm]
+        return project
+
+    # a fast machine: the better arm fits, and only it is timed
+    fast = choose_serving_model(arms, projected_minutes=projected({"finetuned_adapter": 3.4, "slm_classifier": 0.4}), max_minutes=10)
+    assert (fast.arm, timed, fast.projected_minutes) == ("finetuned_adapter", ["finetuned_adapter"], {"finetuned_adapter": 3.4})
+    # a slow one: the better arm would take 35 minutes, the next best fits
+    timed.clear()
+    slow = choose_serving_model(arms, projected_minutes=projected({"finetuned_adapter": 35.0, "slm_classifier": 3.7}), max_minutes=10)
+    assert (slow.arm, timed) == ("slm_classifier", ["finetuned_adapter", "slm_classifier"])
+    assert "finetuned_adapter scored better but was projected at 35.0 min" in slow.reason
+    # nothing fits: the fastest
+    timed.clear()
+    none_fit = choose_serving_model(arms, projected_minutes=projected({"finetuned_adapter": 35.0, "slm_classifier": 12.0}), max_minutes=10)
+    assert none_fit.arm == "slm_classifier" and "no arm" in none_fit.reason
+    # no budget, or an arm named: nothing is timed
+    timed.clear()
+    assert choose_serving_model(arms, projected_minutes=projected({}), max_minutes=None).arm == "finetuned_adapter"
+    assert choose_serving_model(arms, "finetuned_adapter", projected_minutes=projected({}), max_minutes=1).arm == "finetuned_adapter"
+    assert timed == []
+
+
+def test_the_projection_scales_the_timed_sample_to_every_distinct_input(monkeypatch):
+    import genai_lab.ml.serving as serving
+
+    clock = [0.0]
+    monkeypatch.setattr(serving.time, "perf_counter", lambda: clock[0])
+    scored = []
+
+    def score(texts, aspects):
+        scored.append(len(texts))
+        clock[0] += 0.5 * len(texts)  # half a second an input
+        return np.zeros((len(texts), 3))
+
+    inputs = pl.DataFrame({"text": [f"review {i}" for i in range(1000)], "aspect": [None] * 1000})
+    minutes = serving.projected_scoring_minutes(inputs, score, sample_size=40)
+    assert scored == [4, 40]  # a few untimed inputs first, then the sample
+    assert minutes == pytest.approx(1000 * 0.5 / 60)
+    assert serving.projected_scoring_minutes(inputs.head(0), score, sample_size=40) == 0.0
 
 
 def test_a_named_arm_is_served_even_when_worse_and_errors_are_clear(tmp_path):
     store = ModelStore(root=str(tmp_path))
     adapter, slm = _stored(store, "finetuned_adapter", 0.66), _stored(store, "slm_classifier@small", 0.5)
-    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": slm}, "slm_classifier")[1] == slm
+    assert choose_serving_model({"finetuned_adapter": adapter, "slm_classifier": slm}, "slm_classifier").champion == slm
     with pytest.raises(ValueError, match="not one of"):
         choose_serving_model({"finetuned_adapter": adapter}, "gpt")
     with pytest.raises(FileNotFoundError, match="materialize"):

@@ -37,29 +37,49 @@ class Insight(ConfigurableResource):
 
 @asset(**{**PARTITIONED, "group_name": GROUP}, deps=[finetuned_adapter, slm_classifier], automation_condition=AutomationCondition.eager(),
        description="Every clean review (review sentiment, review type) and aspect mention (polarity) scored by the serving model: "
-                   "the champion with the best held-out pseudo-label score, or the arm set in insight.serving.model.")
+                   "the champion with the best held-out pseudo-label score among those projected to score within "
+                   "insight.serving.max_minutes, or the arm set in insight.serving.model.")
 def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, insight: Insight, slm: SlmTraining,
                        labeling: LabelingSettings, models: ModelStore):
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
-    from genai_lab.ml.serving import AUTO, choose_serving_model, score_distinct, scored_on_the_same_rows
+    from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, projected_scoring_minutes, score_distinct,
+                                      scored_on_the_same_rows)
 
+    serving = insight.serving
     slm_name = store_name(CLASSIFIER, slm.slm.size)
     champions = {ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)}
-    arm, champion = choose_serving_model(champions, insight.serving.model)
     comparable = scored_on_the_same_rows(champions)
-    if insight.serving.model == AUTO and not comparable:
+    if serving.model == AUTO and not comparable:
         context.log.warning("Serving choice 'auto' compared held-out scores measured on different held-out rows (one arm "
                             "was trained on other pseudo-labels): retrain both arms together for a like-for-like choice")
-    model, tokenizer = (load_merged_adapter if arm == ADAPTER else load_classifier)(champion.path)
     rows = pseudo_labels.select("review_id", "dump_id", "level", "mention_index", "aspect_term", pl.col("category").alias("aspect_category"),
                                 "text")
     inputs = rows.select("text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"))
+    loaded: dict[str, tuple] = {}
+
+    def scorer(arm: str):
+        if arm not in loaded:
+            loaded[arm] = (load_merged_adapter if arm == ADAPTER else load_classifier)(champions[arm].path)
+        model, tokenizer = loaded[arm]
+        return lambda texts, aspects: predict_proba(model, tokenizer, texts, aspects, batch_size=serving.batch_size,
+                                                    max_length=serving.max_length)
+
+    distinct = distinct_inputs(inputs)
+
+    def projected_minutes(arm: str) -> float:
+        minutes = projected_scoring_minutes(distinct, scorer(arm), serving.timing_inputs)
+        context.log.info(f"{arm} projected to score {distinct.height:,} distinct inputs in {minutes:.1f} min "
+                         f"(budget {serving.max_minutes:g} min)")
+        return minutes
+
+    choice = choose_serving_model(champions, serving.model, projected_minutes=projected_minutes, max_minutes=serving.max_minutes)
+    arm, champion = choice.arm, choice.champion
+    loaded = {arm: loaded[arm]} if arm in loaded else {}  # the arm passed over need not stay in memory
     context.log.info(f"Scoring {rows.height:,} inputs ({rows.filter(pl.col('level') == 'aspect').height:,} aspect mentions) "
-                     f"with {arm} {champion.version}")
+                     f"with {arm} {champion.version}: {choice.reason}")
     started = dt.datetime.now()
-    probabilities, distinct = score_distinct(inputs, lambda texts, aspects: predict_proba(
-        model, tokenizer, texts, aspects, batch_size=insight.serving.batch_size, max_length=insight.serving.max_length))
+    probabilities, distinct_count = score_distinct(inputs, scorer(arm))
     seconds = (dt.datetime.now() - started).total_seconds()
     types = detect_review_types(rows["text"], labeling.review_types)
     review_only = pl.col("level") == "review"
@@ -71,11 +91,12 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
         pl.lit(arm).alias("model"), pl.lit(champion.version).alias("model_version"),
     ).with_columns(*(pl.when(review_only).then(pl.col(c)) for c in ("review_type", "is_bug_report", "is_feature_request")))
     summary = predictions.group_by("level", "sentiment").len().sort("level", "sentiment")
-    context.log.info(f"Scored {distinct:,} distinct inputs in {seconds:.0f} s ({distinct / max(seconds, 1e-9):.0f}/s)")
+    context.log.info(f"Scored {distinct_count:,} distinct inputs in {seconds:.0f} s ({distinct_count / max(seconds, 1e-9):.0f}/s)")
     return Output(predictions, metadata={
-        "model": arm, "model_version": champion.version, "inputs": rows.height, "distinct_inputs": distinct,
-        "serving_scores_comparable": comparable,
-        "inputs_per_s": float(distinct / max(seconds, 1e-9)),
+        "model": arm, "model_version": champion.version, "inputs": rows.height, "distinct_inputs": distinct_count,
+        "serving_choice": choice.reason, "projected_minutes": MetadataValue.json(choice.projected_minutes),
+        "serving_scores_comparable": comparable, "scoring_minutes": round(seconds / 60, 2),
+        "inputs_per_s": float(distinct_count / max(seconds, 1e-9)),
         "sentiment": MetadataValue.md(markdown_table(summary)),
         "feature_requests": int(predictions["is_feature_request"].fill_null(False).sum()),
     })
