@@ -17,6 +17,7 @@ from genai_lab.labels.functions import (
     RatingProbe,
     aspect_clauses,
     aspect_votes,
+    embed_unique_together,
     fit_rating_probe,
     review_votes,
     vader_compound,
@@ -87,6 +88,24 @@ def test_request_cue_votes_neutral_only_without_polarity():
 def test_vader_compound_dedupes_and_handles_nulls():
     s = vader_compound(pl.Series(["good", None, "good", ""]))
     assert s[0] == s[2] > 0 and s[1] == 0.0 and s[3] == 0.0
+
+
+def test_texts_shared_by_reviews_and_clauses_are_embedded_once(monkeypatch):
+    import genai_lab.labels.functions as functions
+
+    embedded: list[str] = []
+
+    def fake_embed(texts, settings):
+        embedded.extend(texts)
+        return np.array([[len(t), t.count("a")] for t in texts], np.float32)
+
+    monkeypatch.setattr(functions, "_embed", fake_embed)
+    reviews = pl.Series(["Great app", "Crashes a lot", None, "Great app"])
+    clauses = pl.Series(["crashes a lot", "Great app", "bad ads"])
+    review_vectors, clause_vectors = embed_unique_together([reviews, clauses], FAST)
+    assert sorted(embedded) == sorted(["Great app", "Crashes a lot", "", "crashes a lot", "bad ads"])
+    assert review_vectors.tolist() == [[9, 2], [13, 2], [0, 0], [9, 2]]
+    assert clause_vectors.tolist() == [[13, 2], [9, 2], [7, 2]]
 
 
 def _aspects() -> pl.DataFrame:

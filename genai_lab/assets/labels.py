@@ -16,8 +16,9 @@ from genai_lab.labels.functions import (
     LabelSettings,
     ProbeEnsemble,
     RatingProbe,
+    aspect_clauses,
     aspect_votes,
-    embed_unique,
+    embed_unique_together,
     fit_rating_probe,
     review_votes,
 )
@@ -66,7 +67,16 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
     settings = labeling.labels
     reviews = clean_reviews.select("review_id", "dump_id", "content", pl.col("rating").cast(pl.Int64))
     context.log.info(f"Labelling {reviews.height:,} reviews and {aspect_mentions.height:,} aspect mentions")
-    embeddings = embed_unique(reviews["content"], settings) if settings.use_embeddings and reviews.height else None
+    # mention_index counts within its review, so re-running one dump keeps the other dumps' keys
+    mentions = aspect_mentions.sort("review_id", "sentence_index", "char_start").with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).over("review_id").alias("mention_index"))
+    aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left", maintain_order="left").select(
+        pl.format("{}#{}", "review_id", "mention_index").alias("item_id"), pl.col("sentence").alias("text"),
+        pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
+    embeddings = clause_embeddings = None
+    if settings.use_embeddings and reviews.height:
+        embeddings, clause_embeddings = embed_unique_together([reviews["content"], aspect_clauses(aspect_input, settings)["clause"]],
+                                                              settings)
     probe = _fit_and_store_probes(context, models, reviews, embeddings, settings)
     review_level = review_votes(reviews, settings, embeddings=embeddings, probe=probe)
     review_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(review_level, LF_COLUMNS)[0])
@@ -74,13 +84,7 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
         reviews["content"].alias("text"), pl.lit("review").alias("level"), pl.lit(None, pl.Int64).alias("mention_index"),
         pl.lit(None, pl.String).alias("aspect_term"), pl.lit(None, pl.String).alias("category"))
 
-    # mention_index counts within its review, so re-running one dump keeps the other dumps' keys
-    mentions = aspect_mentions.sort("review_id", "sentence_index", "char_start").with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).over("review_id").alias("mention_index"))
-    aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left", maintain_order="left").select(
-        pl.format("{}#{}", "review_id", "mention_index").alias("item_id"), pl.col("sentence").alias("text"),
-        pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
-    aspect_level = aspect_votes(aspect_input, settings)
+    aspect_level = aspect_votes(aspect_input, settings, embeddings=clause_embeddings)
     aspect_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(aspect_level, LF_COLUMNS)[0])
     aspect_rows = combine(aspect_level, aspect_model, settings.min_confidence).drop("item_id").with_columns(
         mentions["review_id"], mentions["sentence"].alias("text"), pl.lit("aspect").alias("level"), mentions["mention_index"],

@@ -56,6 +56,7 @@ __all__ = [
     "aspect_clauses",
     "aspect_votes",
     "embed_unique",
+    "embed_unique_together",
     "fit_rating_probe",
     "review_votes",
     "vader_compound",
@@ -398,11 +399,20 @@ def _prototype_matrix(prototypes: tuple[tuple[str, ...], ...], model: str, max_l
 
 def embed_unique(texts: pl.Series, settings: LabelSettings) -> np.ndarray:
     """Embeddings for `texts` (one row each), every distinct text embedded once."""
-    texts = texts.cast(pl.String).fill_null("")
-    unique = texts.unique(maintain_order=True)
+    return embed_unique_together([texts], settings)[0]
+
+
+def embed_unique_together(columns: Sequence[pl.Series], settings: LabelSettings) -> list[np.ndarray]:
+    """Embeddings for each of `columns` (row-aligned with it), every distinct text across all of them embedded once.
+
+    Reviews and their aspect clauses share texts (a one-clause review is its own clause): one pass over the union
+    embeds those once instead of twice.
+    """
+    columns = [column.cast(pl.String).fill_null("") for column in columns]
+    unique = pl.concat(columns).unique(maintain_order=True)
     vectors = _embed(unique.to_list(), settings)
-    index = _lookup(texts, unique, pl.int_range(len(unique), eager=True)).to_numpy()
-    return vectors[index]
+    positions = pl.int_range(len(unique), eager=True)
+    return [vectors[_lookup(column, unique, positions).to_numpy()] for column in columns]
 
 
 def zero_shot_scores(embeddings: np.ndarray, settings: LabelSettings) -> np.ndarray:
