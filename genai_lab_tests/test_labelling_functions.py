@@ -108,6 +108,47 @@ def test_texts_shared_by_reviews_and_clauses_are_embedded_once(monkeypatch):
     assert clause_vectors.tolist() == [[13, 2], [9, 2], [7, 2]]
 
 
+def test_an_embedding_budget_embeds_a_random_subset_that_fits_and_the_rest_abstain(monkeypatch):
+    import genai_lab.labels.functions as functions
+
+    clock = [0.0]
+    monkeypatch.setattr(functions.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(functions.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(functions, "EMBED_TIMING_TEXTS", 20)
+    calls: list[int] = []
+
+    def fake_embed(texts, settings):
+        calls.append(len(texts))
+        clock[0] += 1.0 * len(texts)  # a second a text
+        return np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (len(texts), 1))
+
+    monkeypatch.setattr(functions, "_embed", fake_embed)
+    reviews = pl.Series([f"review {i}" for i in range(200)])
+    clauses = pl.Series([f"review {i}" for i in range(0, 200, 2)])  # every other review is its own clause
+    # 1 minute: 4 untimed + 20 timed texts take 24 s, so 36 more fit
+    review_vectors, clause_vectors = embed_unique_together([reviews, clauses], FAST, max_minutes=1.0)
+    assert calls == [4, 20, 36]
+    done = functions.embedded(review_vectors)
+    assert done.sum() == 56
+    assert (functions.embedded(clause_vectors) == done[::2]).all()  # one text, one decision
+    assert np.isnan(review_vectors[~done]).all()
+
+    monkeypatch.setattr(functions, "_prototype_matrix", lambda *args: np.eye(3, dtype=np.float32))
+    zero_shot = functions._zero_shot_vote(review_vectors, FAST)
+    assert (zero_shot[done] == NEG).all() and (zero_shot[~done] == ABSTAIN).all()
+    probe = functions.RatingProbe(np.eye(3), np.zeros(3), np.zeros(3))
+    probe_votes = functions._probe_vote(review_vectors, probe, FAST)
+    assert (probe_votes[done] == NEG).all() and (probe_votes[~done] == ABSTAIN).all()
+    ratings = pl.Series([1] * 200)
+    assert (functions.probe_training_rows(review_vectors, ratings) == done).all()
+
+    calls.clear()
+    everything, = embed_unique_together([reviews], FAST, max_minutes=60.0)
+    assert calls == [4, 20, 180] and functions.embedded(everything).all()
+    with pytest.raises(ValueError, match="embed_max_minutes"):
+        LabelSettings(embed_max_minutes=0)
+
+
 def _aspects() -> pl.DataFrame:
     text = "Great design but crashes constantly"
     return pl.DataFrame(

@@ -68,10 +68,11 @@ def test_auto_passes_over_an_arm_projected_past_the_time_budget(tmp_path):
 
 
 def test_the_projection_scales_the_timed_sample_to_every_distinct_input(monkeypatch):
+    import genai_lab.ml.budget as budget
     import genai_lab.ml.serving as serving
 
     clock = [0.0]
-    monkeypatch.setattr(serving.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: clock[0])
     scored = []
 
     def score(texts, aspects):

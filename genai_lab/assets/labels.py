@@ -19,7 +19,9 @@ from genai_lab.labels.functions import (
     aspect_clauses,
     aspect_votes,
     embed_unique_together,
+    embedded,
     fit_rating_probe,
+    probe_training_rows,
     review_votes,
 )
 from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
@@ -76,7 +78,7 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
     embeddings = clause_embeddings = None
     if settings.use_embeddings and reviews.height:
         embeddings, clause_embeddings = embed_unique_together([reviews["content"], aspect_clauses(aspect_input, settings)["clause"]],
-                                                              settings)
+                                                              settings, max_minutes=settings.embed_max_minutes)
     probe = _fit_and_store_probes(context, models, reviews, embeddings, settings)
     review_level = review_votes(reviews, settings, embeddings=embeddings, probe=probe)
     review_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(review_level, LF_COLUMNS)[0])
@@ -99,6 +101,8 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
         "labelled_reviews": int(review_rows.filter(~pl.col("abstained")).height),
         "abstained_reviews": int(review_rows.filter(pl.col("abstained")).height),
         "rating_probe": probe is not None,
+        "embedded_reviews": 0 if embeddings is None else int(embedded(embeddings).sum()),
+        "embedded_aspect_mentions": 0 if clause_embeddings is None else int(embedded(clause_embeddings).sum()),
         "review_source_accuracies": MetadataValue.json(review_model.source_accuracies),
         "aspect_source_accuracies": MetadataValue.json(aspect_model.source_accuracies),
     })
@@ -124,7 +128,7 @@ def _fit_and_store_probes(context: AssetExecutionContext, models: ModelStore, re
     for dump_id in reviews["dump_id"].unique().sort().to_list():
         rows = (reviews["dump_id"] == dump_id).to_numpy()
         probe = fit_rating_probe(embeddings[rows], reviews["rating"].filter(rows), settings)
-        rated = int(reviews["rating"].filter(rows).is_between(1, 5).sum())
+        rated = int(probe_training_rows(embeddings[rows], reviews["rating"].filter(rows)).sum())
         if probe is None:
             context.log.info(f"{dump_id}: no rating probe, {rated:,} rated reviews (at least {settings.probe_min_rows} of two classes needed)")
             continue

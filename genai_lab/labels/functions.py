@@ -32,7 +32,9 @@ verbatim substring of their text fall back to a small Python matcher.
 from __future__ import annotations
 
 import functools
+import logging
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +42,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
+from genai_lab.ml.budget import seconds_per_item
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
 from genai_lab.settings import StrictConfig
 
@@ -57,7 +60,9 @@ __all__ = [
     "aspect_votes",
     "embed_unique",
     "embed_unique_together",
+    "embedded",
     "fit_rating_probe",
+    "probe_training_rows",
     "review_votes",
     "vader_compound",
 ]
@@ -67,6 +72,7 @@ NEG, NEU, POS = 0, 1, 2
 ABSTAIN = -1
 #: the vote columns of `review_votes` / `aspect_votes`, in this order
 LF_COLUMNS: tuple[str, ...] = ("lf_rating", "lf_vader", "lf_app_lexicon", "lf_request", "lf_zero_shot", "lf_rating_probe")
+log = logging.getLogger(__name__)  # captured into Dagster's run log (dagster.yaml: python_logs)
 
 # --------------------------------------------------------------------------------------------------
 # default word lists (regex fragments, Rust syntax; matched case-insensitively on word boundaries)
@@ -184,6 +190,11 @@ class LabelSettings(StrictConfig):
     #: 64, not 128: the pass is the labelling stage's critical path, and the long tail of reviews
     #: costs most per text (the 89,574 real reviews: over 16 min at 128 on a shared CPU, 7.5 at 64)
     embed_max_length: int = 64
+    #: minutes pseudo_labels' embedding pass may take, projected from timing a random sample of its
+    #: texts: past it a seeded random subset that fits is embedded and the other texts abstain on the
+    #: zero-shot and probe sources (the other sources still vote). 8 does not bind where the CPU has
+    #: bf16 (the 136k shared reviews: ~7 min); an AVX2-only CPU needs ~20. None embeds every text.
+    embed_max_minutes: float | None = 8.0
     #: lf_zero_shot: prototype sentences per class (their mean embedding is the class prototype)
     prototypes_negative: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEGATIVE))
     prototypes_neutral: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEUTRAL))
@@ -243,6 +254,8 @@ class LabelSettings(StrictConfig):
                     raise ValueError(f"{name}: {fragment!r} is no regex: {exc}") from exc
         if self.embed_batch_size < 1 or self.embed_max_length < 8 or self.probe_steps < 1:
             raise ValueError("embed_batch_size >= 1, embed_max_length >= 8 and probe_steps >= 1 are required")
+        if self.embed_max_minutes is not None and self.embed_max_minutes <= 0:
+            raise ValueError(f"embed_max_minutes must be positive or null (no budget), got {self.embed_max_minutes}")
         if self.label_model_prior_strength < 0 or self.label_model_iterations < 1:
             raise ValueError("label_model_prior_strength >= 0 and label_model_iterations >= 1 are required")
         return self
@@ -379,6 +392,9 @@ def _rating_vote(settings: LabelSettings) -> pl.Expr:
 # embeddings: zero-shot prototypes and the rating probe
 # --------------------------------------------------------------------------------------------------
 
+#: texts timed to project a budgeted embedding pass (4 batches of the default size)
+EMBED_TIMING_TEXTS = 256
+
 
 def _embed(texts: list[str], settings: LabelSettings) -> np.ndarray:
     from genai_lab.ml.embeddings import embed
@@ -397,20 +413,51 @@ def _prototype_matrix(prototypes: tuple[tuple[str, ...], ...], model: str, max_l
     return np.stack(rows).astype(np.float32)
 
 
+def _embed_within(texts: list[str], settings: LabelSettings, max_minutes: float | None) -> np.ndarray:
+    """Embeddings of `texts`; under `max_minutes`, of a seeded random subset projected to fit and NaN rows for the rest.
+
+    The projection times a random sample embedded on its own (its padding is wider than the length-sorted
+    full pass's), so it errs towards embedding fewer texts, not towards overrunning.
+    """
+    if max_minutes is None or not texts:
+        return _embed(texts, settings)
+    started = time.monotonic()
+    sample, sample_vectors, seconds = seconds_per_item(len(texts), lambda rows: _embed([texts[i] for i in rows], settings),
+                                                       EMBED_TIMING_TEXTS)
+    rest = np.setdiff1d(np.arange(len(texts)), sample)
+    left = max_minutes * 60 - (time.monotonic() - started)
+    fits = len(rest) if seconds <= 0 else int(max(left, 0.0) / seconds)
+    if fits < len(rest):
+        log.info(f"embedding budget {max_minutes:g} min: {len(rest) * seconds / 60:.1f} min projected for {len(texts):,} texts "
+                 f"({1 / seconds:.0f}/s); embedding {len(sample) + fits:,} chosen at random, the other {len(rest) - fits:,} "
+                 f"abstain on the zero-shot and rating-probe sources")
+        rest = np.sort(np.random.default_rng(0).choice(rest, size=fits, replace=False))
+    vectors = np.full((len(texts), sample_vectors.shape[1]), np.nan, np.float32)
+    vectors[sample] = sample_vectors
+    if len(rest):
+        vectors[rest] = _embed([texts[i] for i in rest], settings)
+    return vectors
+
+
+def embedded(embeddings: np.ndarray) -> np.ndarray:
+    """Rows a budgeted pass embedded (the others are NaN)."""
+    return np.isfinite(embeddings).all(axis=1)
+
+
 def embed_unique(texts: pl.Series, settings: LabelSettings) -> np.ndarray:
     """Embeddings for `texts` (one row each), every distinct text embedded once."""
     return embed_unique_together([texts], settings)[0]
 
 
-def embed_unique_together(columns: Sequence[pl.Series], settings: LabelSettings) -> list[np.ndarray]:
+def embed_unique_together(columns: Sequence[pl.Series], settings: LabelSettings, max_minutes: float | None = None) -> list[np.ndarray]:
     """Embeddings for each of `columns` (row-aligned with it), every distinct text across all of them embedded once.
 
     Reviews and their aspect clauses share texts (a one-clause review is its own clause): one pass over the union
-    embeds those once instead of twice.
+    embeds those once instead of twice. Under `max_minutes` the texts left out are NaN rows (see `_embed_within`).
     """
     columns = [column.cast(pl.String).fill_null("") for column in columns]
     unique = pl.concat(columns).unique(maintain_order=True)
-    vectors = _embed(unique.to_list(), settings)
+    vectors = _embed_within(unique.to_list(), settings, max_minutes)
     positions = pl.int_range(len(unique), eager=True)
     return [vectors[_lookup(column, unique, positions).to_numpy()] for column in columns]
 
@@ -425,10 +472,10 @@ def _zero_shot_vote(embeddings: np.ndarray | None, settings: LabelSettings) -> n
     n = 0 if embeddings is None else len(embeddings)
     if embeddings is None or n == 0:
         return np.full(n, ABSTAIN, np.int8)
-    sims = zero_shot_scores(embeddings, settings)
+    sims = np.nan_to_num(zero_shot_scores(embeddings, settings))
     top2 = np.sort(sims, axis=1)[:, -2:]
     vote = sims.argmax(axis=1).astype(np.int8)
-    return np.where(top2[:, 1] - top2[:, 0] >= settings.zero_shot_margin, vote, ABSTAIN).astype(np.int8)
+    return np.where(embedded(embeddings) & (top2[:, 1] - top2[:, 0] >= settings.zero_shot_margin), vote, ABSTAIN).astype(np.int8)
 
 
 class RatingProbe:
@@ -506,10 +553,15 @@ class ProbeEnsemble:
         return sum(w * probe.predict_proba(embeddings) for probe, w in zip(self.probes, self.weights, strict=True)).astype(np.float32)
 
 
+def probe_training_rows(embeddings: np.ndarray, ratings: pl.Series) -> np.ndarray:
+    """Rows a rating probe learns from: rated 1-5 and embedded (a budgeted pass leaves some out)."""
+    return ratings.cast(pl.Int64, strict=False).is_between(1, 5).fill_null(False).to_numpy() & embedded(embeddings)
+
+
 def fit_rating_probe(embeddings: np.ndarray, ratings: pl.Series, settings: LabelSettings) -> RatingProbe | None:
     """The review-level rating probe of one partition, or None where its rated rows are too few to learn from."""
     r = ratings.cast(pl.Int64, strict=False)
-    rated = r.is_between(1, 5).fill_null(False).to_numpy()
+    rated = probe_training_rows(embeddings, ratings)
     r = r.fill_null(0).to_numpy()
     classes = np.unique(np.where(r[rated] <= settings.rating_negative_max, NEG, np.where(r[rated] >= settings.rating_positive_min, POS, NEU)))
     if rated.sum() < settings.probe_min_rows or len(classes) < 2:
@@ -521,8 +573,8 @@ def _probe_vote(embeddings: np.ndarray | None, probe: RatingProbe | None, settin
     n = 0 if embeddings is None else len(embeddings)
     if embeddings is None or probe is None or n == 0:
         return np.full(n, ABSTAIN, np.int8)
-    p = probe.predict_proba(embeddings)
-    return np.where(p.max(axis=1) >= settings.probe_min_probability, p.argmax(axis=1), ABSTAIN).astype(np.int8)
+    p = np.nan_to_num(probe.predict_proba(embeddings))
+    return np.where(embedded(embeddings) & (p.max(axis=1) >= settings.probe_min_probability), p.argmax(axis=1), ABSTAIN).astype(np.int8)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ fp32), so on a slow CPU the adapter alone would take 35 of the whole graph's 30 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
+from genai_lab.ml.budget import seconds_per_item
 from genai_lab.ml.store import StoredModel
 from genai_lab.settings import StrictConfig
 
@@ -91,18 +91,11 @@ def choose_serving_model(champions: dict[str, StoredModel | None], preference: s
 
 def projected_scoring_minutes(distinct_inputs: pl.DataFrame, score: Callable[[list[str], list[str | None]], np.ndarray],
                               sample_size: int, seed: int = 0) -> float:
-    """Minutes `score(texts, aspects)` would take over all of `distinct_inputs` (columns text, aspect), timed on a random sample.
-
-    A few inputs are scored first, untimed, so lazy initialisation does not count as throughput.
-    """
-    if distinct_inputs.height == 0:
-        return 0.0
-    sample = distinct_inputs.sample(min(sample_size, distinct_inputs.height), seed=seed)
-    score(sample["text"].head(4).to_list(), sample["aspect"].head(4).to_list())
-    started = time.perf_counter()
-    score(sample["text"].to_list(), sample["aspect"].to_list())
-    seconds = time.perf_counter() - started
-    return distinct_inputs.height * seconds / sample.height / 60
+    """Minutes `score(texts, aspects)` would take over all of `distinct_inputs` (columns text, aspect), timed on a random sample."""
+    texts, aspects = distinct_inputs["text"].to_list(), distinct_inputs["aspect"].to_list()
+    _, _, seconds = seconds_per_item(distinct_inputs.height, lambda rows: score([texts[i] for i in rows], [aspects[i] for i in rows]),
+                                     sample_size, seed)
+    return distinct_inputs.height * seconds / 60
 
 
 def scored_on_the_same_rows(champions: dict[str, StoredModel | None]) -> bool:
