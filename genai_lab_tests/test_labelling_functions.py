@@ -95,7 +95,7 @@ def test_texts_shared_by_reviews_and_clauses_are_embedded_once(monkeypatch):
 
     embedded: list[str] = []
 
-    def fake_embed(texts, settings):
+    def fake_embed(texts, settings, max_minutes=None):
         embedded.extend(texts)
         return np.array([[len(t), t.count("a")] for t in texts], np.float32)
 
@@ -108,29 +108,27 @@ def test_texts_shared_by_reviews_and_clauses_are_embedded_once(monkeypatch):
     assert clause_vectors.tolist() == [[13, 2], [9, 2], [7, 2]]
 
 
-def test_an_embedding_budget_embeds_a_random_subset_that_fits_and_the_rest_abstain(monkeypatch):
+def test_texts_an_embedding_budget_leaves_out_abstain_on_the_embedding_sources_and_train_no_probe(monkeypatch):
     import genai_lab.labels.functions as functions
+    import genai_lab.ml.embeddings as embeddings
 
-    clock = [0.0]
-    monkeypatch.setattr(functions.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(functions.time, "perf_counter", lambda: clock[0])
-    monkeypatch.setattr(functions, "EMBED_TIMING_TEXTS", 20)
-    calls: list[int] = []
+    budgets: list[float | None] = []
 
-    def fake_embed(texts, settings):
-        calls.append(len(texts))
-        clock[0] += 1.0 * len(texts)  # a second a text
-        return np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (len(texts), 1))
+    def every_other_text_embedded(texts, model_name, batch_size, max_length, max_seconds=None):
+        budgets.append(max_seconds)
+        vectors = np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (len(texts), 1))
+        if max_seconds is not None:
+            vectors[1::2] = np.nan
+        return vectors
 
-    monkeypatch.setattr(functions, "_embed", fake_embed)
+    monkeypatch.setattr(embeddings, "embed", every_other_text_embedded)
     reviews = pl.Series([f"review {i}" for i in range(200)])
-    clauses = pl.Series([f"review {i}" for i in range(0, 200, 2)])  # every other review is its own clause
-    # 1 minute: 4 untimed + 20 timed texts take 24 s, so 36 more fit
-    review_vectors, clause_vectors = embed_unique_together([reviews, clauses], FAST, max_minutes=1.0)
-    assert calls == [4, 20, 36]
+    clauses = pl.Series([f"review {i}" for i in range(0, 200, 3)])  # every third review is its own clause
+    review_vectors, clause_vectors = embed_unique_together([reviews, clauses], FAST, max_minutes=1.5)
+    assert budgets == [90.0]
     done = functions.embedded(review_vectors)
-    assert done.sum() == 56
-    assert (functions.embedded(clause_vectors) == done[::2]).all()  # one text, one decision
+    assert done.sum() == 100
+    assert (functions.embedded(clause_vectors) == done[::3]).all()  # one text, one decision
     assert np.isnan(review_vectors[~done]).all()
 
     monkeypatch.setattr(functions, "_prototype_matrix", lambda *args: np.eye(3, dtype=np.float32))
@@ -142,9 +140,8 @@ def test_an_embedding_budget_embeds_a_random_subset_that_fits_and_the_rest_absta
     ratings = pl.Series([1] * 200)
     assert (functions.probe_training_rows(review_vectors, ratings) == done).all()
 
-    calls.clear()
-    everything, = embed_unique_together([reviews], FAST, max_minutes=60.0)
-    assert calls == [4, 20, 180] and functions.embedded(everything).all()
+    everything, = embed_unique_together([reviews], FAST)
+    assert budgets[-1] is None and functions.embedded(everything).all()
     with pytest.raises(ValueError, match="embed_max_minutes"):
         LabelSettings(embed_max_minutes=0)
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +41,6 @@ import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
-from genai_lab.ml.budget import seconds_per_item
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
 from genai_lab.settings import StrictConfig
 
@@ -190,11 +188,12 @@ class LabelSettings(StrictConfig):
     #: 64, not 128: the pass is the labelling stage's critical path, and the long tail of reviews
     #: costs most per text (the 89,574 real reviews: over 16 min at 128 on a shared CPU, 7.5 at 64)
     embed_max_length: int = 64
-    #: minutes pseudo_labels' embedding pass may take, projected from timing a random sample of its
-    #: texts: past it a seeded random subset that fits is embedded and the other texts abstain on the
-    #: zero-shot and probe sources (the other sources still vote). 8 does not bind where the CPU has
-    #: bf16 (the 136k shared reviews: ~7 min); an AVX2-only CPU needs ~20. None embeds every text.
-    embed_max_minutes: float | None = 8.0
+    #: minutes pseudo_labels' embedding pass may take: it embeds its texts in a random order and stops
+    #: before the chunk that would pass this; the texts left out abstain on the zero-shot and probe
+    #: sources (the other sources still vote). The shared corpus' 187,874 distinct texts take ~8 min
+    #: with bf16 (AVX512-BF16, 2026-12-04), where 10 does not bind, and ~20 on an AVX2-only CPU. None
+    #: embeds every text.
+    embed_max_minutes: float | None = 10.0
     #: lf_zero_shot: prototype sentences per class (their mean embedding is the class prototype)
     prototypes_negative: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEGATIVE))
     prototypes_neutral: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEUTRAL))
@@ -392,14 +391,17 @@ def _rating_vote(settings: LabelSettings) -> pl.Expr:
 # embeddings: zero-shot prototypes and the rating probe
 # --------------------------------------------------------------------------------------------------
 
-#: texts timed to project a budgeted embedding pass (4 batches of the default size)
-EMBED_TIMING_TEXTS = 256
-
-
-def _embed(texts: list[str], settings: LabelSettings) -> np.ndarray:
+def _embed(texts: list[str], settings: LabelSettings, max_minutes: float | None = None) -> np.ndarray:
+    """Embeddings of `texts`; under `max_minutes`, of a random subset and NaN rows for the rest (see `genai_lab.ml.embeddings.embed`)."""
     from genai_lab.ml.embeddings import embed
 
-    return embed(texts, model_name=settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length)
+    vectors = embed(texts, model_name=settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length,
+                    max_seconds=None if max_minutes is None else max_minutes * 60)
+    left_out = len(texts) - int(embedded(vectors).sum())
+    if left_out:
+        log.info(f"embedding budget {max_minutes:g} min reached: {len(texts) - left_out:,} of {len(texts):,} texts embedded, chosen at "
+                 f"random; the other {left_out:,} abstain on the zero-shot and rating-probe sources")
+    return vectors
 
 
 @functools.lru_cache(maxsize=4)
@@ -411,32 +413,6 @@ def _prototype_matrix(prototypes: tuple[tuple[str, ...], ...], model: str, max_l
         centroid = embed(list(texts), model_name=model, max_length=max_length).mean(axis=0)
         rows.append(centroid / max(np.linalg.norm(centroid), 1e-9))
     return np.stack(rows).astype(np.float32)
-
-
-def _embed_within(texts: list[str], settings: LabelSettings, max_minutes: float | None) -> np.ndarray:
-    """Embeddings of `texts`; under `max_minutes`, of a seeded random subset projected to fit and NaN rows for the rest.
-
-    The projection times a random sample embedded on its own (its padding is wider than the length-sorted
-    full pass's), so it errs towards embedding fewer texts, not towards overrunning.
-    """
-    if max_minutes is None or not texts:
-        return _embed(texts, settings)
-    started = time.monotonic()
-    sample, sample_vectors, seconds = seconds_per_item(len(texts), lambda rows: _embed([texts[i] for i in rows], settings),
-                                                       EMBED_TIMING_TEXTS)
-    rest = np.setdiff1d(np.arange(len(texts)), sample)
-    left = max_minutes * 60 - (time.monotonic() - started)
-    fits = len(rest) if seconds <= 0 else int(max(left, 0.0) / seconds)
-    if fits < len(rest):
-        log.info(f"embedding budget {max_minutes:g} min: {len(rest) * seconds / 60:.1f} min projected for {len(texts):,} texts "
-                 f"({1 / seconds:.0f}/s); embedding {len(sample) + fits:,} chosen at random, the other {len(rest) - fits:,} "
-                 f"abstain on the zero-shot and rating-probe sources")
-        rest = np.sort(np.random.default_rng(0).choice(rest, size=fits, replace=False))
-    vectors = np.full((len(texts), sample_vectors.shape[1]), np.nan, np.float32)
-    vectors[sample] = sample_vectors
-    if len(rest):
-        vectors[rest] = _embed([texts[i] for i in rest], settings)
-    return vectors
 
 
 def embedded(embeddings: np.ndarray) -> np.ndarray:
@@ -453,11 +429,11 @@ def embed_unique_together(columns: Sequence[pl.Series], settings: LabelSettings,
     """Embeddings for each of `columns` (row-aligned with it), every distinct text across all of them embedded once.
 
     Reviews and their aspect clauses share texts (a one-clause review is its own clause): one pass over the union
-    embeds those once instead of twice. Under `max_minutes` the texts left out are NaN rows (see `_embed_within`).
+    embeds those once instead of twice. Under `max_minutes` the texts left out are NaN rows (see `_embed`).
     """
     columns = [column.cast(pl.String).fill_null("") for column in columns]
     unique = pl.concat(columns).unique(maintain_order=True)
-    vectors = _embed_within(unique.to_list(), settings, max_minutes)
+    vectors = _embed(unique.to_list(), settings, max_minutes)
     positions = pl.int_range(len(unique), eager=True)
     return [vectors[_lookup(column, unique, positions).to_numpy()] for column in columns]
 
