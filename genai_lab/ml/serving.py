@@ -93,8 +93,8 @@ def projected_scoring_minutes(distinct_inputs: pl.DataFrame, score: Callable[[li
                               sample_size: int, seed: int = 0) -> float:
     """Minutes `score(texts, aspects)` would take over all of `distinct_inputs` (columns text, aspect), timed on a random sample."""
     texts, aspects = distinct_inputs["text"].to_list(), distinct_inputs["aspect"].to_list()
-    _, _, seconds = seconds_per_item(distinct_inputs.height, lambda rows: score([texts[i] for i in rows], [aspects[i] for i in rows]),
-                                     sample_size, seed)
+    seconds = seconds_per_item(distinct_inputs.height, lambda rows: score([texts[i] for i in rows], [aspects[i] for i in rows]),
+                               sample_size, seed)
     return distinct_inputs.height * seconds / 60
 
 
