@@ -103,3 +103,43 @@ def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path)
     history = outcome["history"]
     assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)  # it learned the corpus
     assert not work.exists()
+
+
+@pytest.mark.parametrize(("mixed_precision", "computes_in"), [("bf16", torch.bfloat16), ("no", torch.float32)])
+def test_pretraining_computes_in_the_precision_of_the_accelerator_it_is_given(tokenizer, texts, tmp_path, mixed_precision, computes_in):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from transformers import BertForMaskedLM
+
+    settings = SlmSettings(size="tiny", max_length=32, batch_size=4, pretrain_steps=3, eval_every_steps=100, heldout_blocks=4, warmup_steps=1)
+    torch.manual_seed(0)
+    model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
+    seen = []
+    query = model.bert.encoder.layer[0].attention.self.query
+    hook = query.register_forward_hook(lambda module, args, output: seen.append(output.dtype) if module.training else None)
+    AcceleratorState._reset_state()  # accelerate keeps one precision per process; this test asks for each in turn
+    try:
+        outcome = pretrain(model, tokenizer, texts, settings, tmp_path / "work", accelerator=Accelerator(cpu=True, mixed_precision=mixed_precision))
+    finally:
+        AcceleratorState._reset_state()
+        hook.remove()
+    assert outcome["steps"] == 3 and seen == [computes_in] * 3
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights, whatever the matrix products ran in
+    assert model.forward.__func__ is BertForMaskedLM.forward  # handed back plain: no mixed-precision forward left on it
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_pretraining_runs_on_the_gpu_where_there_is_one(tokenizer, texts, tmp_path):
+    from transformers import BertForMaskedLM
+
+    from genai_lab.ml.slm import matmul_flops
+
+    settings = SlmSettings(size="tiny", max_length=32, batch_size=16, pretrain_steps=200, eval_every_steps=100, heldout_blocks=20,
+                           warmup_steps=10)
+    torch.manual_seed(0)
+    model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
+    outcome = pretrain(model, tokenizer, texts, settings, tmp_path / "work")
+    assert next(model.parameters()).device.type == "cuda"
+    history = outcome["history"]
+    assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)
+    assert matmul_flops(seconds=0.5, device="cuda") > matmul_flops(seconds=0.5)  # the ceiling is the GPU's, not the CPU's

@@ -124,18 +124,20 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     tokenizer_version = _latest(models, TOKENIZER)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_version.path))
     texts = training_texts(clean_reviews, text_quality)
-    ceiling = matmul_flops()
-    context.log.info(f"Plain matmul on this machine in {precision.describe()}: {ceiling / 1e9:.1f} GFLOP/s")
-    metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "precision": precision.describe(), "tokenizer_version": tokenizer_version.version}, []
+    accelerator, gpus = training_accelerator()
+    ceiling = matmul_flops(device=str(accelerator.device))
+    context.log.info(f"Plain matmul on {accelerator.device} in {precision.describe()}: {ceiling / 1e9:.1f} GFLOP/s")
+    metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "precision": precision.describe(), "device": str(accelerator.device),
+                      "tokenizer_version": tokenizer_version.version}, []
     for size in settings.ladder():
         torch.manual_seed(settings.seed)
         config = model_config(size, tokenizer, settings.max_length, settings.hidden_act)
         model = BertForMaskedLM(config)
-        meter = CostMeter(slm.cost)
+        meter = CostMeter(slm.cost, gpus=gpus)
         work_dir = models.work_dir(store_name(PRETRAINED, size)) / fingerprint(
             tokenizer_version.version, settings.model_dump(), size, len(texts))
         context.log.info(f"Pretraining size '{size}' ({parameter_counts(model)['params_total']:,} parameters) on {len(texts):,} reviews")
-        outcome = pretrain(model, tokenizer, texts, settings, work_dir)
+        outcome = pretrain(model, tokenizer, texts, settings, work_dir, accelerator=accelerator)
         achieved = flops_per_token(config) * outcome["tokens_per_s"]
         cost = {**meter.stop(earlier=outcome["cost_before_resume"]), **parameter_counts(model)}
 
@@ -148,7 +150,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
             "settings": settings.model_dump(), "code_version": code_version(), "data_version": {"texts": len(texts), "blocks": outcome["blocks"]},
             "metrics": {"heldout_perplexity": outcome["heldout_perplexity"], "history": outcome["history"], "steps": outcome["steps"],
                         "tokens": outcome["tokens"], "tokens_per_s": outcome["tokens_per_s"], "achieved_gflops": achieved / 1e9,
-                        "matmul_gflops": ceiling / 1e9, "resumed": outcome["resumed"]},
+                        "matmul_gflops": ceiling / 1e9, "device": str(accelerator.device), "resumed": outcome["resumed"]},
             "cost": cost})
         rows.append({"size": size, "version": stored.version, "params": cost["params_total"], "steps": outcome["steps"],
                      "minutes": round(outcome["seconds"] / 60, 2), "tokens_per_s": round(outcome["tokens_per_s"]),

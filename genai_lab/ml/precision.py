@@ -82,10 +82,15 @@ def _cuda() -> bool:
 
 
 def training_accelerator():
-    """(accelerate.Accelerator, GPU count): every GPU with bf16 (fp16 where bf16 is missing), else the CPU, bf16 where fast."""
+    """(accelerate.Accelerator, GPUs training): the GPUs with bf16 (fp16 where bf16 is missing), else the CPU, bf16 where fast.
+
+    The GPU count is the accelerator's processes, one GPU each, not the GPUs the machine has: a plain run
+    (no `accelerate launch`) trains on one GPU of eight, and its energy and GPU-hours are one GPU's.
+    """
     import torch
     from accelerate import Accelerator
 
     if torch.cuda.is_available():
-        return Accelerator(mixed_precision="bf16" if use_bf16("cuda") else "fp16"), torch.cuda.device_count()
+        accelerator = Accelerator(mixed_precision="bf16" if use_bf16("cuda") else "fp16")
+        return accelerator, accelerator.num_processes
     return Accelerator(cpu=True, mixed_precision="bf16" if use_bf16("cpu") else "no"), 0

@@ -10,8 +10,10 @@ budget-pretraining work (Cramming, BabyLM's strict-small track) shows to classif
 
 Pretraining packs the reviews into blocks of `max_length` tokens (no padding is computed) and
 runs for a number of minutes or steps; checkpoints every `checkpoint_every_steps` let a killed run
-continue. Hardware efficiency: achieved FLOP/s (6 × non-embedding parameters × tokens/s, plus
-attention) against a plain matmul on the same machine.
+continue. Device placement and mixed precision come from accelerate, as in the adapter arm: a GPU with
+bf16 (fp16 where bf16 is missing) where one is present, else the CPU (bf16 where it is fast).
+Hardware efficiency: achieved FLOP/s (6 × non-embedding parameters × tokens/s, plus attention)
+against a plain matmul on the same device.
 """
 
 from __future__ import annotations
@@ -148,19 +150,29 @@ def mask_tokens(ids, tokenizer, probability: float, generator):
     return inputs, labels
 
 
-def matmul_flops(size: int = 1024, seconds: float = 2.0) -> float:
-    """FLOP/s of a plain matmul on this machine, in the precision training computes in: the ceiling tokens/s is measured against."""
+def matmul_flops(size: int = 1024, seconds: float = 2.0, device: str = "cpu") -> float:
+    """FLOP/s of a plain matmul on `device`, in the precision training computes in there: the ceiling tokens/s is measured against."""
     import torch
 
     from genai_lab.ml.precision import use_bf16
 
-    dtype = torch.bfloat16 if use_bf16("cpu") else torch.float32
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    device_type = torch.device(device).type
+    dtype = torch.bfloat16 if use_bf16(device_type) else (torch.float16 if device_type == "cuda" else torch.float32)
+    a, b = torch.randn(size, size, dtype=dtype, device=device), torch.randn(size, size, dtype=dtype, device=device)
+
+    def wait() -> None:  # GPU kernels return before they finish
+        if device_type == "cuda":
+            torch.cuda.synchronize(device)
+
     torch.matmul(a, b)
+    wait()
     runs, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         torch.matmul(a, b)
         runs += 1
+        if runs % 16 == 0:
+            wait()
+    wait()
     return 2 * size**3 * runs / (time.perf_counter() - started)
 
 
@@ -169,6 +181,22 @@ def flops_per_token(config) -> float:
     hidden, layers, ffn = config.hidden_size, config.num_hidden_layers, config.intermediate_size
     non_embedding = layers * (4 * hidden * hidden + 2 * hidden * ffn)
     return 6 * non_embedding + 6 * layers * config.max_position_embeddings * hidden
+
+
+def masked_lm_objective(model):
+    """`model` (a `BertForMaskedLM`) inside a module whose forward is `mlm_loss`: what accelerate prepares, so its
+    mixed-precision forward and a distributed wrapper apply to the loss the loop computes."""
+    import torch
+
+    class MaskedLmObjective(torch.nn.Module):
+        def __init__(self, masked_lm) -> None:
+            super().__init__()
+            self.masked_lm = masked_lm
+
+        def forward(self, inputs, labels):
+            return mlm_loss(self.masked_lm, inputs, labels)
+
+    return MaskedLmObjective(model)
 
 
 def mlm_loss(model, inputs, labels):
@@ -185,7 +213,7 @@ def mlm_loss(model, inputs, labels):
     return torch.nn.functional.cross_entropy(logits, labels[chosen])
 
 
-def _heldout_loss(model, blocks: np.ndarray, tokenizer, settings: SlmSettings) -> float:
+def _heldout_loss(model, blocks: np.ndarray, tokenizer, settings: SlmSettings, device="cpu") -> float:
     import torch
 
     model.eval()
@@ -195,19 +223,23 @@ def _heldout_loss(model, blocks: np.ndarray, tokenizer, settings: SlmSettings) -
         for start in range(0, len(blocks), settings.batch_size):
             ids = torch.as_tensor(blocks[start:start + settings.batch_size])
             inputs, labels = mask_tokens(ids, tokenizer, settings.mask_probability, generator)
-            losses.append(float(mlm_loss(model, inputs, labels)))
+            losses.append(float(mlm_loss(model, inputs.to(device), labels.to(device))))
     model.train()
     return float(np.mean(losses)) if losses else float("nan")
 
 
-def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path) -> dict:
-    """Masked-LM pretraining in place; resumes from `work_dir`'s checkpoint. Returns the evaluation history and speed."""
+def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, accelerator=None) -> dict:
+    """Masked-LM pretraining in place on `accelerator`'s device (default `training_accelerator()`: a GPU where
+    present, else the CPU); resumes from `work_dir`'s checkpoint. Returns the evaluation history and speed."""
     import torch
     from safetensors.torch import load_model, save_model
 
-    from genai_lab.ml.precision import autocast
     from genai_lab.ml.cost import process_cpu_seconds
+    from genai_lab.ml.precision import training_accelerator
     from genai_lab.ml.self_training import latest_checkpoint, load_optimizer_state, save_optimizer_state, swap_in_checkpoint
+
+    accelerator = accelerator or training_accelerator()[0]
+    device = accelerator.device
 
     blocks = pack_blocks(tokenizer, texts, settings.max_length)
     rng = np.random.default_rng(settings.seed)
@@ -223,8 +255,11 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     if checkpoint is not None:
         state = json.loads((checkpoint / STATE_FILE).read_text())
         load_model(model, str(checkpoint / "model.safetensors"))  # save_model/load_model keep tied weights tied
-        load_optimizer_state(optimizer, checkpoint)
+    objective, optimizer = accelerator.prepare(masked_lm_objective(model), optimizer)
+    if checkpoint is not None:
+        load_optimizer_state(optimizer, checkpoint)  # after prepare: the moments land on the parameters' device
         log.info(f"Resuming pretraining at step {state['step']} ({state['elapsed_s']:.0f} s done)")
+    log.info(f"Pretraining on {device} ({accelerator.mixed_precision} mixed precision)")
     resumed_at = state["step"]
     earlier = {"train_seconds": state["elapsed_s"], "cpu_seconds": state.get("cpu_s", 0.0)}
     budget_s = settings.pretrain_minutes * 60
@@ -274,10 +309,9 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         decay = max(0.05, 1 - step / total)
         for group in optimizer.param_groups:
             group["lr"] = settings.learning_rate * min(warm, decay)
-        with autocast():
-            loss = mlm_loss(model, inputs, labels)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+        loss = objective(inputs.to(device), labels.to(device))
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad()
         state["step"] += 1
@@ -286,7 +320,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         state["elapsed_s"] = time.monotonic() - started
         if state["step"] % settings.eval_every_steps == 0:
             tokens_per_s = window_tokens / (time.monotonic() - window_started)
-            heldout_loss = _heldout_loss(model, heldout, tokenizer, settings) if len(heldout) else float("nan")
+            heldout_loss = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) else float("nan")
             state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": float(loss.detach()),
                                      "heldout_loss": heldout_loss, "heldout_perplexity": float(math.exp(min(heldout_loss, 50))),
                                      "tokens_per_s": round(tokens_per_s, 1)})
@@ -298,7 +332,9 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
             reported = time.monotonic()
         if state["step"] % settings.checkpoint_every_steps == 0:
             save()
-    final = _heldout_loss(model, heldout, tokenizer, settings) if len(heldout) else float("nan")
+    final = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) else float("nan")
+    # the caller gets its model back as a plain module: no device wrapper, no mixed-precision forward
+    accelerator.unwrap_model(objective, keep_fp32_wrapper=False)
     state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": None,
                              "heldout_loss": final, "heldout_perplexity": float(math.exp(min(final, 50))),
                              "tokens_per_s": round(state["tokens"] / max(state["elapsed_s"], 1e-9), 1)})
