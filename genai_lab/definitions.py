@@ -10,7 +10,7 @@ from genai_lab.assets.insight import Insight
 from genai_lab.assets.labels import LabelingSettings
 from genai_lab.assets.reports import Reporting
 from genai_lab.assets.slm import SlmTraining
-from genai_lab.jobs import adapter_training_job, all_assets_job, review_dump_job
+from genai_lab.jobs import classifier_retraining_job, all_assets_job, review_dump_job
 from genai_lab.ml.store import ModelStore
 from genai_lab.resources import LabHome, PrepSettings
 from genai_lab.sensors import automation_sensor, retrain_sensor, review_dump_sensor
@@ -23,7 +23,7 @@ def make_definitions(home: str | None = None, dumps: str | None = None) -> Defin
     return Definitions(
         assets=[*prep.assets, *labels.assets, *finetune.assets, *slm.assets, *evaluation.assets, *reports.assets,
                 *insight.assets],
-        jobs=[review_dump_job, all_assets_job, adapter_training_job],
+        jobs=[review_dump_job, all_assets_job, classifier_retraining_job],
         sensors=[review_dump_sensor, retrain_sensor, automation_sensor],
         resources={
             "io_manager": DuckDBFrames(database=str(lab.paths.warehouse)),

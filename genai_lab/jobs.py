@@ -13,9 +13,11 @@ review_dump_job = define_asset_job(
 # Every asset: what `genai-lab run` executes (a selection of it) for a range of dump partitions.
 all_assets_job = define_asset_job("all_assets", selection=AssetSelection.all(), description="Every asset of GenAI Lab.")
 
-# What the retrain sensor launches: train a new adapter version, score and time the champions, refresh the table.
-adapter_training_job = define_asset_job(
-    "adapter_training",
-    selection=AssetSelection.assets("finetuned_adapter", "adapter_evaluation", "inference_timing", "model_evaluation"),
-    description="Self-train a new LoRA adapter version on all pseudo-labels and evaluate the champion.",
+# What the retrain sensor launches: both arms' classifiers on the new pseudo-labels (the SLM keeps its pretrained
+# encoder), so their champions are scored on the same held-out rows and serving compares them like for like.
+classifier_retraining_job = define_asset_job(
+    "classifier_retraining",
+    selection=AssetSelection.assets("finetuned_adapter", "adapter_evaluation", "slm_classifier", "slm_evaluation", "inference_timing",
+                                    "model_evaluation"),
+    description="Self-train new versions of the LoRA adapter and the SLM classifier on all pseudo-labels and evaluate the champions.",
 )

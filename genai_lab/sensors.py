@@ -19,7 +19,7 @@ from dagster import (
 
 from genai_lab.assets.finetune import ADAPTER, AdapterTraining
 from genai_lab.ingest import DumpError, file_sha256
-from genai_lab.jobs import adapter_training_job, review_dump_job
+from genai_lab.jobs import classifier_retraining_job, review_dump_job
 from genai_lab.partitions import review_dumps
 from genai_lab.resources import LabHome
 
@@ -106,8 +106,8 @@ def _new_labelled_reviews(context: SensorEvaluationContext) -> tuple[int, int | 
         cursor = page.cursor
 
 
-@sensor(job=adapter_training_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
-        description="Requests adapter training once enough reviews were pseudo-labelled since the adapter's last training.")
+@sensor(job=classifier_retraining_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Requests both arms' classifier training once enough reviews were pseudo-labelled since the adapter's last training.")
 def retrain_sensor(context: SensorEvaluationContext, adapter: AdapterTraining):
     # Counted from the event log's materialization metadata (labelled_reviews per pseudo_labels
     # partition), not from DuckDB, which a running job may hold locked.

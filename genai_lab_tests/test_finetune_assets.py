@@ -125,6 +125,9 @@ def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
             context = build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=defs)
             return retrain_sensor.evaluate_tick(context)
 
+        # both arms retrain on the new pseudo-labels, so their champions are scored on the same held-out rows
+        assert {"finetuned_adapter", "slm_classifier"} <= {k.to_user_string() for k in retrain_sensor.job.selection.resolve(
+            defs.resolve_asset_graph())}
         assert isinstance(tick().skip_message, str) and "0 reviews" in tick().skip_message
         _report_pseudo_labels(instance, "a", 600)
         first = tick()
@@ -225,6 +228,7 @@ def test_review_predictions_score_every_pseudo_labelled_row_with_the_serving_mod
     served = instance.get_latest_materialization_event(AssetKey("review_predictions")).asset_materialization.metadata
     assert served["serving_scores_comparable"].value is True  # both arms trained on the same pseudo-labels in one run
     store = ModelStore(root=str(home / "models"))
+    assert served["serving_scores"].value == {ADAPTER: store.champion_score(ADAPTER), CLASSIFIER: store.champion_score(f"{CLASSIFIER}@tiny")}
     assert predictions["model_version"][0] in {store.champion(ADAPTER).version, store.champion(f"{CLASSIFIER}@tiny").version}
     aspects = predictions.filter(predictions["level"] == "aspect")
     assert aspects["review_type"].null_count() == aspects.height and aspects["aspect_term"].null_count() == 0

@@ -111,18 +111,55 @@ def test_run_phases_follow_the_switches_between_partitioned_and_unpartitioned():
     assert phases[3] == ([], ["market_opportunities", "opportunity_report"])
 
 
-def test_held_out_scores_compare_only_on_the_same_pseudo_labels(tmp_path):
-    from genai_lab.ml.serving import scored_on_the_same_rows
+def test_champions_compare_on_the_newest_held_out_rows_both_were_scored_on(tmp_path):
+    from genai_lab.ml.serving import like_for_like_scores
+
+    store = ModelStore(root=str(tmp_path))
+    adapter_name, slm_name = "finetuned_adapter", "slm_classifier@small"
+
+    def train(name: str, digest: str, score: float, champion_rescored: float | None) -> bool:
+        candidate = store.save(name, lambda folder: (folder / "weights.safetensors").write_bytes(b""),
+                               {"metrics": {"heldout_pseudo_label_macro_f1": score}, "data_version": {"holdout_digest": digest}})
+        return store.promote(candidate, score, champion_rescored, "heldout_pseudo_label_macro_f1", digest)
+
+    def scores():
+        champions = {"finetuned_adapter": store.champion(adapter_name), "slm_classifier": store.champion(slm_name)}
+        pointers = {"finetuned_adapter": store.champion_pointer(adapter_name), "slm_classifier": store.champion_pointer(slm_name)}
+        return like_for_like_scores(champions, pointers)
+
+    assert train(adapter_name, "A", 0.60, None) and train(slm_name, "A", 0.65, None)
+    assert scores() == {"finetuned_adapter": 0.60, "slm_classifier": 0.65}
+    # both retrained on new pseudo-labels B: the adapter's candidate wins, the SLM's loses to its champion re-scored on B
+    assert train(adapter_name, "B", 0.70, 0.62) and not train(slm_name, "B", 0.60, 0.72)
+    assert store.champion(slm_name).manifest["data_version"]["holdout_digest"] == "A"  # its own run held out other rows...
+    assert scores() == {"finetuned_adapter": 0.70, "slm_classifier": 0.72}  # ...yet both were scored on B
+    champions = {"finetuned_adapter": store.champion(adapter_name), "slm_classifier": store.champion(slm_name)}
+    assert choose_serving_model(champions, scores=scores()).arm == "slm_classifier"
+    assert choose_serving_model(champions).arm == "finetuned_adapter"  # the runs' own scores (0.70 on B, 0.65 on A) say otherwise
+    # the adapter alone on C: its champion stays and is scored on C, so the arms still meet on B
+    assert not train(adapter_name, "C", 0.66, 0.69)
+    assert scores() == {"finetuned_adapter": 0.70, "slm_classifier": 0.72}
+    # a new adapter champion trained alone on D shares no held-out rows with the SLM's: nothing compares like for like
+    assert train(adapter_name, "D", 0.72, 0.69)
+    assert scores() is None
+    assert like_for_like_scores({"finetuned_adapter": store.champion(adapter_name), "slm_classifier": None},
+                                {"finetuned_adapter": store.champion_pointer(adapter_name)}) == {"finetuned_adapter": 0.72}
+
+
+def test_stores_whose_pointers_keep_no_scores_compare_when_the_runs_held_out_the_same_rows(tmp_path):
+    from genai_lab.ml.serving import like_for_like_scores
 
     store = ModelStore(root=str(tmp_path))
 
-    def trained_on(name: str, digest: str | None):
+    def trained_on(name: str, digest: str | None, score: float):
         return store.save(name, lambda folder: (folder / "weights.safetensors").write_bytes(b""),
-                          {"metrics": {"heldout_pseudo_label_macro_f1": 0.6}, "data_version": {"holdout_digest": digest}})
+                          {"metrics": {"heldout_pseudo_label_macro_f1": score}, "data_version": {"holdout_digest": digest}})
 
-    adapter, slm = trained_on("finetuned_adapter", "abc"), trained_on("slm_classifier@small", "abc")
-    assert scored_on_the_same_rows({"finetuned_adapter": adapter, "slm_classifier": slm})
-    assert scored_on_the_same_rows({"finetuned_adapter": adapter, "slm_classifier": None})
-    retrained = trained_on("finetuned_adapter", "def")
-    assert not scored_on_the_same_rows({"finetuned_adapter": retrained, "slm_classifier": slm})
-    assert not scored_on_the_same_rows({"finetuned_adapter": trained_on("finetuned_adapter", None), "slm_classifier": slm})
+    adapter, slm = trained_on("finetuned_adapter", "abc", 0.6), trained_on("slm_classifier@small", "abc", 0.7)
+    no_pointers = {"finetuned_adapter": None, "slm_classifier": None}
+    assert like_for_like_scores({"finetuned_adapter": adapter, "slm_classifier": slm}, no_pointers) == {
+        "finetuned_adapter": 0.6, "slm_classifier": 0.7}
+    assert like_for_like_scores({"finetuned_adapter": adapter, "slm_classifier": None}, no_pointers) == {"finetuned_adapter": 0.6}
+    retrained = trained_on("finetuned_adapter", "def", 0.6)
+    assert like_for_like_scores({"finetuned_adapter": retrained, "slm_classifier": slm}, no_pointers) is None
+    assert like_for_like_scores({"finetuned_adapter": trained_on("finetuned_adapter", None, 0.6), "slm_classifier": slm}, no_pointers) is None

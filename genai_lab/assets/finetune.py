@@ -110,7 +110,8 @@ def store_classifier(context: AssetExecutionContext, models: ModelStore, name: s
                     "train_rows": result.train_rows, "steps": result.steps},
         "resumed_from": result.resumed_from,
     })
-    promoted = models.promote(stored, result.best_score, champion_score, CHAMPION_METRIC)
+    promoted = models.promote(stored, result.best_score, champion_score, CHAMPION_METRIC,
+                              (manifest.get("data_version") or {}).get("holdout_digest"))
     serving = models.champion(name)
     context.log.info(f"Saved {name} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}; champion "
                      f"{'moved to it' if promoted else f'stays {serving.version} at {champion_score:.4f}'})")

@@ -43,16 +43,17 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
                        labeling: LabelingSettings, models: ModelStore):
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
-    from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, projected_scoring_minutes, score_distinct,
-                                      scored_on_the_same_rows)
+    from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, like_for_like_scores, projected_scoring_minutes,
+                                      score_distinct)
 
     serving = insight.serving
     slm_name = store_name(CLASSIFIER, slm.slm.size)
     champions = {ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)}
-    comparable = scored_on_the_same_rows(champions)
+    scores = like_for_like_scores(champions, {ADAPTER: models.champion_pointer(ADAPTER), CLASSIFIER: models.champion_pointer(slm_name)})
+    comparable = scores is not None
     if serving.model == AUTO and not comparable:
-        context.log.warning("Serving choice 'auto' compared held-out scores measured on different held-out rows (one arm "
-                            "was trained on other pseudo-labels): retrain both arms together for a like-for-like choice")
+        context.log.warning("Serving choice 'auto' compared held-out scores measured on different held-out rows (the champions "
+                            "were never scored on the same pseudo-labels): the classifier_retraining job trains both arms together")
     rows = pseudo_labels.select("review_id", "dump_id", "level", "mention_index", "aspect_term", pl.col("category").alias("aspect_category"),
                                 "text")
     inputs = rows.select("text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"))
@@ -73,7 +74,8 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
                          f"(budget {serving.max_minutes:g} min)")
         return minutes
 
-    choice = choose_serving_model(champions, serving.model, projected_minutes=projected_minutes, max_minutes=serving.max_minutes)
+    choice = choose_serving_model(champions, serving.model, scores=scores, projected_minutes=projected_minutes,
+                                  max_minutes=serving.max_minutes)
     arm, champion = choice.arm, choice.champion
     loaded = {arm: loaded[arm]} if arm in loaded else {}  # the arm passed over need not stay in memory
     context.log.info(f"Scoring {rows.height:,} inputs ({rows.filter(pl.col('level') == 'aspect').height:,} aspect mentions) "
@@ -95,7 +97,7 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     return Output(predictions, metadata={
         "model": arm, "model_version": champion.version, "inputs": rows.height, "distinct_inputs": distinct_count,
         "serving_choice": choice.reason, "projected_minutes": MetadataValue.json(choice.projected_minutes),
-        "serving_scores_comparable": comparable, "scoring_minutes": round(seconds / 60, 2),
+        "serving_scores_comparable": comparable, "serving_scores": MetadataValue.json(scores or {}), "scoring_minutes": round(seconds / 60, 2),
         "inputs_per_s": float(distinct_count / max(seconds, 1e-9)),
         "sentiment": MetadataValue.md(markdown_table(summary)),
         "feature_requests": int(predictions["is_feature_request"].fill_null(False).sum()),

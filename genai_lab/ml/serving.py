@@ -1,7 +1,8 @@
 """Which trained classifier scores the whole corpus.
 
-The choice never looks at gold: "auto" takes the arm whose champion scored best on its own run's held-out
-pseudo-labels (the metric the champion pointer already moves on); ties go to the first arm listed. Under a
+The choice never looks at gold: "auto" takes the arm whose champion scored best on held-out pseudo-labels
+(the metric the champion pointer already moves on), on the newest held-out rows every champion was scored
+on (`like_for_like_scores`); ties go to the first arm listed. Under a
 time budget (`max_minutes`) an arm whose projected scoring time exceeds it is passed over for the next best
 that fits: the arms' speed ratio depends on the CPU (4.6x with AMX bf16, 7.5x on an AVX2-only CPU in
 fp32), so on a slow CPU the adapter alone would take 35 of the whole graph's 30 minutes.
@@ -51,11 +52,13 @@ class ServingChoice:
 
 
 def choose_serving_model(champions: dict[str, StoredModel | None], preference: str = AUTO, *,
+                         scores: dict[str, float] | None = None,
                          projected_minutes: Callable[[str], float] | None = None,
                          max_minutes: float | None = None) -> ServingChoice:
     """The arm to serve: the preferred one, or under "auto" the best held-out pseudo-label score among arms that have one,
     and, given `projected_minutes(arm)` and `max_minutes`, the best of those projected to score within the budget.
 
+    `scores`: each arm's score to rank by (`like_for_like_scores`); None ranks by each manifest's own run's score.
     Arms are timed in the order of their scores and only until one fits, so a fast machine times one arm.
     """
     if preference != AUTO and preference not in champions:
@@ -69,7 +72,7 @@ def choose_serving_model(champions: dict[str, StoredModel | None], preference: s
         raise FileNotFoundError(f"no arm has a champion in the model store ({', '.join(champions)}): materialize one first")
 
     def score(arm: str) -> float:
-        value = available[arm].manifest.get("metrics", {}).get(SCORE_METRIC)
+        value = scores.get(arm) if scores is not None else available[arm].manifest.get("metrics", {}).get(SCORE_METRIC)
         return float("-inf") if value is None else float(value)
 
     ranked = sorted(available, key=score, reverse=True)  # a stable sort: ties keep the order the arms are listed in
@@ -98,14 +101,27 @@ def projected_scoring_minutes(distinct_inputs: pl.DataFrame, score: Callable[[li
     return distinct_inputs.height * seconds / 60
 
 
-def scored_on_the_same_rows(champions: dict[str, StoredModel | None]) -> bool:
-    """Whether the champions' held-out scores compare: measured on the same held-out rows (`data_version.holdout_digest`).
+def like_for_like_scores(champions: dict[str, StoredModel | None], pointers: dict[str, dict | None]) -> dict[str, float] | None:
+    """Each champion's held-out score on the newest held-out rows that every champion was scored on; None when there are none.
 
-    An arm retrained alone (the retrain sensor trains the adapter only) is scored on newer pseudo-labels
-    than the other arm's champion was; "auto" still picks by the scores, and says it compared unlike ones.
+    A training run scores its arm's champion on its own held-out rows (the champion rule) and the store keeps
+    that score on the champion pointer (`holdout_scores`, keyed by the rows' digest), whether the champion
+    moved or not. An arm whose champion stayed, or was trained on older pseudo-labels, so still compares
+    with the other on the rows they share. Stores written before the pointers kept scores compare only when
+    the champions' own runs held out the same rows (`data_version.holdout_digest`).
     """
-    digests = {(stored.manifest.get("data_version") or {}).get("holdout_digest") for stored in champions.values() if stored is not None}
-    return len(digests) == 1 and None not in digests
+    available = {arm: stored for arm, stored in champions.items() if stored is not None}
+    if not available:
+        return None
+    tables = {arm: (pointers.get(arm) or {}).get("holdout_scores") or {} for arm in available}
+    shared = set.intersection(*(set(table) for table in tables.values()))
+    if shared:
+        newest = max(shared, key=lambda digest: min(table[digest]["at"] for table in tables.values()))
+        return {arm: float(table[newest]["score"]) for arm, table in tables.items()}
+    digests = {(stored.manifest.get("data_version") or {}).get("holdout_digest") for stored in available.values()}
+    if len(digests) == 1 and None not in digests:
+        return {arm: stored.manifest.get("metrics", {}).get(SCORE_METRIC) for arm, stored in available.items()}
+    return None
 
 
 def distinct_inputs(inputs: pl.DataFrame) -> pl.DataFrame:

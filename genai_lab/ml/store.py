@@ -133,18 +133,30 @@ class ModelStore(ConfigurableResource):
             return None
         return self.get(name, json.loads(pointer.read_text())["version"])
 
-    def champion_score(self, name: str) -> float | None:
+    def champion_pointer(self, name: str) -> dict[str, Any] | None:
         pointer = self.folder / name / CHAMPION
-        return json.loads(pointer.read_text()).get("score") if pointer.exists() else None
+        return json.loads(pointer.read_text()) if pointer.exists() else None
 
-    def promote(self, candidate: StoredModel, score: float, champion_score: float | None, metric: str) -> bool:
+    def champion_score(self, name: str) -> float | None:
+        return (self.champion_pointer(name) or {}).get("score")
+
+    def promote(self, candidate: StoredModel, score: float, champion_score: float | None, metric: str,
+                holdout_digest: str | None = None) -> bool:
         """Makes `candidate` the champion when it beats `champion_score` (the champion scored on the same data).
 
         `champion_score` None means there is no champion (or it cannot be compared): the candidate wins.
+        Whichever serves afterwards keeps its score on these held-out rows (`holdout_digest`) in the pointer's
+        `holdout_scores`, so champions of different arms can be compared on rows they were both scored on.
         """
+        pointer_path = self.folder / candidate.name / CHAMPION
+        now = dt.datetime.now(dt.UTC).isoformat()
         if champion_score is not None and not score > champion_score:
+            pointer = self.champion_pointer(candidate.name)
+            if pointer is not None and holdout_digest:
+                pointer.setdefault("holdout_scores", {})[holdout_digest] = {"score": champion_score, "at": now}
+                _write_json(pointer_path, pointer)
             return False
-        _write_json(self.folder / candidate.name / CHAMPION, {
-            "version": candidate.version, "score": score, "metric": metric,
-            "previous_score": champion_score, "promoted_at": dt.datetime.now(dt.UTC).isoformat()})
+        _write_json(pointer_path, {
+            "version": candidate.version, "score": score, "metric": metric, "previous_score": champion_score, "promoted_at": now,
+            "holdout_scores": {holdout_digest: {"score": score, "at": now}} if holdout_digest else {}})
         return True
