@@ -184,8 +184,8 @@ def flops_per_token(config) -> float:
 
 
 def masked_lm_objective(model):
-    """`model` (a `BertForMaskedLM`) inside a module whose forward is `mlm_loss`: what accelerate prepares, so its
-    mixed-precision forward and a distributed wrapper apply to the loss the loop computes."""
+    """`model` (a `BertForMaskedLM`) inside a module whose forward is `mlm_loss`: what accelerate prepares. `mlm_loss`
+    calls the encoder and the head directly, past the model's own forward, where accelerate puts its autocast."""
     import torch
 
     class MaskedLmObjective(torch.nn.Module):
