@@ -12,12 +12,13 @@ What it does (no gold label influences anything but the printed scores):
 2. Aspect level: the label model is fitted by EM on each aspect set's own votes — the votes only,
    never its labels (transductive, as the `pseudo_labels` asset does on a partition).
 3. Scores per dataset — Lin-2018 app reviews (review level), SemEval-14 laptop train and
-   Dąbrowski-2023 (aspect level), and the synthetic truth of `genai_lab.synth` (review level without
-   ratings, review level with ratings, aspect level) — for every LF alone, the majority vote and
-   the label model: coverage (share of rows with a label), accuracy and macro-F1 on the covered
-   rows, and macro-F1 over all rows with an abstention counted as wrong (``f1_all``). ``vader`` is
-   the plain baseline: whole-text VADER, compound >= 0.05 positive, <= -0.05 negative (the numbers
-   the issue quotes).
+   Dąbrowski-2023 (aspect level), read by the pipeline's own gold loader (`load_gold_file`), and the
+   synthetic truth of `genai_lab.synth` (review level without ratings, review level with ratings,
+   aspect level) — for every LF alone, the majority vote and the label model, scored by the
+   pipeline's own scorer (`score_predictions`, as `model_evaluation` is): coverage (share of rows
+   with a label), accuracy and macro-F1 on the covered rows, and macro-F1 over all rows with an
+   abstention counted as wrong (``f1_all``). ``vader`` is the plain baseline: whole-text VADER,
+   compound >= 0.05 positive, <= -0.05 negative (the numbers the issue quotes).
 4. Throughput: review-level pseudo-labelling (every LF but the embedding pass, plus the label model)
    on real reviews, one process, reviews per second; the embedding pass is timed separately.
 
@@ -54,10 +55,14 @@ from genai_lab.labels.functions import (  # noqa: E402
     review_votes,
     vader_compound,
 )
+from genai_lab.evaluation import score_predictions  # noqa: E402
+from genai_lab.labels.gold import load_gold_file  # noqa: E402
 from genai_lab.labels.label_model import LabelModel, combine, majority_vote, vote_matrix  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 INDEX = {name: i for i, name in enumerate(LABELS)}
+#: the gold sets the issue's targets name, by file stem (= their dataset name in `model_evaluation`)
+GOLD_FILES = ("app_review_sentiment_lin2018_part1", "semeval14_laptop_train", "app_feature_sentiment_dabrowski2023_part1")
 
 
 def _args() -> argparse.Namespace:
@@ -120,26 +125,27 @@ class EmbeddingCache:
 # --------------------------------------------------------------------------------------------------
 
 
-def score(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """coverage; accuracy and macro-F1 on covered rows; macro-F1 over all rows (abstain = wrong)."""
-    covered = pred >= 0
+def score(frame: pl.DataFrame, pred: np.ndarray) -> dict[str, float]:
+    """coverage; accuracy and macro-F1 on covered rows; macro-F1 over all rows (abstain = wrong) — `model_evaluation`'s scorer.
 
-    def macro_f1(yy: np.ndarray, pp: np.ndarray) -> float:
-        f1 = []
-        for k in range(len(LABELS)):
-            tp = int(((pp == k) & (yy == k)).sum())
-            fp = int(((pp == k) & (yy != k)).sum())
-            fn = int(((pp != k) & (yy == k)).sum())
-            f1.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-        return float(np.mean(f1))
+    `frame`: ``dataset, task, label`` per row; `pred`: label indices, -1 where the model abstained.
+    """
+    predicted = pl.Series("prediction", [LABELS[k] if k >= 0 else None for k in pred.tolist()], dtype=pl.String)
+    rows = frame.select("dataset", "task", "label").with_columns(predicted)
 
-    n = len(y)
+    def metrics(predictions: pl.DataFrame) -> dict[str, float | None]:
+        scored = score_predictions(predictions, "benchmark")
+        return dict(zip(scored["metric"].to_list(), scored["value"].to_list(), strict=True))
+
+    covered = metrics(rows)
+    # a label outside the gold classes is a miss for the gold class: macro-F1 with every abstention wrong
+    every_row = metrics(rows.with_columns(pl.col("prediction").fill_null("abstained")))
     return {
-        "n": n,
-        "coverage": round(float(covered.mean()) if n else 0.0, 4),
-        "accuracy": round(float((pred[covered] == y[covered]).mean()) if covered.any() else 0.0, 4),
-        "macro_f1": round(macro_f1(y[covered], pred[covered]) if covered.any() else 0.0, 4),
-        "f1_all": round(macro_f1(y, pred) if n else 0.0, 4),
+        "n": frame.height,
+        "coverage": round(covered["coverage"], 4),
+        "accuracy": round(covered["accuracy"] or 0.0, 4),
+        "macro_f1": round(covered["macro_f1"] or 0.0, 4),
+        "f1_all": round(every_row["macro_f1"] or 0.0, 4),
     }
 
 
@@ -148,16 +154,17 @@ def vader_baseline(texts: pl.Series) -> np.ndarray:
     return np.where(c >= 0.05, 2, np.where(c <= -0.05, 0, 1))
 
 
-def evaluate(name: str, votes: pl.DataFrame, y: np.ndarray, model: LabelModel, settings: LabelSettings,
+def evaluate(name: str, votes: pl.DataFrame, frame: pl.DataFrame, model: LabelModel, settings: LabelSettings,
              baseline: np.ndarray) -> dict:
+    y = frame["y"].to_numpy()
     matrix, names = vote_matrix(votes, model.source_names)
     labelled = combine(votes, model, settings.min_confidence)
-    rows = {"vader": score(y, baseline)}
+    rows = {"vader": score(frame, baseline)}
     for j, lf in enumerate(names):
-        rows[lf] = score(y, matrix[:, j].astype(np.int64))
-    rows["majority_vote"] = score(y, majority_vote(matrix))
-    rows["label_model"] = score(y, labelled["label_index"].to_numpy().astype(np.int64))
-    rows["label_model_no_abstain"] = score(y, model.predict(matrix))
+        rows[lf] = score(frame, matrix[:, j].astype(np.int64))
+    rows["majority_vote"] = score(frame, majority_vote(matrix))
+    rows["label_model"] = score(frame, labelled["label_index"].fill_null(-1).to_numpy().astype(np.int64))
+    rows["label_model_no_abstain"] = score(frame, model.predict(matrix))
     print(f"\n== {name}  (n={len(y)}; gold classes neg/neu/pos = {np.bincount(y, minlength=3).tolist()})")
     print(f"   {'model':24s} {'coverage':>9s} {'accuracy':>9s} {'macro_f1':>9s} {'f1_all':>9s}")
     for model_name, r in rows.items():
@@ -184,26 +191,14 @@ def real_english(path: Path, seed: int, n: int) -> pl.DataFrame:
 
 
 def gold_sets(folder: Path) -> dict[str, tuple[str, pl.DataFrame]]:
-    """name -> (level, frame with item_id, text, aspect_term, aspect_from, aspect_to, y)."""
-    out: dict[str, tuple[str, pl.DataFrame]] = {}
-    lin = folder / "app_review_sentiment_lin2018_part1.parquet"
-    if lin.exists():
-        d = pl.read_parquet(lin)
-        out["lin2018_app_reviews"] = ("review", d.select(pl.col("row_id").cast(pl.String).alias("item_id"), "text", "label"))
-    sem = folder / "semeval14_laptop_train.parquet"
-    if sem.exists():
-        d = pl.read_parquet(sem).filter(pl.col("aspect_term").is_not_null() & (pl.col("polarity") != "conflict"))
-        out["semeval14_laptop_train"] = ("aspect", d.with_row_index("i").select(
-            pl.format("{}#{}", "sentence_id", "i").alias("item_id"), "text", "aspect_term",
-            pl.col("from").alias("aspect_from"), pl.col("to").alias("aspect_to"), pl.col("polarity").alias("label")))
-    dab = folder / "app_feature_sentiment_dabrowski2023_part1.parquet"
-    if dab.exists():
-        d = pl.read_parquet(dab).filter(pl.col("aspect_term").is_not_null())
-        out["dabrowski2023_app_features"] = ("aspect", d.with_row_index("i").select(
-            pl.format("{}#{}", "review_id", "i").alias("item_id"), "text", "aspect_term",
-            pl.lit(None, pl.Int64).alias("aspect_from"), pl.lit(None, pl.Int64).alias("aspect_to"),
-            pl.col("polarity").alias("label")))
-    return {k: (lvl, f.with_columns(pl.col("label").replace_strict(INDEX, return_dtype=pl.Int64).alias("y"))) for k, (lvl, f) in out.items()}
+    """name -> (level, the pipeline's gold rows: dataset, task, item_id, text, aspect_term, aspect_from, aspect_to, label, y)."""
+    out = {}
+    for stem in GOLD_FILES:
+        if (folder / f"{stem}.parquet").exists():
+            gold = load_gold_file(folder / f"{stem}.parquet")
+            level = "review" if gold["task"][0] == "review_sentiment" else "aspect"
+            out[stem] = (level, gold.with_columns(pl.col("label").replace_strict(INDEX, return_dtype=pl.Int64).alias("y")))
+    return out
 
 
 def synthetic_sets(rows: int, seed: int) -> dict[str, tuple[str, pl.DataFrame]]:
@@ -221,7 +216,9 @@ def synthetic_sets(rows: int, seed: int) -> dict[str, tuple[str, pl.DataFrame]]:
                 pl.col("polarity").alias("label"))
     )
     out = {"synthetic_reviews": ("review", reviews), "synthetic_aspects": ("aspect", aspects)}
-    return {k: (lvl, f.with_columns(pl.col("label").replace_strict(INDEX, return_dtype=pl.Int64).alias("y"))) for k, (lvl, f) in out.items()}
+    return {k: (lvl, f.with_columns(pl.col("label").replace_strict(INDEX, return_dtype=pl.Int64).alias("y"), pl.lit(k).alias("dataset"),
+                                     pl.lit("review_sentiment" if lvl == "review" else "aspect_polarity").alias("task")))
+            for k, (lvl, f) in out.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -255,15 +252,13 @@ def main() -> None:
         print(f"{args.real} missing: no rating probe; the review-level label model is fitted on each set's own votes")
 
     datasets = gold_sets(args.gold) if args.gold.exists() else {}
-    missing = [p for p in ("app_review_sentiment_lin2018_part1", "semeval14_laptop_train", "app_feature_sentiment_dabrowski2023_part1")
-               if not (args.gold / f"{p}.parquet").exists()]
+    missing = [p for p in GOLD_FILES if not (args.gold / f"{p}.parquet").exists()]
     if missing:
         print(f"gold sets missing, skipped: {missing}")
     if args.synthetic_rows:
         datasets.update(synthetic_sets(args.synthetic_rows, args.seed))
 
     for name, (level, frame) in datasets.items():
-        y = frame["y"].to_numpy()
         variants = [(name, frame)]
         if name == "synthetic_reviews":  # with and without the star ratings the gold sets lack
             variants = [(name + "_no_rating", frame.with_columns(pl.lit(None, pl.Int64).alias("rating"))), (name + "_with_rating", frame)]
@@ -278,10 +273,12 @@ def main() -> None:
                     model = LabelModel.from_settings(settings, names).fit(m)
             else:
                 clauses = aspect_clauses(f, settings)
-                votes = aspect_votes(f, settings, embeddings=cache(clauses["clause"]), probe=probe)
+                # no rating probe, as in pseudo_labels: a review's stars say nothing about one aspect of it
+                votes = aspect_votes(f, settings, embeddings=cache(clauses["clause"]))
                 m, names = vote_matrix(votes)
                 model = LabelModel.from_settings(settings, names).fit(m)  # EM on this set's votes, labels unused
-            results["datasets"][vname] = evaluate(vname, votes, y, model, settings, vader_baseline(f["text"]))
+            results["datasets"][vname] = evaluate(vname, votes, f.with_columns(pl.lit(vname).alias("dataset")), model, settings,
+                                                  vader_baseline(f["text"]))
 
     # ---- throughput (no embedding pass) -----------------------------------------------------------
     if real is not None and review_model is not None:
