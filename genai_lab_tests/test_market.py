@@ -264,3 +264,16 @@ def test_an_app_scraped_later_does_not_make_its_complaints_grow():
     table = aspect_opportunities(pl.DataFrame(rows), OpportunitySettings(min_mentions=1))
     growth = dict(zip(table["app"].fill_null("category").to_list(), table["growth"].to_list()))
     assert growth == pytest.approx({"category": 1.0, "Alpha": 1.0, "Beta": 1.0})
+
+
+def test_growth_clipped_at_the_cap_or_floor_says_so():
+    from genai_lab.insight.market import describe_growth
+
+    table, report = _report()
+    riser = next(f for f in report.findings if "grow fastest" in f)
+    growth = table.filter((pl.col("need") == "sync") & (pl.col("level") == CATEGORY_LEVEL))["growth"][0]
+    assert (f"growing ×{growth:.2f}" in riser) and (("(the cap)" in riser) == (growth >= OpportunitySettings().growth_cap))
+    assert describe_growth(2.0) == "growing ×2.00 or more (the cap)" and describe_growth(1.8) == "growing ×1.80"
+    assert describe_growth(2.0, OpportunitySettings(growth_cap=3.0)) == "growing ×2.00"
+    assert describe_growth(0.5) == "shrinking ×0.50 or less (the floor)" and describe_growth(0.7) == "shrinking ×0.70"
+    assert describe_growth(1.0) == describe_growth(None) == "steady"

@@ -322,11 +322,13 @@ def score_formula() -> str:
     return "score = ln(1 + negative mentions) × unmet × growth × (1 + ln(1 + mean helpful votes))"
 
 
-def describe_growth(growth: float | None) -> str:
+def describe_growth(growth: float | None, settings: OpportunitySettings | None = None) -> str:
+    """Growth in words; a value clipped at `growth_cap` / `growth_floor` says so, since the need may grow (shrink) far more."""
+    settings = settings or OpportunitySettings()
     if growth is None or math.isnan(growth):
         return "steady"
     if growth > 1.1:
-        return f"growing ×{growth:.2f}"
+        return f"growing ×{growth:.2f}" + (" or more (the cap)" if growth >= settings.growth_cap else "")
     if growth < 0.9:
-        return f"shrinking ×{growth:.2f}"
+        return f"shrinking ×{growth:.2f}" + (" or less (the floor)" if growth <= settings.growth_floor else "")
     return "steady"

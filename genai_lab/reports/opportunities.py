@@ -91,13 +91,13 @@ def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | No
                                                      "enough mentions to compare)")
         findings.append(f"The biggest unmet need is **{top['need']}** in {top['category']} (rank {top['rank']}, score "
                         f"{top['score']:.2f}): {top['negative']:,} negative of {top['mentions']:,} mentions, {served}; "
-                        f"{describe_growth(top['growth'])}.")
+                        f"{describe_growth(top['growth'], settings)}.")
     if not themes.is_empty():
         top = themes.row(0, named=True)
         sample = _request_sample(opportunities)
         findings.append(f"The most pressing feature request is **{top['need']}** in {top['category']}: {top['mentions']:,} requests "
                         f"{f'(in {sample}) ' if sample else ''}from users of {_apps_asking(top)} app(s) of the category, "
-                        f"{describe_growth(top['growth'])}.")
+                        f"{describe_growth(top['growth'], settings)}.")
     apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT))
     if not apps.is_empty():
         spread = (apps.group_by("category", "need").agg(
@@ -112,7 +112,7 @@ def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | No
     risers = aspects.filter(pl.col("growth") > 1.1).sort(["growth", "negative"], descending=True)
     if not risers.is_empty():
         riser = risers.row(0, named=True)
-        findings.append(f"Complaints about **{riser['need']}** in {riser['category']} grow fastest: {describe_growth(riser['growth'])} "
+        findings.append(f"Complaints about **{riser['need']}** in {riser['category']} grow fastest: {describe_growth(riser['growth'], settings)} "
                         f"in the last {settings.recent_months} months of each app's data against what each app's own review flow "
                         "predicts.")
     if not findings:
@@ -223,7 +223,7 @@ def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category:
         blocks.append(Block("h3", "Sentiment by aspect"))
         blocks.append(Block("table", header=["aspect", "mentions", "share of mentions", "negative", "positive", "growth", "score"],
                             items=[[r["need"], f"{r['mentions']:,}", _pct(r["mentions"] / max(mentions, 1)), _pct(r["negative_share"]),
-                                    _pct(r["positive_share"]), describe_growth(r["growth"]), _num(r["score"])]
+                                    _pct(r["positive_share"]), describe_growth(r["growth"], settings), _num(r["score"])]
                                    for r in aspects.iter_rows(named=True)]))
         needs = aspects["need"].head(8).to_list()
         heatmap = competitors_png(opportunities, category, needs)
@@ -245,7 +245,7 @@ def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category:
     if not themes.is_empty():
         blocks.append(Block("h3", "Feature requests by theme"))
         blocks.append(Block("table", header=["theme", "requests", "apps asking (of the category's)", "growth", "score"],
-                            items=[[r["need"], f"{r['mentions']:,}", _apps_asking(r), describe_growth(r["growth"]),
+                            items=[[r["need"], f"{r['mentions']:,}", _apps_asking(r), describe_growth(r["growth"], settings),
                                     _num(r["score"])] for r in themes.head(settings.top_needs).iter_rows(named=True)]))
         for r in themes.head(3).iter_rows(named=True):
             blocks.append(Block("quotes", f"{r['need']} — {r['mentions']:,} requests", items=list(r["quotes"] or [])))
