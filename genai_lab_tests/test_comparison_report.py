@@ -285,3 +285,20 @@ def test_bad_frames_fail_clearly(evaluation: pl.DataFrame) -> None:
         cost_table(pl.concat([evaluation, evaluation.head(1)]))
     with pytest.raises(Exception, match="bootstrap_sampels"):
         ReportSettings(bootstrap_sampels=10)
+
+
+def test_rows_without_intervals_are_explained_by_why_they_have_none(evaluation: pl.DataFrame) -> None:
+    from genai_lab.evaluation import score_multilabel
+
+    gold = pl.DataFrame({"dataset": "review_types_gold", "task": "review_type", "text": ["a", "a", "b", "c"],
+                         "label": ["bug_report", "feature_request", "rating", "user_experience"]})
+    predicted = pl.DataFrame({"text": ["a", "b", "c"], "types": [["bug_report"], ["rating"], ["rating"]]})
+    with_types = pl.concat([evaluation, score_multilabel(gold, predicted, "review_type_model").with_columns(
+        pl.lit(False).alias("gold_synthetic"))], how="diagonal_relaxed")
+    settings = ReportSettings(bootstrap_samples=100)
+    notes = " ".join(build_comparison_report(with_types, settings).strengths_and_limitations)
+    # per-type scores have no confusion matrix by design: not a table to re-materialize
+    assert "review types (review_types_gold) are scored per type" in notes and "written before" not in notes
+    stale = with_types.filter(~((pl.col("model") == ADAPTER) & pl.col("metric").str.starts_with("confusion:")))
+    notes = " ".join(build_comparison_report(stale, settings).strengths_and_limitations)
+    assert "2 of " in notes and "written before model_evaluation recorded them" in notes  # the adapter's two sets

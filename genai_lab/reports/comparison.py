@@ -710,10 +710,17 @@ def strengths_and_limitations(quality: pl.DataFrame, cost: pl.DataFrame, confide
         limitations.append(f"Limitation: the arms' widest {level} CI is ±{widest['half']:.2f} macro-F1 ({widest['model']} on "
                            f"{widest['dataset']}, n={widest['n']}): differences below that size cannot be told from noise there.")
     no_ci = quality.filter(pl.col("macro_f1").is_not_null() & pl.col("f1_low").is_null())
-    if not no_ci.is_empty():
-        limitations.append(f"Limitation: {no_ci.height} of {quality.filter(pl.col('macro_f1').is_not_null()).height} scored rows have "
+    # review types are multi-label, scored per type from true/false positive counts: no confusion matrix to resample by design
+    per_type = no_ci.filter(pl.col("task") == "review_type")
+    stale = no_ci.filter(pl.col("task") != "review_type")
+    if not stale.is_empty():
+        limitations.append(f"Limitation: {stale.height} of {quality.filter(pl.col('macro_f1').is_not_null()).height} scored rows have "
                            "no confusion counts (written before model_evaluation recorded them), so they carry no CI; "
                            "re-materialize model_evaluation for intervals.")
+    if not per_type.is_empty():
+        limitations.append(f"Limitation: review types ({_join(per_type['dataset'].unique(maintain_order=True).to_list())}) are scored "
+                           "per type, one yes/no decision per text and type as their gold's authors did, so they carry no CI: "
+                           "the confusion-count bootstrap needs one label per text.")
     abstainers = (quality.filter(pl.col("coverage") < min_coverage).sort("coverage")
                   .unique("model", keep="first", maintain_order=True))
     if not abstainers.is_empty():
@@ -772,6 +779,8 @@ def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame, min_coverag
     points = [(m, usd) for m, usd in priced.select("model", "usd_per_million_reviews").rows() if m in means]
     if not points:
         return _empty_png("No model has both cost rows and sentiment macro-F1 to plot.")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     figure = _figure(7.5, 4.8)
     axes = figure.add_subplot()
     colours = _colours(models, aliases)
@@ -800,6 +809,10 @@ def price_performance_png(quality: pl.DataFrame, cost: pl.DataFrame, min_coverag
     axes.set_xscale("log")
     usd = [u for _, u in points]
     axes.set_xlim(min(usd) / 3, max(usd) * 3)
+    # dollars at 1-2-5 steps; matplotlib's default labels minor ticks too on a short log range, where they collide
+    axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"${value:.2g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("USD per million reviews scored (log scale)")
     axes.set_ylabel(f"mean macro-F1 over {sets} sentiment gold set{'s' if sets != 1 else ''}")
     axes.set_title("Price-performance: quality against the price of scoring")
