@@ -50,3 +50,17 @@ def test_embeddings_agree_in_either_format(monkeypatch):
     bf16 = embed(texts, max_length=32)
     assert fp32.dtype == bf16.dtype == "float32"
     assert (fp32 * bf16).sum(axis=1).min() > 0.999
+
+
+def test_the_accelerator_trains_in_the_dtype_the_matmul_ceiling_is_measured_in(monkeypatch):
+    from accelerate.state import AcceleratorState
+
+    for choice, dtype, mixed in (("bf16", torch.bfloat16, "bf16"), ("fp32", torch.float32, "no")):
+        monkeypatch.setenv(precision.PRECISION_ENV, choice)
+        assert precision.training_dtype("cpu") == dtype
+        AcceleratorState._reset_state()  # accelerate keeps one precision per process
+        try:
+            accelerator, gpus = precision.training_accelerator()
+            assert accelerator.mixed_precision == mixed and gpus == 0
+        finally:
+            AcceleratorState._reset_state()

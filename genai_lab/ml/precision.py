@@ -81,6 +81,15 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def training_dtype(device_type: str = "cpu"):
+    """What training's matrix products run in on `device_type`: bf16 where fast, fp16 on a GPU without bf16, else fp32."""
+    import torch
+
+    if use_bf16(device_type):
+        return torch.bfloat16
+    return torch.float16 if device_type == "cuda" else torch.float32
+
+
 def training_accelerator():
     """(accelerate.Accelerator, GPUs training): the GPUs with bf16 (fp16 where bf16 is missing), else the CPU, bf16 where fast.
 
@@ -90,7 +99,8 @@ def training_accelerator():
     import torch
     from accelerate import Accelerator
 
+    mixed_precision = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "no"}
     if torch.cuda.is_available():
-        accelerator = Accelerator(mixed_precision="bf16" if use_bf16("cuda") else "fp16")
+        accelerator = Accelerator(mixed_precision=mixed_precision[training_dtype("cuda")])
         return accelerator, accelerator.num_processes
-    return Accelerator(cpu=True, mixed_precision="bf16" if use_bf16("cpu") else "no"), 0
+    return Accelerator(cpu=True, mixed_precision=mixed_precision[training_dtype("cpu")]), 0

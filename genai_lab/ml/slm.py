@@ -154,10 +154,10 @@ def matmul_flops(size: int = 1024, seconds: float = 2.0, device: str = "cpu") ->
     """FLOP/s of a plain matmul on `device`, in the precision training computes in there: the ceiling tokens/s is measured against."""
     import torch
 
-    from genai_lab.ml.precision import use_bf16
+    from genai_lab.ml.precision import training_dtype
 
     device_type = torch.device(device).type
-    dtype = torch.bfloat16 if use_bf16(device_type) else (torch.float16 if device_type == "cuda" else torch.float32)
+    dtype = training_dtype(device_type)
     a, b = torch.randn(size, size, dtype=dtype, device=device), torch.randn(size, size, dtype=dtype, device=device)
 
     def wait() -> None:  # GPU kernels return before they finish
