@@ -41,12 +41,12 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from genai_lab.evaluation import REVIEW_TYPE_MODEL as MODEL
 from genai_lab.evaluation import score_predictions
 from genai_lab.labels.gold import REVIEW_TYPES, load_gold_file
 from genai_lab.labels.review_types import FLAG_COLUMNS, ReviewTypeSettings, detect_review_types
 
 GOLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "gold" / "app_review_type_maalej_part1.parquet"
-MODEL = "review_type_model"
 #: words of a failing app, written once here for the audit only (the detector has its own, longer lists)
 FAILURE_CUE = r"(?i)\b(?:crash\w*|force clos\w*|won'?t (?:install|open|load|work)|doesn'?t work|not working|error|freez\w*|keeps (?:closing|crashing)|fix)"
 

@@ -34,7 +34,7 @@ import polars as pl
 
 from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
 
-__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "confusion_metric", "mark_synthetic", "markdown_cost", "markdown_summary",
+__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "REVIEW_TYPE_MODEL", "TEACHER", "confusion_metric", "mark_synthetic", "markdown_cost", "markdown_summary",
            "score_multilabel", "score_predictions"]
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
@@ -46,6 +46,10 @@ EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "n": pl.Int64(),
 }
 PREDICTION_COLUMNS: tuple[str, ...] = ("dataset", "task", "label", "prediction")
+#: the label model, whose pseudo-labels both arms learn from, as scored into model_evaluation
+TEACHER = "label_model"
+#: the rule-based review-type detector, as scored into model_evaluation
+REVIEW_TYPE_MODEL = "review_type_model"
 _CLASS_ORDER: dict[str, tuple[str, ...]] = {
     "review_sentiment": SENTIMENT_LABELS,
     "aspect_polarity": SENTIMENT_LABELS,

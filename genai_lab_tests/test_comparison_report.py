@@ -21,6 +21,7 @@ from genai_lab.reports.comparison import (
     build_comparison_report,
     cost_table,
     key_findings,
+    paired_bootstrap,
     price_performance_png,
     quality_table,
     strengths_and_limitations,
@@ -124,6 +125,50 @@ def test_bootstrap_rejects_what_it_cannot_resample() -> None:
         bootstrap_interval({("positive", "positive"): 3}, CLASSES, confidence=1.0)
     with pytest.raises(ValueError, match="classes"):
         bootstrap_interval({("positive", "positive"): 3}, [])
+
+
+def _macro_f1(gold: list[str], predicted: list[str]) -> float:
+    frame = pl.DataFrame({"dataset": "x", "task": "review_sentiment", "label": gold, "prediction": predicted})
+    return score_predictions(frame, "m").filter(pl.col("metric") == "macro_f1")["value"].item()
+
+
+def test_paired_bootstrap_scores_both_models_on_the_same_resamples() -> None:
+    gold = _gold(300)
+    # the second model is the first with 8 of its 40 errors mended: every resample favours it
+    first = ["positive" if i % 3 == 0 else label for i, label in enumerate(gold)]
+    mended = 0
+    second = list(first)
+    for i, (g, p) in enumerate(zip(gold, first)):
+        if g != p and mended < 8:
+            second[i], mended = g, mended + 1
+    paired = paired_bootstrap(gold, first, second, CLASSES, samples=500)
+    assert paired["first"][0] == pytest.approx(_macro_f1(gold, first), abs=1e-12)
+    assert paired["second"][0] == pytest.approx(_macro_f1(gold, second), abs=1e-12)
+    assert paired["difference"][0] == pytest.approx(paired["second"][0] - paired["first"][0], abs=1e-12)
+    assert paired["ratio"][0] == pytest.approx(paired["second"][0] / paired["first"][0], abs=1e-12)
+    assert paired["difference"][1] > 0  # paired: the interval of the difference excludes 0 ...
+    unpaired_first = bootstrap_interval(_counts(gold, first), CLASSES, 500)["macro_f1"]
+    unpaired_second = bootstrap_interval(_counts(gold, second), CLASSES, 500)["macro_f1"]
+    assert unpaired_second[1] < unpaired_first[2]  # ... where the two separate intervals overlap
+    assert paired_bootstrap(gold, first, second, CLASSES, samples=500) == paired  # seeded
+    same = paired_bootstrap(gold, first, first, CLASSES, samples=200)
+    assert same["difference"] == (0.0, 0.0, 0.0) and same["ratio"] == (1.0, 1.0, 1.0)
+
+
+def _counts(gold: list[str], predicted: list[str]) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for cell in zip(gold, predicted):
+        counts[cell] = counts.get(cell, 0) + 1
+    return counts
+
+
+def test_paired_bootstrap_rejects_unpaired_or_abstaining_predictions() -> None:
+    with pytest.raises(ValueError, match="one of each per item"):
+        paired_bootstrap(["positive", "negative"], ["positive"], ["positive", "negative"], CLASSES)
+    with pytest.raises(ValueError, match="must not abstain"):
+        paired_bootstrap(["positive"], [None], ["positive"], CLASSES)
+    with pytest.raises(ValueError, match="no items"):
+        paired_bootstrap([], [], [], CLASSES)
 
 
 def test_quality_table(evaluation: pl.DataFrame) -> None:

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, ConfigurableResource, MetadataValue, 
 from pydantic import Field
 
 from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
-from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, markdown_summary, score_multilabel, score_predictions
+from genai_lab.evaluation import EVALUATION_SCHEMA, REVIEW_TYPE_MODEL, TEACHER, mark_synthetic, markdown_summary, score_multilabel, score_predictions
 from genai_lab.labels.functions import (
     LF_COLUMNS,
     LabelSettings,
@@ -24,7 +24,7 @@ from genai_lab.labels.functions import (
     probe_training_rows,
     review_votes,
 )
-from genai_lab.labels.gold import gold_from_synthetic, load_gold_folder
+from genai_lab.labels.gold import REVIEW_TYPE, gold_from_synthetic, load_gold_folder
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.labels.review_types import ReviewTypeSettings, review_type_sets
 from genai_lab.ml.store import ModelStore, code_version
@@ -196,6 +196,36 @@ LABELLER_NAMES = {column: column.removeprefix("lf_") for column in LF_COLUMNS}
 MAJORITY_CLASS = "majority_class"
 
 
+def labeller_gold_predictions(gold_labels: pl.DataFrame, pseudo_labels: pl.DataFrame, settings: LabelSettings,
+                              probe: ProbeEnsemble | None) -> dict[str, tuple[pl.DataFrame, dict[str, pl.Series]]]:
+    """{task: (its sentiment gold rows, {labeller: its label of each row, null where it abstains})} for every labelling
+    function, the majority vote, the label model and the majority-class floor.
+
+    The label model learns its source accuracies from our own reviews' votes (`pseudo_labels` of the task's level),
+    never from gold: these are the labels the arms learned from, on the gold texts.
+    """
+    predicted = {}
+    for task, level in (("review_sentiment", "review"), ("aspect_polarity", "aspect")):
+        gold = gold_labels.filter(pl.col("task") == task)
+        corpus = pseudo_labels.filter(pl.col("level") == level)
+        if gold.height == 0 or corpus.height == 0:
+            continue
+        model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(corpus, LF_COLUMNS)[0])
+        if level == "review":
+            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings, probe=probe)
+        else:
+            votes = aspect_votes(gold.select("item_id", "text", "aspect_term", "aspect_from", "aspect_to"), settings)
+        combined = combine(votes, model, settings.min_confidence)
+        labels = {name: _vote_labels(votes[column]) for column, name in LABELLER_NAMES.items()}
+        labels["majority_vote"] = combined["majority_label"]
+        labels[TEACHER] = combined["label"]
+        # the floor every model must clear: always the class most pseudo-labels of this level carry (never gold's)
+        most_common = corpus.filter(pl.col("label").is_not_null())["label"].mode().sort().first()
+        labels[MAJORITY_CLASS] = pl.repeat(most_common, gold.height, dtype=pl.String, eager=True)
+        predicted[task] = (gold, labels)
+    return predicted
+
+
 @asset(group_name="evaluation", pool=DUCKDB_POOL,
        description="Every labelling function, majority vote and the label model scored on the human gold sets: "
                    "coverage, accuracy, macro-F1 and per-class F1 on the covered rows (long format).")
@@ -204,24 +234,7 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
     settings = labeling.labels
     probe = load_probe_ensemble(models, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
     scored = []
-    for task, level in (("review_sentiment", "review"), ("aspect_polarity", "aspect")):
-        gold = gold_labels.filter(pl.col("task") == task)
-        corpus = pseudo_labels.filter(pl.col("level") == level)
-        if gold.height == 0 or corpus.height == 0:
-            continue
-        # the label model learns source accuracies from our own reviews' votes, never from gold
-        model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(corpus, LF_COLUMNS)[0])
-        if level == "review":
-            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings, probe=probe)
-        else:
-            votes = aspect_votes(gold.select("item_id", "text", "aspect_term", "aspect_from", "aspect_to"), settings)
-        combined = combine(votes, model, settings.min_confidence)
-        predictions = {name: _vote_labels(votes[column]) for column, name in LABELLER_NAMES.items()}
-        predictions["majority_vote"] = combined["majority_label"]
-        predictions["label_model"] = combined["label"]
-        # the floor every model must clear: always the class most pseudo-labels of this level carry (never gold's)
-        most_common = corpus.filter(pl.col("label").is_not_null())["label"].mode().sort().first()
-        predictions[MAJORITY_CLASS] = pl.repeat(most_common, gold.height, dtype=pl.String, eager=True)
+    for task, (gold, predictions) in labeller_gold_predictions(gold_labels, pseudo_labels, settings, probe).items():
         for name, predicted in predictions.items():
             frame = gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction"))
             scored.append(score_predictions(frame, name))
@@ -231,14 +244,12 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
 
 
-REVIEW_TYPE_MODEL = "review_type_model"
-
 
 @asset(group_name="evaluation", pool=DUCKDB_POOL,
        description="The rule-based review-type detector (bug report, feature request, user experience, rating) scored on the "
                    "multi-label review-type gold (Maalej-style) per type: precision, recall, F1; macro-F1; exact-set accuracy.")
 def review_type_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, labeling: LabelingSettings):
-    gold = gold_labels.filter(pl.col("task") == "review_type")
+    gold = gold_labels.filter(pl.col("task") == REVIEW_TYPE)
     if gold.height == 0:
         context.log.warning("No review-type gold: nothing to score")
         evaluation = pl.DataFrame(schema=EVALUATION_SCHEMA)

@@ -50,6 +50,9 @@ __all__ = [
     "GOLD_SCHEMA",
     "EXTRACTION_SCHEMA",
     "GOLD_SUFFIXES",
+    "ASPECT_POLARITY",
+    "REVIEW_SENTIMENT",
+    "REVIEW_TYPE",
     "REVIEW_TYPES",
     "SENTIMENT_LABELS",
     "TASKS",
@@ -63,7 +66,8 @@ __all__ = [
 
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 REVIEW_TYPES: tuple[str, ...] = ("bug_report", "feature_request", "user_experience", "rating")
-TASKS: tuple[str, ...] = ("review_sentiment", "aspect_polarity", "review_type")
+REVIEW_SENTIMENT, ASPECT_POLARITY, REVIEW_TYPE = "review_sentiment", "aspect_polarity", "review_type"
+TASKS: tuple[str, ...] = (REVIEW_SENTIMENT, ASPECT_POLARITY, REVIEW_TYPE)
 GOLD_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
 # notes kept beside gold files (the shared gold has a README.md): skipped without a warning
 _NOTE_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".rst")

@@ -17,18 +17,26 @@ from genai_lab.settings import StrictConfig
 TASK_INPUTS = {"review_sentiment": False, "aspect_polarity": True}
 
 
-def gold_quality(model, tokenizer, gold: pl.DataFrame, name: str, *, batch_size: int, max_length: int) -> pl.DataFrame:
-    """Accuracy, macro-F1 and per-class F1 of `model` on every sentiment gold set (review level and aspect level)."""
-    scored = []
+def gold_predictions(model, tokenizer, gold: pl.DataFrame, *, batch_size: int, max_length: int) -> pl.DataFrame:
+    """The sentiment gold rows (review level and aspect level) with `model`'s label of each in ``prediction``."""
+    predicted = []
     for task, pair in TASK_INPUTS.items():
         rows = gold.filter(pl.col("task") == task)
         if rows.height == 0:
             continue
         aspects = rows["aspect_term"].to_list() if pair else None
         probabilities = predict_proba(model, tokenizer, rows["text"].to_list(), aspects, batch_size=batch_size, max_length=max_length)
-        predicted = pl.Series("prediction", np.array(LABELS, dtype=object)[probabilities.argmax(axis=1)].tolist(), dtype=pl.String)
-        scored.append(score_predictions(rows.select("dataset", "task", "label").with_columns(predicted), name))
-    return pl.concat(scored) if scored else pl.DataFrame(schema=EVALUATION_SCHEMA)
+        labels = pl.Series("prediction", np.array(LABELS, dtype=object)[probabilities.argmax(axis=1)].tolist(), dtype=pl.String)
+        predicted.append(rows.with_columns(labels))
+    return pl.concat(predicted) if predicted else gold.clear().with_columns(pl.lit(None, dtype=pl.String).alias("prediction"))
+
+
+def gold_quality(model, tokenizer, gold: pl.DataFrame, name: str, *, batch_size: int, max_length: int) -> pl.DataFrame:
+    """Accuracy, macro-F1 and per-class F1 of `model` on every sentiment gold set (review level and aspect level)."""
+    predicted = gold_predictions(model, tokenizer, gold, batch_size=batch_size, max_length=max_length)
+    if predicted.height == 0:
+        return pl.DataFrame(schema=EVALUATION_SCHEMA)
+    return score_predictions(predicted.select("dataset", "task", "label", "prediction"), name)
 
 
 class TimingSettings(StrictConfig):

@@ -1,0 +1,111 @@
+"""Do the arms beat the label model they learned from, and does the SLM reach 0.9x the adapter? Paired, on the same rows.
+
+    python benchmarks/teacher_and_students.py --home /tmp/h      # a home `genai-lab run` (or whole_graph.py) materialized
+
+`model_evaluation` scores the label model on the gold rows it labels (it abstains on the rest) and the arms on
+every row, and its confidence intervals are each model's own. Both questions of issues 4 and 5 are about two
+models on the same items, so this script scores them there, with a paired bootstrap
+(`genai_lab.reports.comparison.paired_bootstrap`: both models on every resample of the same items):
+
+* teacher vs student — each arm against the label model, on the rows the label model labels;
+* SLM vs adapter — on every row, with the interval of SLM / adapter macro-F1 (target: 0.9).
+
+It reads `gold_labels` and `pseudo_labels` from the home's warehouse and the champions from its model store, and
+recomputes the label model's gold labels the way `label_quality` does (`labeller_gold_predictions`, default
+labelling settings: run it on a home materialized with those). The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+import polars as pl  # noqa: E402
+
+from genai_lab.assets.finetune import ADAPTER, AdapterTraining  # noqa: E402
+from genai_lab.assets.labels import LabelingSettings, labeller_gold_predictions, load_probe_ensemble  # noqa: E402
+from genai_lab.assets.slm import CLASSIFIER, SlmTraining, load_classifier, store_name  # noqa: E402
+from genai_lab.evaluation import TEACHER  # noqa: E402
+from genai_lab.labels.gold import SENTIMENT_LABELS  # noqa: E402
+from genai_lab.ml.scoring import gold_predictions  # noqa: E402
+from genai_lab.ml.store import ModelStore  # noqa: E402
+from genai_lab.reports.comparison import paired_bootstrap  # noqa: E402
+
+#: a gold row (a text has one row per aspect term, so its item_id does not name a row)
+KEY = ["dataset", "task", "row"]
+
+
+def arm_predictions(store: ModelStore, gold: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """{arm: gold rows with its champion's ``prediction``}, each champion loaded as its evaluation asset loads it."""
+    from genai_lab.ml.lora import load_merged_adapter
+
+    adapter, slm = AdapterTraining(), SlmTraining()
+    loaders = {ADAPTER: (store.champion(ADAPTER), load_merged_adapter, adapter.training),
+               CLASSIFIER: (store.champion(store_name(CLASSIFIER, slm.slm.size)), load_classifier, slm.training)}
+    predicted = {}
+    for arm, (champion, load, training) in loaders.items():
+        if champion is None:
+            raise SystemExit(f"model store {store.folder} holds no champion of {arm}: materialize it first")
+        model, tokenizer = load(champion.path)
+        predicted[arm] = gold_predictions(model, tokenizer, gold, batch_size=training.inference_batch_size,
+                                          max_length=training.max_length).select(*KEY, "label", "prediction")
+    return predicted
+
+
+def paired_rows(first: pl.DataFrame, second: pl.DataFrame, first_name: str, second_name: str, samples: int) -> list[dict]:
+    """Per gold set: both models' macro-F1 on the items both label, and the paired intervals of their difference and ratio."""
+    both = first.join(second.select(*KEY, pl.col("prediction").alias("second")), on=KEY).filter(
+        pl.col("prediction").is_not_null() & pl.col("second").is_not_null())
+    rows = []
+    for (task, dataset), group in both.group_by("task", "dataset", maintain_order=True):
+        total = first.filter((pl.col("task") == task) & (pl.col("dataset") == dataset)).height
+        paired = paired_bootstrap(group["label"].to_list(), group["prediction"].to_list(), group["second"].to_list(),
+                                  [c for c in SENTIMENT_LABELS if c in set(group["label"])], samples=samples)
+        rows.append({"task": task, "dataset": dataset, "first": first_name, "second": second_name, "items": group.height,
+                     "of": total, **{f"{key}_{part}": value for key, interval in paired.items()
+                                     for part, value in zip(("point", "low", "high"), interval)}})
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| gold set | first | second | items | first macro-F1 | second macro-F1 | second − first (95% CI) | second / first (95% CI) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['first']} | {r['second']} | {r['items']:,} of {r['of']:,} | {r['first_point']:.3f} | "
+                     f"{r['second_point']:.3f} | {r['difference_point']:+.3f} ({r['difference_low']:+.3f} to {r['difference_high']:+.3f}) | "
+                     f"{r['ratio_point']:.2f} ({r['ratio_low']:.2f} to {r['ratio_high']:.2f}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True, help="a lab home with a materialized graph")
+    parser.add_argument("--samples", type=int, default=2000, help="bootstrap resamples")
+    args = parser.parse_args()
+    warehouse = args.home / "warehouse.duckdb"
+    if not warehouse.exists():
+        raise SystemExit(f"{warehouse} does not exist: materialize the graph into {args.home} first")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        gold = connection.sql("select * from lab.gold_labels where task in ('review_sentiment', 'aspect_polarity')").pl().with_row_index("row")
+        pseudo_labels = connection.sql("select * from lab.pseudo_labels").pl()
+    store = ModelStore(root=str(args.home / "models"))
+    settings = LabelingSettings().labels
+    probe = load_probe_ensemble(store, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
+    teacher = pl.concat(rows.select(*KEY, "label").with_columns(labels[TEACHER].alias("prediction"))
+                        for rows, labels in labeller_gold_predictions(gold, pseudo_labels, settings, probe).values())
+    arms = arm_predictions(store, gold)
+    rows = [*paired_rows(teacher, arms[ADAPTER], TEACHER, ADAPTER, args.samples),
+            *paired_rows(teacher, arms[CLASSIFIER], TEACHER, CLASSIFIER, args.samples),
+            *paired_rows(arms[ADAPTER], arms[CLASSIFIER], ADAPTER, CLASSIFIER, args.samples)]
+    print(markdown(rows))
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
