@@ -278,3 +278,27 @@ def test_reports_and_predictions_refresh_themselves_when_their_inputs_change(tra
     instance.report_runless_asset_event(AssetMaterialization("model_evaluation"))
     result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert result.get_num_requested(AssetKey("comparison_report")) == 1
+
+
+def test_a_training_step_runs_its_loop_in_one_process_per_gpu(trained_home, tiny_base_model, monkeypatch, caplog):
+    """The step as it runs on a two-GPU machine, on two CPU processes: the adapter is stored and its cost counts the
+    processes' CPU time; the main process's progress reaches this process's genai_lab loggers (which the home's
+    dagster.yaml hands to the run log)."""
+    import logging
+
+    import genai_lab.assets.finetune as finetune
+
+    home, _, instance, defs = trained_home
+    monkeypatch.setattr(finetune, "training_processes", lambda: 2)
+    store = ModelStore(root=str(home / "models"))
+    before = {v.version for v in store.versions(ADAPTER)}
+    with caplog.at_level(logging.INFO, logger="genai_lab"):
+        result = materialize(list(defs.assets), selection=AssetSelection.assets(ADAPTER), instance=instance,
+                             resources={**defs.resources, "adapter": tiny_adapter(tiny_base_model), "slm": tiny_slm(),
+                                        "reporting": TINY_TIMING})
+    assert result.success
+    new = [v for v in store.versions(ADAPTER) if v.version not in before]
+    assert len(new) == 1 and new[0].manifest["cost"]["cpu_seconds"] > 0
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Training in 2 processes") for m in messages)
+    assert any(m.startswith("Round 0:") for m in messages)  # relayed from the main training process

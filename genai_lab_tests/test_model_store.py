@@ -87,3 +87,22 @@ def test_a_resumed_runs_cost_includes_the_killed_runs_time():
     assert "gpu_seconds" not in fresh  # CPU training: nothing to price as GPU-hours
     on_gpus = CostMeter(gpus=2).stop(earlier={"train_seconds": 50.0})
     assert on_gpus["gpu_seconds"] >= 100.0  # two GPUs for the whole wall time, the killed run's included
+
+
+def test_the_cost_counts_the_training_processes_cpu_and_memory():
+    """Data-parallel training runs in child processes: their CPU seconds and resident memory are the run's too."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from genai_lab.ml.cost import CostMeter
+
+    own_mb = psutil.Process().memory_info().rss / 1e6
+    meter = CostMeter(interval_s=0.05)
+    # a child that holds 200 MB and burns a second of CPU
+    subprocess.run([sys.executable, "-c", "import time\nb = bytearray(200_000_000)\nb[::4096] = b'x' * len(b[::4096])\n"
+                    "end = time.process_time() + 1.0\nwhile time.process_time() < end: pass"], check=True)
+    cost = meter.stop()
+    assert cost["cpu_seconds"] >= 0.9
+    assert cost["peak_rss_mb"] >= own_mb + 150  # this process alone stays near own_mb

@@ -12,6 +12,7 @@ from genai_lab.ml.self_training import (
     balanced_sample,
     macro_f1,
     self_train,
+    self_train_on_devices,
     split_pseudo_labels,
 )
 from genai_lab_tests.conftest import kill_at_checkpoint
@@ -142,6 +143,35 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tiny_base_model, tmp_
     assert result.steps <= steps_per_epoch  # the steps done before the kill were not done again
     assert result.steps >= result.train_rows // 2
     assert not work.exists()
+
+
+def test_two_training_processes_train_one_model_each_on_half_the_batches(tiny_base_model, tmp_path, caplog):
+    """What several GPUs run, on two CPU processes (gloo): the same loop, half the steps each, gradients averaged
+    (`self_train_on_devices` fails where the replicas' weights differ), the trained weights and the progress back here."""
+    import copy
+    import logging
+
+    settings = SelfTrainingSettings(max_train_rows=300, rounds=2, pool_rows=200, add_per_round=60, learning_rate=1e-2,
+                                    self_training_threshold=0.5, holdout_fraction=0.2, batch_size=8, epochs_per_round=3)
+    data = split_pseudo_labels(toy_pseudo_labels(), settings)
+    torch.manual_seed(0)
+    model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8))
+    alone = copy.deepcopy(model)
+    initial = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+    one = self_train(alone, tokenizer, data, settings, tmp_path / "one")
+    with caplog.at_level(logging.INFO, logger="genai_lab"):
+        two = self_train_on_devices(model, tokenizer, data, settings, tmp_path / "two", processes=2)
+
+    assert (one.processes, two.processes) == (1, 2)
+    assert two.history[0]["steps"] == one.history[0]["steps"] // 2  # round 0: each process took every other batch
+    assert two.best_score > 0.45  # chance is 1/3
+    trained = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+    assert all(not torch.equal(trained[name], initial[name]) for name in initial if "lora_B" in name)  # came back from the main process
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Training in 2 processes") for m in messages)
+    assert any(m.startswith("Round 0:") for m in messages)  # the main process's progress, relayed to this one
+    assert not (tmp_path / "two").exists()
 
 
 def test_the_round_budget_grows_with_the_candidates_between_its_bounds():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from genai_lab.ml.slm import SIZES, SlmSettings, mask_tokens, model_config, pack_blocks, pretrain, train_tokenizer
+from genai_lab.ml.slm import SIZES, SlmSettings, mask_tokens, model_config, pack_blocks, pretrain, pretrain_on_devices, train_tokenizer
 from genai_lab_tests.conftest import kill_at_checkpoint
 from genai_lab_tests.test_self_training import toy_pseudo_labels
 
@@ -103,6 +103,25 @@ def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path)
     history = outcome["history"]
     assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)  # it learned the corpus
     assert not work.exists()
+
+
+def test_two_pretraining_processes_learn_one_model_from_a_batch_each(tokenizer, texts, tmp_path):
+    """What several GPUs run, on two CPU processes (gloo): each step one batch per process, gradients averaged (the
+    replicas are checked equal), the weights, tokens and progress of both back in this process."""
+    from transformers import BertForMaskedLM
+
+    settings = SlmSettings(size="tiny", max_length=32, batch_size=4, pretrain_steps=200, eval_every_steps=100, heldout_blocks=20,
+                           warmup_steps=10)
+    torch.manual_seed(0)
+    model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
+    initial = model.bert.embeddings.word_embeddings.weight.detach().clone()
+    outcome = pretrain_on_devices(model, tokenizer, texts, settings, tmp_path / "work", processes=2)
+    assert outcome["processes"] == 2 and outcome["steps"] == 200
+    assert outcome["tokens"] == 200 * 2 * 4 * 32  # every step, a whole batch on each process
+    history = outcome["history"]
+    assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)
+    assert not torch.equal(model.bert.embeddings.word_embeddings.weight, initial)  # the trained weights came back
+    assert not (tmp_path / "work").exists()
 
 
 @pytest.mark.parametrize(("mixed_precision", "computes_in"), [("bf16", torch.bfloat16), ("no", torch.float32)])

@@ -27,7 +27,7 @@ from genai_lab.evaluation import markdown_summary
 from genai_lab.hashing import frame_digest
 from genai_lab.ml.cost import CostMeter, CostSettings
 from genai_lab.ml.lora import LoraSettings
-from genai_lab.ml.precision import training_accelerator
+from genai_lab.ml.parallel import training_gpus, training_processes
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.store import ModelStore, StoredModel, code_version, folder_hash
 
@@ -139,19 +139,19 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
 
     from genai_lab.ml.cost import parameter_counts
     from genai_lab.ml.lora import build_adapter_model, load_adapter
-    from genai_lab.ml.self_training import self_train
+    from genai_lab.ml.self_training import self_train_on_devices
 
     settings = adapter.training
     data, data_version = pseudo_label_data(context, pseudo_labels, settings)
-    accelerator, gpus = training_accelerator()
-    meter = CostMeter(adapter.cost, gpus=gpus)
+    processes = training_processes()
+    meter = CostMeter(adapter.cost, gpus=training_gpus(processes))
     torch.manual_seed(settings.seed)  # the LoRA and head initialisation: same data and settings, same adapter
     model, tokenizer, base_path, targets = build_adapter_model(adapter.lora)
     base = {"id": adapter.lora.base_model, **_base_model_identity(base_path)}
     run_settings = {"lora": adapter.lora.model_dump(), "training": settings.model_dump()}
     work_dir = models.work_dir(ADAPTER) / fingerprint(data_version, run_settings, base["sha256"] or base["id"])
     context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
-    result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
+    result = self_train_on_devices(model, tokenizer, data, settings, work_dir, processes)
     cost = {**meter.stop(earlier=result.resumed_from), **parameter_counts(model)}
     metadata = store_classifier(context, models, ADAPTER, model, tokenizer, result, data["holdout"], settings, {
         "kind": "lora_adapter", "base_model": base, "target_modules": targets, "data_version": data_version,

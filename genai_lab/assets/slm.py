@@ -28,7 +28,7 @@ from genai_lab.assets.finetune import (
 from genai_lab.assets.prep import DUCKDB_POOL, markdown_table
 from genai_lab.evaluation import markdown_summary
 from genai_lab.ml.cost import CostMeter, CostSettings
-from genai_lab.ml.precision import training_accelerator
+from genai_lab.ml.parallel import training_gpus, training_processes
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore, code_version
@@ -118,17 +118,20 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
 
     from genai_lab.ml.cost import parameter_counts
     from genai_lab.ml import precision
-    from genai_lab.ml.slm import flops_per_token, matmul_flops, model_config, pretrain
+    from genai_lab.ml.slm import flops_per_token, matmul_flops, model_config, pretrain_on_devices
 
     settings = slm.slm
     tokenizer_version = _latest(models, TOKENIZER)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_version.path))
     texts = training_texts(clean_reviews, text_quality)
-    accelerator, gpus = training_accelerator()
-    ceiling = matmul_flops(device=str(accelerator.device))
-    context.log.info(f"Plain matmul on {accelerator.device} in {precision.describe()}: {ceiling / 1e9:.1f} GFLOP/s")
-    metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "precision": precision.describe(), "device": str(accelerator.device),
-                      "tokenizer_version": tokenizer_version.version}, []
+    processes = training_processes()
+    gpus = training_gpus(processes)
+    device = "cuda" if gpus else "cpu"
+    # the ceiling of the run: a plain matmul on one device, times the devices training together
+    ceiling = matmul_flops(device=device) * max(1, gpus)
+    context.log.info(f"Plain matmul on {max(1, gpus)} × {device} in {precision.describe()}: {ceiling / 1e9:.1f} GFLOP/s")
+    metadata, rows = {"matmul_gflops": round(ceiling / 1e9, 2), "precision": precision.describe(), "device": device,
+                      "processes": processes, "tokenizer_version": tokenizer_version.version}, []
     for size in settings.ladder():
         torch.manual_seed(settings.seed)
         config = model_config(size, tokenizer, settings.max_length, settings.hidden_act)
@@ -137,7 +140,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
         work_dir = models.work_dir(store_name(PRETRAINED, size)) / fingerprint(
             tokenizer_version.version, settings.model_dump(), size, len(texts))
         context.log.info(f"Pretraining size '{size}' ({parameter_counts(model)['params_total']:,} parameters) on {len(texts):,} reviews")
-        outcome = pretrain(model, tokenizer, texts, settings, work_dir, accelerator=accelerator)
+        outcome = pretrain_on_devices(model, tokenizer, texts, settings, work_dir, processes)
         achieved = flops_per_token(config) * outcome["tokens_per_s"]
         cost = {**meter.stop(earlier=outcome["cost_before_resume"]), **parameter_counts(model)}
 
@@ -150,7 +153,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
             "settings": settings.model_dump(), "code_version": code_version(), "data_version": {"texts": len(texts), "blocks": outcome["blocks"]},
             "metrics": {"heldout_perplexity": outcome["heldout_perplexity"], "history": outcome["history"], "steps": outcome["steps"],
                         "tokens": outcome["tokens"], "tokens_per_s": outcome["tokens_per_s"], "achieved_gflops": achieved / 1e9,
-                        "matmul_gflops": ceiling / 1e9, "device": str(accelerator.device), "resumed": outcome["resumed"]},
+                        "matmul_gflops": ceiling / 1e9, "device": device, "processes": processes, "resumed": outcome["resumed"]},
             "cost": cost})
         rows.append({"size": size, "version": stored.version, "params": cost["params_total"], "steps": outcome["steps"],
                      "minutes": round(outcome["seconds"] / 60, 2), "tokens_per_s": round(outcome["tokens_per_s"]),
@@ -189,22 +192,22 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
 
     from genai_lab.ml.classifier import LABELS, label_maps
     from genai_lab.ml.cost import parameter_counts
-    from genai_lab.ml.self_training import self_train
+    from genai_lab.ml.self_training import self_train_on_devices
 
     settings = slm.training
     data, data_version = pseudo_label_data(context, pseudo_labels, settings)
     metadata = {}
     for size in slm.slm.ladder():
         pretrained = _latest(models, store_name(PRETRAINED, size))
-        accelerator, gpus = training_accelerator()
-        meter = CostMeter(slm.cost, gpus=gpus)
+        processes = training_processes()
+        meter = CostMeter(slm.cost, gpus=training_gpus(processes))
         id2label, label2id = label_maps()
         torch.manual_seed(settings.seed)  # the new head's initialisation: same data and settings, same classifier
         model = AutoModelForSequenceClassification.from_pretrained(str(pretrained.path), num_labels=len(LABELS), id2label=id2label,
                                                                    label2id=label2id)
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained.path))
         work_dir = models.work_dir(store_name(CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
-        result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
+        result = self_train_on_devices(model, tokenizer, data, settings, work_dir, processes)
         fine_tune = meter.stop(earlier=result.resumed_from)
         pretrain_cost = pretrained.manifest["cost"]
         # the arm's training cost is everything it took: pretraining from scratch plus fine-tuning

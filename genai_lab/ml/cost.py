@@ -25,13 +25,26 @@ class CostSettings(StrictConfig):
 
 
 def process_cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (data-parallel training runs in child processes)."""
     times = psutil.Process().cpu_times()
-    return times.user + times.system
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    """Resident memory of `process` and its live children (the data-parallel training processes)."""
+    rss = process.memory_info().rss
+    for child in process.children(recursive=True):
+        try:
+            rss += child.memory_info().rss
+        except psutil.Error:  # it ended between the listing and the reading
+            pass
+    return rss
 
 
 @dataclass
 class CostMeter:
-    """Start it before the work, `stop()` after; peak RSS is sampled in a thread, so a peak reached before start does not count."""
+    """Start it before the work, `stop()` after; peak RSS (this process and its children together) is sampled in a
+    thread, so a peak reached before start does not count."""
 
     settings: CostSettings = field(default_factory=CostSettings)
     gpus: int = 0
@@ -49,7 +62,7 @@ class CostMeter:
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self._peak = max(self._peak, self._process.memory_info().rss)
+            self._peak = max(self._peak, _tree_rss(self._process))
 
     def stop(self, earlier: dict | None = None) -> dict[str, float]:
         """The cost of the work, plus `earlier`'s `train_seconds` and `cpu_seconds`: what a killed run had spent up to

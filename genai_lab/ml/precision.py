@@ -91,16 +91,13 @@ def training_dtype(device_type: str = "cpu"):
 
 
 def training_accelerator():
-    """(accelerate.Accelerator, GPUs training): the GPUs with bf16 (fp16 where bf16 is missing), else the CPU, bf16 where fast.
-
-    The GPU count is the accelerator's processes, one GPU each, not the GPUs the machine has: a plain run
-    (no `accelerate launch`) trains on one GPU of eight, and its energy and GPU-hours are one GPU's.
-    """
+    """The accelerate.Accelerator a training process runs on: its GPU with bf16 (fp16 where bf16 is missing), else
+    the CPU, bf16 where fast. Started by `genai_lab.ml.parallel.run_in_processes`, it joins the processes' group
+    and its device is the process's own GPU; how many GPUs a run trains on is `parallel.training_gpus`."""
     import torch
     from accelerate import Accelerator
 
     mixed_precision = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "no"}
     if torch.cuda.is_available():
-        accelerator = Accelerator(mixed_precision=mixed_precision[training_dtype("cuda")])
-        return accelerator, accelerator.num_processes
-    return Accelerator(cpu=True, mixed_precision=mixed_precision[training_dtype("cpu")]), 0
+        return Accelerator(mixed_precision=mixed_precision[training_dtype("cuda")])
+    return Accelerator(cpu=True, mixed_precision=mixed_precision[training_dtype("cpu")])

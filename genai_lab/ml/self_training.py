@@ -95,6 +95,8 @@ class TrainingResult:
     train_rows: int = 0
     steps: int = 0
     resumed_from: dict | None = None
+    #: data-parallel training processes (one per GPU); `steps` counts one process's steps
+    processes: int = 1
 
 
 def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = len(LABELS)) -> float:
@@ -298,13 +300,16 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
     """Trains `model` (its parameters with requires_grad) in place and leaves the best weights loaded.
 
     `data`: `split_pseudo_labels` output. `work_dir`: this run's checkpoint folder (its name should
-    fingerprint the data and settings); removed when training completes.
+    fingerprint the data and settings); removed when training completes. Run in several processes (see
+    `self_train_on_devices`), each trains on its shard of the batches and the main process decides and writes.
     """
     import torch
 
+    from genai_lab.ml.parallel import agree, shard
     from genai_lab.ml.precision import training_accelerator
 
-    accelerator = accelerator or training_accelerator()[0]
+    accelerator = accelerator or training_accelerator()
+    processes, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     work_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -326,6 +331,10 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
         resumed_from = {**{k: position[k] for k in ("round", "epoch", "step")},
                         "train_seconds": position["elapsed_s"], "cpu_seconds": position.get("cpu_s", 0.0)}
         log.info(f"Resuming training from round {position['round']}, epoch {position['epoch']}, step {position['step']} ({checkpoint})")
+        if position.get("processes", 1) != processes:  # its step counts another number of shards: redo the epoch
+            log.info(f"The checkpoint was written by {position.get('processes', 1)} training processes, this run has "
+                     f"{processes}: epoch {position['epoch']} starts again")
+            position["step"] = 0
     else:
         train_set = balanced_sample(data["candidates"], budget, settings.seed, settings.aspect_share).with_columns(
             pl.lit(0, pl.Int64).alias("joined_round"))
@@ -344,13 +353,21 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
     def save(pos: dict) -> None:
         pos["elapsed_s"] = time.monotonic() - started
         pos["cpu_s"] = process_cpu_seconds() - cpu_started  # with elapsed_s, the cost a resumed run carries forward
-        _write_checkpoint(work_dir, unwrapped, optimizer, best_state, train_set, pos)
+        pos["processes"] = processes
+        if main:  # the replicas hold the same weights and optimizer state
+            _write_checkpoint(work_dir, unwrapped, optimizer, best_state, train_set, pos)
+        accelerator.wait_for_everyone()
+
+    def budget_spent() -> bool:  # by the main process's clock, for every process alike
+        return agree(accelerator, settings.max_train_minutes is not None
+                     and (time.monotonic() - started) / 60 >= settings.max_train_minutes)
 
     while position["round"] < settings.rounds:
         round_index = position["round"]
         if round_index > 0 and position["epoch"] == 0 and position["step"] == 0 and not position.get("pool_added"):
-            added = _pseudo_label_pool(unwrapped, tokenizer, data["pool"].filter(~pl.col("item_id").is_in(train_set["item_id"].implode())),
-                                       settings, round_index)
+            added = agree(accelerator, _pseudo_label_pool(
+                unwrapped, tokenizer, data["pool"].filter(~pl.col("item_id").is_in(train_set["item_id"].implode())), settings,
+                round_index) if main else None)
             train_set = pl.concat([train_set, added.with_columns(pl.lit(round_index, pl.Int64).alias("joined_round")).select(train_set.columns)])
             position["pool_added"] = added.height
             log.info(f"Round {round_index}: added {added.height:,} self-labelled pool rows at confidence >= "
@@ -360,13 +377,13 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
         lengths = round_set["text"].str.len_chars().to_numpy()
         is_pair = round_set["aspect"].is_not_null().to_numpy()
         noise = settings.word_dropout if round_index > 0 else 0.0
-        steps_per_epoch = len(task_batches(lengths, is_pair, settings.batch_size, np.random.default_rng(0)))
+        steps_per_epoch = len(shard(task_batches(lengths, is_pair, settings.batch_size, np.random.default_rng(0)), rank, processes))
         total_steps = steps_per_epoch * settings.epochs_per_round
         round_started, losses = time.monotonic(), []
         while position["epoch"] < settings.epochs_per_round:
             epoch = position["epoch"]
             rng = np.random.default_rng([settings.seed, round_index, epoch])
-            batches = task_batches(lengths, is_pair, settings.batch_size, rng)
+            batches = shard(task_batches(lengths, is_pair, settings.batch_size, rng), rank, processes)
             model.train()
             reported = time.monotonic()
             for step in range(position["step"], len(batches)):
@@ -392,7 +409,7 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
                     reported = time.monotonic()
                 if position["step"] % settings.checkpoint_every_steps == 0 and position["step"] < len(batches):
                     save(position)
-            score = _score(unwrapped, tokenizer, data["holdout"], settings)
+            score = agree(accelerator, _score(unwrapped, tokenizer, data["holdout"], settings) if main else None)
             if score > position["best_score"]:
                 position["best_score"], position["best_round"] = score, round_index
                 best_state = _trainable_state(unwrapped)
@@ -400,15 +417,14 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
             position["epoch"], position["step"] = epoch + 1, 0
             position["last_score"] = score
             save(position)
-            elapsed_min = (time.monotonic() - started) / 60
-            if settings.max_train_minutes is not None and elapsed_min >= settings.max_train_minutes:
+            if budget_spent():
                 break
         position["history"].append({
             "round": round_index, "train_rows": round_set.height, "labelled_rows": train_set.height, "added_rows": position.get("pool_added", 0),
             "steps": position["steps_total"], "train_loss": float(np.mean(losses)) if losses else None,
             "heldout_macro_f1": position.get("last_score"), "seconds": round(time.monotonic() - round_started, 1)})
         improved = position["best_round"] == round_index
-        out_of_time = settings.max_train_minutes is not None and (time.monotonic() - started) / 60 >= settings.max_train_minutes
+        out_of_time = budget_spent()
         position.update({"round": round_index + 1, "epoch": 0, "step": 0, "pool_added": 0})
         save(position)
         if out_of_time:
@@ -423,6 +439,42 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
     # the caller gets its model back as a plain module: no device wrapper, no mixed-precision forward
     accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     result = TrainingResult(best_score=position["best_score"], best_round=position["best_round"], history=position["history"],
-                            train_rows=train_set.height, steps=position["steps_total"], resumed_from=resumed_from)
-    shutil.rmtree(work_dir, ignore_errors=True)
+                            train_rows=train_set.height, steps=position["steps_total"], resumed_from=resumed_from, processes=processes)
+    accelerator.wait_for_everyone()
+    if main:
+        shutil.rmtree(work_dir, ignore_errors=True)
     return result
+
+
+def _self_train_process(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings, work_dir: Path,
+                        result_dir: Path) -> None:
+    """One data-parallel process of `self_train_on_devices`: trains, checks that every replica ended with the same
+    weights, and the main process writes them and the result to `result_dir`."""
+    from safetensors.torch import save_file
+
+    from genai_lab.ml.parallel import check_replicas
+    from genai_lab.ml.precision import training_accelerator
+
+    accelerator = training_accelerator()
+    result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
+    state = _trainable_state(model)
+    check_replicas(accelerator, state)
+    if accelerator.is_main_process:
+        save_file(state, str(result_dir / "trainable.safetensors"))
+        (result_dir / "result.json").write_text(json.dumps(result.__dict__))
+
+
+def self_train_on_devices(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings, work_dir: Path,
+                          processes: int | None = None) -> TrainingResult:
+    """`self_train` on every visible GPU, one process each, or in this process where there is one GPU or none
+    (`genai_lab.ml.parallel.on_devices`); the trained weights end up in `model` either way."""
+    from safetensors.torch import load_file
+
+    from genai_lab.ml.parallel import on_devices
+
+    def collect(result_dir: Path) -> TrainingResult:
+        _load_trainable(model, load_file(str(result_dir / "trainable.safetensors")))
+        return TrainingResult(**json.loads((result_dir / "result.json").read_text()))
+
+    return on_devices(lambda: self_train(model, tokenizer, data, settings, work_dir), _self_train_process,
+                      (model, tokenizer, data, settings, work_dir), collect, processes)

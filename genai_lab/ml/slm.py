@@ -230,16 +230,23 @@ def _heldout_loss(model, blocks: np.ndarray, tokenizer, settings: SlmSettings, d
 
 def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, accelerator=None) -> dict:
     """Masked-LM pretraining in place on `accelerator`'s device (default `training_accelerator()`: a GPU where
-    present, else the CPU); resumes from `work_dir`'s checkpoint. Returns the evaluation history and speed."""
+    present, else the CPU); resumes from `work_dir`'s checkpoint. Returns the evaluation history and speed.
+
+    Run in several processes (see `pretrain_on_devices`), each step trains on one batch per process (a global batch
+    of `batch_size` × processes), and the main process decides when to stop, evaluates and writes. Tokens and
+    tokens/s count every process.
+    """
     import torch
     from safetensors.torch import load_model, save_model
 
     from genai_lab.ml.cost import process_cpu_seconds
+    from genai_lab.ml.parallel import agree
     from genai_lab.ml.precision import training_accelerator
     from genai_lab.ml.self_training import latest_checkpoint, load_optimizer_state, save_optimizer_state, swap_in_checkpoint
 
-    accelerator = accelerator or training_accelerator()[0]
+    accelerator = accelerator or training_accelerator()
     device = accelerator.device
+    processes, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
 
     blocks = pack_blocks(tokenizer, texts, settings.max_length)
     rng = np.random.default_rng(settings.seed)
@@ -263,7 +270,7 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     resumed_at = state["step"]
     earlier = {"train_seconds": state["elapsed_s"], "cpu_seconds": state.get("cpu_s", 0.0)}
     budget_s = settings.pretrain_minutes * 60
-    per_epoch = math.ceil(len(train) / settings.batch_size)
+    per_epoch = math.ceil(len(train) / (settings.batch_size * processes))
     generator = torch.Generator().manual_seed(settings.seed)
 
     epoch_steps = max(1, int(settings.pretrain_epochs * per_epoch))
@@ -285,7 +292,9 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
             save_optimizer_state(optimizer, staging)
             (staging / STATE_FILE).write_text(json.dumps(state))
 
-        swap_in_checkpoint(work_dir, write)
+        if main:  # the replicas hold the same weights and optimizer state
+            swap_in_checkpoint(work_dir, write)
+        accelerator.wait_for_everyone()
 
     model.train()
     started = time.monotonic() - state["elapsed_s"]
@@ -294,17 +303,24 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     window_tokens, window_started = 0, time.monotonic()
     while True:
         elapsed = time.monotonic() - started
-        if settings.pretrain_steps is not None and state["step"] >= settings.pretrain_steps:
-            break
-        if settings.pretrain_steps is None and (elapsed >= budget_s or state["step"] >= epoch_steps):
+        if settings.pretrain_steps is not None:
+            stop = state["step"] >= settings.pretrain_steps
+        else:
+            stop = elapsed >= budget_s or state["step"] >= epoch_steps
+        # the main process's clock decides, for every process alike: when to stop, and so the learning-rate decay
+        stop, total = agree(accelerator, (stop, total_steps()))
+        if stop:
             break
         epoch, within = divmod(state["step"], per_epoch)
         permutation = np.random.default_rng([settings.seed, epoch]).permutation(len(train))
-        index = permutation[within * settings.batch_size:(within + 1) * settings.batch_size]
+        start = (within * processes + rank) * settings.batch_size
+        # one process: the epoch's last batch may be short; several: each takes a whole batch, wrapping round the epoch
+        index = (permutation[start:start + settings.batch_size] if processes == 1
+                 else permutation[np.arange(start, start + settings.batch_size) % len(train)])
         ids = torch.as_tensor(train[index])
-        generator.manual_seed(settings.seed * 1_000_003 + state["step"])  # masks depend on the step alone: resumable
+        generator.manual_seed(settings.seed * 1_000_003 + state["step"] * processes + rank)  # masks depend on the step alone: resumable
         inputs, labels = mask_tokens(ids, tokenizer, settings.mask_probability, generator)
-        step, total = state["step"], total_steps()
+        step = state["step"]
         warm = min(1.0, (step + 1) / settings.warmup_steps)
         decay = max(0.05, 1 - step / total)
         for group in optimizer.param_groups:
@@ -315,10 +331,10 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
         optimizer.step()
         optimizer.zero_grad()
         state["step"] += 1
-        state["tokens"] += int(ids.numel())
-        window_tokens += int(ids.numel())
+        state["tokens"] += int(ids.numel()) * processes
+        window_tokens += int(ids.numel()) * processes
         state["elapsed_s"] = time.monotonic() - started
-        if state["step"] % settings.eval_every_steps == 0:
+        if state["step"] % settings.eval_every_steps == 0 and main:
             tokens_per_s = window_tokens / (time.monotonic() - window_started)
             heldout_loss = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) else float("nan")
             state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": float(loss.detach()),
@@ -327,19 +343,52 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
             log.info(f"pretraining step {state['step']}: held-out MLM perplexity {math.exp(min(heldout_loss, 50)):.1f}, "
                      f"{tokens_per_s:,.0f} tokens/s")
             window_tokens, window_started = 0, time.monotonic()
-        elif time.monotonic() - reported > 30:
+        elif main and time.monotonic() - reported > 30:
             log.info(f"pretraining step {state['step']}: loss {float(loss.detach()):.3f}, {state['elapsed_s'] / 60:.1f} min")
             reported = time.monotonic()
         if state["step"] % settings.checkpoint_every_steps == 0:
             save()
-    final = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) else float("nan")
+    final = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) and main else float("nan")
     # the caller gets its model back as a plain module: no device wrapper, no mixed-precision forward
     accelerator.unwrap_model(objective, keep_fp32_wrapper=False)
     state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": None,
                              "heldout_loss": final, "heldout_perplexity": float(math.exp(min(final, 50))),
                              "tokens_per_s": round(state["tokens"] / max(state["elapsed_s"], 1e-9), 1)})
-    shutil.rmtree(work_dir, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    if main:
+        shutil.rmtree(work_dir, ignore_errors=True)
     return {"steps": state["step"], "tokens": state["tokens"], "seconds": state["elapsed_s"], "history": state["history"],
             "tokens_per_s": state["tokens"] / max(state["elapsed_s"], 1e-9), "heldout_perplexity": float(math.exp(min(final, 50))),
             "resumed": resumed_at > 0, "resumed_at_step": resumed_at, "blocks": int(len(train)),
-            "cost_before_resume": earlier}
+            "cost_before_resume": earlier, "processes": processes}
+
+
+def _pretrain_process(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, result_dir: Path) -> None:
+    """One data-parallel process of `pretrain_on_devices`: pretrains, checks that the replicas agree, and the main
+    process writes the weights and the outcome to `result_dir`."""
+    from safetensors.torch import save_model
+
+    from genai_lab.ml.parallel import check_replicas
+    from genai_lab.ml.precision import training_accelerator
+
+    accelerator = training_accelerator()
+    outcome = pretrain(model, tokenizer, texts, settings, work_dir, accelerator=accelerator)
+    check_replicas(accelerator, dict(model.named_parameters()))
+    if accelerator.is_main_process:
+        save_model(model, str(result_dir / "model.safetensors"))
+        (result_dir / "outcome.json").write_text(json.dumps(outcome))
+
+
+def pretrain_on_devices(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, processes: int | None = None) -> dict:
+    """`pretrain` on every visible GPU, one process each, or in this process where there is one GPU or none
+    (`genai_lab.ml.parallel.on_devices`); the pretrained weights end up in `model` either way."""
+    from safetensors.torch import load_model
+
+    from genai_lab.ml.parallel import on_devices
+
+    def collect(result_dir: Path) -> dict:
+        load_model(model, str(result_dir / "model.safetensors"))
+        return json.loads((result_dir / "outcome.json").read_text())
+
+    return on_devices(lambda: pretrain(model, tokenizer, texts, settings, work_dir), _pretrain_process,
+                      (model, tokenizer, texts, settings, work_dir), collect, processes)
