@@ -24,7 +24,7 @@ from genai_lab.labels.functions import (
     probe_training_rows,
     review_votes,
 )
-from genai_lab.labels.gold import REVIEW_TYPE, gold_from_synthetic, load_gold_folder
+from genai_lab.labels.gold import ASPECT_POLARITY, REVIEW_SENTIMENT, REVIEW_TYPE, gold_from_synthetic, load_gold_folder
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.labels.review_types import ReviewTypeSettings, review_type_sets
 from genai_lab.ml.store import ModelStore, code_version
@@ -205,7 +205,7 @@ def labeller_gold_predictions(gold_labels: pl.DataFrame, pseudo_labels: pl.DataF
     never from gold: these are the labels the arms learned from, on the gold texts.
     """
     predicted = {}
-    for task, level in (("review_sentiment", "review"), ("aspect_polarity", "aspect")):
+    for task, level in ((REVIEW_SENTIMENT, "review"), (ASPECT_POLARITY, "aspect")):
         gold = gold_labels.filter(pl.col("task") == task)
         corpus = pseudo_labels.filter(pl.col("level") == level)
         if gold.height == 0 or corpus.height == 0:
@@ -242,7 +242,6 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
     evaluation = pl.concat(scored) if scored else pl.DataFrame(schema=EVALUATION_SCHEMA)
     evaluation = mark_synthetic(evaluation, gold_labels)
     return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
-
 
 
 @asset(group_name="evaluation", pool=DUCKDB_POOL,
