@@ -5,12 +5,12 @@ import polars as pl
 import pytest
 import torch
 
+from genai_lab.evaluation.statistics import macro_f1
 from genai_lab.ml.classifier import lora_target_modules
 from genai_lab.ml.lora import LoraSettings, build_adapter_model, load_adapter
 from genai_lab.ml.self_training import (
     SelfTrainingSettings,
     balanced_sample,
-    macro_f1,
     self_train,
     self_train_on_devices,
     split_pseudo_labels,

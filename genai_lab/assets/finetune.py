@@ -86,7 +86,7 @@ def store_classifier(context: AssetExecutionContext, models: ModelStore, name: s
     so the two compare on the same data.
     """
     from genai_lab.ml.classifier import predict_proba
-    from genai_lab.ml.self_training import macro_f1
+    from genai_lab.evaluation.statistics import macro_f1
 
     champion_score = None
     try:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from genai_lab.evaluation.statistics import macro_f1
 from genai_lab.hashing import map_distinct
 from genai_lab.ml.classifier import LABELS, encode, predict_proba, task_batches
 from genai_lab.ml.cost import process_cpu_seconds
@@ -97,17 +98,6 @@ class TrainingResult:
     resumed_from: dict | None = None
     #: data-parallel training processes (one per GPU); `steps` counts one process's steps
     processes: int = 1
-
-
-def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = len(LABELS)) -> float:
-    """Unweighted mean F1 over the classes present in `labels` (the early-stopping score; gold scoring uses the evaluate modules)."""
-    scores = []
-    for k in np.unique(labels):
-        tp = np.sum((predictions == k) & (labels == k))
-        fp = np.sum((predictions == k) & (labels != k))
-        fn = np.sum((predictions != k) & (labels == k))
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
 
 
 def _stable_fraction(keys: pl.Series) -> pl.Series:
