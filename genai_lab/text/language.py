@@ -59,6 +59,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from genai_lab.settings import StrictConfig
+from genai_lab.text.datafiles import read_list
 
 __all__ = [
     "LanguageSettings",
@@ -75,149 +76,13 @@ UNDETERMINED = "und"
 METHODS = ("empty", "script", "stopwords", "fasttext", "lingua")
 LANGUAGE_COLUMNS = ("language", "language_confidence", "language_method")
 
-# ---------------------------------------------------------------------------------------------
-# Word lists. Lower case; apostrophes split words ("don't" -> "don", "t"), so contraction parts
-# are listed as words. The lists are disjoint (a test checks it). ENGLISH_WORDS holds only words
-# that are rare outside English reviews (checked on the real reviews and with wordfreq), so one of
-# them is English evidence; it was grown from the words of reviews fastText calls English.
-# ---------------------------------------------------------------------------------------------
-
-ENGLISH_WORDS: tuple[str, ...] = tuple(
-    """
-    ability able about above absolutely access accidentally across actually add added addicting
-    addictive adding additional addresses adds ads advertised advertising after again agree all
-    allow allowed allowing allows almost already although always amazing amount and annoyed
-    annoying another answers any anymore anyone anything anytime anyway anywhere apparently
-    appear appears appreciate are aren around as ask asked asking asks assignments attach
-    attachment attachments attempt automatically available avoid awesome awful back bad barely
-    basically be beautiful became because become becomes becoming been before beginning being
-    besides best better between big biggest bills bit blocked book bookmarks books boring both
-    bother bought brilliant bring broke browser browsers buggy bunch busy but buttons buy buying
-    by calendar called calls cannot cant capabilities categories causing challenging change
-    changed changing checked checking choose classroom clearly clicked clicking closes clunky
-    collaborate communicate companies compared complaint complaints completely complicated
-    confusing connected consider considering consistently constantly convenience convenient cool
-    correctly could couldn crap crash crashed crashes crashing creating currently customer
-    customers customize cute d dark day days decent decided definitely delete deleted deleting
-    designed despite developers devices did didn didnt different difficult directly disable
-    disabled disappear disappeared disappointed disappointing disgusting dislike do does doesn
-    doesnt doing don done dont down download downloaded downloading dumb during each earn ease
-    easier easily easy efficient either else enable ended enjoy enjoyable enjoyed enjoying
-    enough entertaining entire entirely especially essential even eventually ever every everyday
-    everything everytime everywhere exactly example excellent except exist expect expected
-    expensive experience experienced explain extremely fabulous failed fails fantastic fast
-    feature features few file files finally find finding fine first fix fixed fixing forced
-    forcing forth free freezes freezing frequently friendly from frustrated frustrating fully
-    fun functional functionality functions further game games garbage generally get gets getting
-    give giving glitch glitches glitchy go going gone gonna good gorgeous got gotta gotten great
-    greatest greedy hacked had happened happens happy has hasn hassle hate have haven having
-    heard hello help helped helpful helping helps her here hi higher highly him his homework
-    honest honestly hopefully hoping horrible how however huge hundreds icons idk if im
-    immediately improve improved improvement improvements inbox inboxes including inconvenient
-    incredible incredibly individually installed instantly instead integrated interested
-    interesting into intuitive irritating isn isnt issue issues it its itself ive job just keep
-    keeping keeps kept know knowing laggy lame last lately latest leaving let letting life like
-    liked likely likes literally ll load loading loads locked logged logging long longer look
-    looked losing lot lots love loved loves loving m made make makes manage manually many
-    marvelous may maybe means meh members messed might missed missing mistake money monthly
-    months more most mostly moved much must my navigate nearly neat necessary need needed needs
-    never new newest nice nope normally not nothing noticed notified now nowhere numbers
-    numerous obvious obviously of off often old older once one ones only onto open opened
-    opening opens or organized other otherwise our out outside outstanding own paid passcode
-    password passwords pathetic pay paying people perfect perfectly permanently personally phone
-    phones play played playing please pls plz poor popping prefer pretty previous previously
-    prices probably problems product productivity products projects properly provide provided
-    provides purchase purchases put putting puzzles quality quickly quit randomly rarely rather
-    re reached really reasons receive received receiving recently recommend recommended redesign
-    regularly reinstall reinstalled reinstalling relaxing released reliable rely removed
-    removing reopen replies require required requires resolved respond responses restarted
-    restarting revert review rewards rich ridiculous right rubbish ruined runs s said same
-    satisfied satisfying saved saves saving say saying scam school screen scrolling seamless
-    seamlessly secure see seeing seem seems selected selecting send sends seriously settings
-    several shame she should shouldn show showing shown sick signed simple simply since slow
-    smooth software solve some somehow someone something somewhere space specific specifically
-    spend spending spent splendid stars started stays steps still stop stopped stops storage
-    stored students stuff subscription such sucks sudden suddenly suggest suggested superb
-    support supported supposed sure swipe swiping switched switching t tabs take takes taking
-    tasks teacher teachers tells terms terrible terrific than thank thanks that thats the their
-    them then there theres these they thing things think this those though through thru thumbs
-    thx time times tired title to too took tool totally trash tried truly try trying turned
-    turning turns two ty typing u unable unacceptable understand unfortunately uninstall
-    uninstalled uninstalling unless unlike unnecessary unread until unusable up updated updating
-    uploaded uploading upset ur us use used useful useless user using usually verification
-    verified verify very viewing waiting wanna want wanted wants wasn waste watch way ways we
-    weeks weird well were what when whenever where whether which while who why wish with within
-    without won wonderful wont word work worked working works worry worse worst worth would
-    wouldn written yea yeah years yep yes yesterday yet you your yours yup
-    """.split()
-)
-
-# English words that are also common words of another Latin-script language ("me", "so", "in",
-# "was", "also", "over"...): they count towards the English share but not as English evidence.
-# (Cognates spelled alike in English and French/Spanish that stand alone as whole reviews —
-# "excellent", "terrible", "perfect" — stay English words: in App Store reviews English is by
-# far the likelier reading.)
-AMBIGUOUS_ENGLISH_WORDS: tuple[str, ...] = tuple(
-    """
-    a also am an at can content for he i in is kind man me mode on over problem service so ve
-    was will
-    """.split()
-)
-
-# Tokens that say nothing about the language: loan words used everywhere, brands, interjections.
-NEUTRAL_WORDS: tuple[str, ...] = tuple(
-    """
-    account android app apple apps binance bravo bug bugs bunq chatgpt chrome drive dropbox
-    email emails facebook gcash gmail google gpt icloud instagram internet ios ipad iphone login
-    lol mail mega netflix no ok okay oke omg online option premium pro safari slack spotify
-    super teams tiktok top update updates version whatsapp wifi wow xd youtube zoom
-    """.split()
-)
-
-# Function words and very common review words of other Latin-script languages (es, pt, de, fr,
-# it, nl, tr, tl, id, da/no/sv, pl) that are rare in English reviews: one of these in a short text,
-# or a few in a long one, sends the text on to the model stages.
-FOREIGN_WORDS: tuple[str, ...] = tuple(
-    """
-    aan aber ada af ahora aime ako aku al algo alla alle alleen alles altijd altro ama anche
-    ancora ang ano ao aplicacion aplicación aplicativo aplikacja aplikasi appen appli argent
-    artık assistenza att au auch aucun auf aussi aux avec avere avoir ayaw aynı ayuda ba bagus
-    banca bancos banque beaucoup bei bella bellissimo bello ben bene bien bij bir bisa bitte boa
-    bom bruge bruger bu buen buena bueno być bölüm bölümler böyle c cada carta ce cette che ci
-    cliente cok comisiones comme commissioni como compte con conta conto cosa così credito
-    cuando cuenta czy da daha dan danke dann dans das dass davvero de degil dein deja del della
-    delle dem den dengan denne depuis der des desde dette deze değil di dich die dieses din
-    dinero dit diye dla doch doen donc dopo dos du durch dus echt een efter eigentlich ein eine
-    einem einen einfach el ela ele elle eller em en encanta encore erg es eso essere est esta
-    este esto estoy está et ett excelente experiencia facil fait fatto faut fazla finde foi
-    fonctionne fordi frais funciona funktioniert funziona fur fácil få för für gaan gak ganz
-    gastos geen geht geld gewoon gibi gibt gioco giorni gli godt goed gra grabe gracias grazie
-    gusta gut guzel güncelleme güzel habe hace hacer handig handy hanno hasta hat hay heb hebben
-    hebt heeft heel helemaal het hier hiç ho hvad hvis hvor ich icin ihr ik ikke ikkje il ile
-    ils immer ingen ini inte isso ist isto ito itu iyi için j jag jahren jak jamais je jeg jest
-    jetzt jeu jeux jogo jouer jours jullie już kadar kahit kann kasi kaufen kayo kein keine
-    keinen ko kommt kung kunne kunnen l la lagi lang las le leider les leuk lijkt lo loro los
-    lütfen ma maar macht mag maintenant mais mal mala malo mam mas meer meget mehr mein meine
-    mejor melhor merci mes meu mga mi mich miei mij mijn minha mir mit mnie modo moet mois molto
-    mon mooi muchas mucho muito muss muy mycket más même na naar nach nada nag naman namin nang
-    nao natin ne neden ng nga ngayon ni nicht nichts nie niente niet nieuwe niks nila niyo noch
-    nog noget non nos nous nunca nur nya nyo não når obrigada obrigado och oder og ogni også
-    ohne olarak omdat ook otimo ottima ottimo oynuyorum oyun oyuna oyunda oyunu oyunun pa paano
-    pag pagamenti pagamento paiement par para pas pera perche perché pero pesima peut peux piu
-    più plus plusieurs po poco poder poi por porque posso pour pra prima problema problemas
-    problème puede puedes puedo può på pésima qu quand quando que questa questo qui rapido
-    recomiendo reklam rien rigtig rin rápido sa sana sangat sans saya saçma schade schaffen
-    schon schön se sehr seit sempre senza servicio servizio si sich sie siempre sin sind sinds
-    się skal slecht snel soldi som sono sonra sont spaß spel spiel spiele spielen steeds su
-    subito sudah suis sul sur sus så sürekli tagal tak talaga tambien también também tapi tapos
-    tarjeta te tem tener tengo tenido ti tidak tiempo tiene tienen todo todos toll toujours tout
-    transferencias tres trop très tu tutte tutti tutto tylko uit um uma un una und une ung untuk
-    usar uso usted utilise utiliser van var veel veldig verdad viel viele vil virement virker
-    voce você volte von voor votre vous vraiment være været waar wala walang weer weil weiter
-    wel wenn werbung werden werkt wie wieder wir wird wirklich wordt y yang yeni yo yok yun yung
-    ya zaman zeer zeit zijn zor zu zum är ça çok è été être ótimo über że
-    """.split()
-)
+# Word lists of the stopword stage (text/data/language/*.txt, each file says what it holds). Lower
+# case; apostrophes split words ("don't" -> "don", "t"), so contraction parts are listed as words.
+# The lists are disjoint (a test checks it).
+ENGLISH_WORDS: tuple[str, ...] = read_list(__package__, "language/english_words.txt")
+AMBIGUOUS_ENGLISH_WORDS: tuple[str, ...] = read_list(__package__, "language/ambiguous_english_words.txt")
+NEUTRAL_WORDS: tuple[str, ...] = read_list(__package__, "language/neutral_words.txt")
+FOREIGN_WORDS: tuple[str, ...] = read_list(__package__, "language/foreign_words.txt")
 
 # ISO 639-3 / non-standard fastText labels mapped to the ISO 639-1 code of the macro-language.
 _FASTTEXT_CODE_MAP = {
@@ -284,8 +149,9 @@ class LanguageSettings(StrictConfig):
     #: none by default: the crawler placeholders of the review data are removed before detection,
     #: by the `crawler_placeholder` check of `genai_lab.text.rules` (its setting `placeholders`)
     ignore_patterns: list[str] = Field(default_factory=list)
-    #: word lists of the stopword stage, lower case; None = the built-in list of that name
-    #: (ENGLISH_WORDS, AMBIGUOUS_ENGLISH_WORDS, NEUTRAL_WORDS, FOREIGN_WORDS in this module)
+    #: word lists of the stopword stage, lower case; None = the packaged list of that name
+    #: (ENGLISH_WORDS, AMBIGUOUS_ENGLISH_WORDS, NEUTRAL_WORDS, FOREIGN_WORDS, read from
+    #: text/data/language/)
     english_words: list[str] | None = None
     ambiguous_english_words: list[str] | None = None
     neutral_words: list[str] | None = None
@@ -483,15 +349,36 @@ def detect_language(
 
     ``timings``, when given, receives the seconds spent per stage (prepare, script, stopwords,
     fasttext, lingua, assemble).
+
+    Each stage returns the rows it decided (frames of `_part`) and passes the rest on.
     """
     s = texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), pl.String)
     if s.dtype != pl.String:
         s = s.cast(pl.String)
-    n = len(s)
-    if n == 0:
+    if len(s) == 0:
         return pl.DataFrame(schema={k: v for k, v in _OUT_SCHEMA.items() if k != "i"})
-    cfg = settings
-    rx = _regexes(
+    rx = _settings_regexes(settings)
+    parts: list[pl.DataFrame] = []
+    with _timed(timings, "prepare"):
+        decided, base = _prepare(s, settings, rx["strip"])
+        parts += decided
+    with _timed(timings, "script"):
+        decided, latin, other_script = _script_stage(base, settings)
+        parts += decided
+    with _timed(timings, "stopwords"):
+        decided, latin = _stopword_stage(latin, settings, rx)
+        parts += decided
+    with _timed(timings, "fasttext"):
+        decided, to_lingua = _fasttext_stage(latin, other_script, settings)
+        parts += decided
+    with _timed(timings, "lingua"):
+        parts += _lingua_stage(to_lingua, settings)
+    with _timed(timings, "assemble"):
+        return _assemble(parts, len(s))
+
+
+def _settings_regexes(cfg: LanguageSettings) -> dict[str, str]:
+    return _regexes(
         tuple(ENGLISH_WORDS if cfg.english_words is None else cfg.english_words),
         tuple(AMBIGUOUS_ENGLISH_WORDS if cfg.ambiguous_english_words is None
               else cfg.ambiguous_english_words),
@@ -499,217 +386,252 @@ def detect_language(
         tuple(FOREIGN_WORDS if cfg.foreign_words is None else cfg.foreign_words),
         tuple(cfg.ignore_patterns),
     )
-    parts: list[pl.DataFrame] = []
 
-    # -- prepare: the head of each text without URLs, e-mails and crawler placeholders ----------
-    with _timed(timings, "prepare"):
-        raw = pl.col("t").fill_null("")
-        base = pl.DataFrame({"t": s}).with_row_index("i").select(
-            "i",
-            # the length test for "short" must see the whole text, the rest reads the head
-            raw.str.slice(0, cfg.model_chars + 64).str.replace_all(rx["strip"], " ")
-            .str.strip_chars().alias("c"),
-        ).with_columns(
-            pl.col("c").str.len_chars().alias("n_chars"),
-            pl.col("c").str.slice(0, cfg.model_chars),
-            pl.col("c").str.contains(_STYLED_LATIN).alias("styled"),
-        )
-        if base["styled"].any():
-            # "𝙄 𝙡𝙤𝙫𝙚 𝙞𝙩", "ｇｏｏｄ": styled Latin letters become plain ones (NFKC), else they
-            # count as non-Latin letters or miss every word list. Only these rows: NFKC is slow.
-            base = pl.concat([
-                base.filter(~pl.col("styled")),
-                base.filter(pl.col("styled")).with_columns(pl.col("c").str.normalize("NFKC")),
-            ])
-        base = base.drop("styled").with_columns(
-            pl.col("c").str.contains(_LETTER).alias("has_letter"),
-            pl.col("c").str.count_matches(_NON_LATIN_LETTER).alias("non_latin"),
-        )
-        empty = base.filter(~pl.col("has_letter"))
-        parts.append(_part(empty, pl.lit(UNDETERMINED), pl.lit(0.0), "empty"))
-        base = base.filter(pl.col("has_letter")).drop("has_letter")
 
-    # -- 1. script ---------------------------------------------------------------------------
-    with _timed(timings, "script"):
-        mixed = base.filter(pl.col("non_latin") > 0)
-        latin = base.filter(pl.col("non_latin") == 0).drop("non_latin")  # i, c, n_chars
-        other_script = latin.clear()
-        if mixed.height:
-            mixed = mixed.with_columns(
-                pl.col("c").str.count_matches(_LETTER_OR_MARK).clip(1).alias("letters"),
-                *[pl.col("c").str.count_matches(r).alias(name) for name, r in _SCRIPTS],
-            ).with_columns((pl.col("kana") + pl.col("han")).alias("cjk"))
-            top = pl.max_horizontal(*_SCRIPT_GROUPS)
-            mixed = mixed.with_columns(
-                top.alias("top"),
-                (top / pl.col("letters")).alias("share"),
-                (pl.col("non_latin") / pl.col("letters")).alias("non_latin_share"),
-            )
-            lang: Any = pl.when(pl.col("top") == 0).then(pl.lit(None, pl.String))
-            for g in _SCRIPT_GROUPS:
-                if g == "cjk":
-                    value = pl.when(pl.col("kana") > 0).then(pl.lit("ja")).otherwise(pl.lit("zh"))
-                elif g == "cyrillic":
-                    value = (
-                        pl.when(pl.col("c").str.contains(_UKRAINIAN_LETTERS)).then(pl.lit("uk"))
-                        .when(pl.col("c").str.contains(_BELARUSIAN_LETTERS)).then(pl.lit("be"))
-                        .otherwise(pl.lit("ru"))
-                    )
-                elif g == "arabic":
-                    value = (
-                        pl.when(pl.col("c").str.contains(_URDU_LETTERS)).then(pl.lit("ur"))
-                        .when(pl.col("c").str.contains(_PERSIAN_LETTERS)).then(pl.lit("fa"))
-                        .otherwise(pl.lit("ar"))
-                    )
-                else:
-                    value = pl.lit(_SCRIPT_LANGUAGE[g])
-                lang = lang.when(pl.col(g) == pl.col("top")).then(value)
-            by_script = mixed.filter(pl.col("share") >= cfg.script_share)
-            parts.append(_part(by_script, lang, pl.col("share"), "script"))
-            rest = mixed.filter(pl.col("share") < cfg.script_share)
-            # letters mostly in a script this stage does not know (Tamil, Georgian, ...): fastText
-            foreign_script = pl.col("non_latin_share") >= cfg.script_share
-            other_script = rest.filter(foreign_script).select(latin.columns)
-            latin = pl.concat([latin, rest.filter(~foreign_script).select(latin.columns)])
+def _prepare(
+    s: pl.Series, cfg: LanguageSettings, strip: str
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """The head of each text without URLs, e-mails and crawler placeholders: texts without a
+    letter are decided ("empty"); the rest come back as ``i, c, n_chars, non_latin``."""
+    raw = pl.col("t").fill_null("")
+    base = pl.DataFrame({"t": s}).with_row_index("i").select(
+        "i",
+        # the length test for "short" must see the whole text, the rest reads the head
+        raw.str.slice(0, cfg.model_chars + 64).str.replace_all(strip, " ")
+        .str.strip_chars().alias("c"),
+    ).with_columns(
+        pl.col("c").str.len_chars().alias("n_chars"),
+        pl.col("c").str.slice(0, cfg.model_chars),
+        pl.col("c").str.contains(_STYLED_LATIN).alias("styled"),
+    )
+    if base["styled"].any():
+        # "𝙄 𝙡𝙤𝙫𝙚 𝙞𝙩", "ｇｏｏｄ": styled Latin letters become plain ones (NFKC), else they
+        # count as non-Latin letters or miss every word list. Only these rows: NFKC is slow.
+        base = pl.concat([
+            base.filter(~pl.col("styled")),
+            base.filter(pl.col("styled")).with_columns(pl.col("c").str.normalize("NFKC")),
+        ])
+    base = base.drop("styled").with_columns(
+        pl.col("c").str.contains(_LETTER).alias("has_letter"),
+        pl.col("c").str.count_matches(_NON_LATIN_LETTER).alias("non_latin"),
+    )
+    empty = base.filter(~pl.col("has_letter"))
+    decided = [_part(empty, pl.lit(UNDETERMINED), pl.lit(0.0), "empty")]
+    return decided, base.filter(pl.col("has_letter")).drop("has_letter")
 
-    # -- 2. stopwords ------------------------------------------------------------------------
-    with _timed(timings, "stopwords"):
-        head = pl.col("h").str.slice(0, cfg.stopword_chars)
-        feats = latin.select(
-            "i", "n_chars",
-            pl.col("c").str.to_lowercase().alias("h"),
-        ).with_columns(
-            # " w1  w2  w3 ": words (runs of letters) two spaces apart, one space around, so a
-            # literal alternation of " word " counts every word (regex \b is several times slower)
-            (pl.lit(" ") + head.str.replace_all(_NON_WORD_RUN, "  ").str.strip_chars(" ")
-             + pl.lit(" ")).alias("w"),
-            head.str.count_matches(_ACCENTED_LATIN).alias("accented"),
-            head.str.len_chars().alias("head_chars"),
-        ).with_columns(
-            (pl.col("w").str.count_matches("  ", literal=True) + 1).alias("n_words"),
-            pl.col("w").str.count_matches(rx["strong"]).alias("strong"),
-            pl.col("w").str.count_matches(rx["weak"]).alias("weak"),
-            pl.col("w").str.count_matches(rx["foreign"]).alias("fo"),
-        ).with_columns(
-            # letters = characters of w minus its separators (2 per gap, 1 at each end)
-            (pl.col("w").str.len_chars() - 2 * pl.col("n_words")).alias("letters"),
-        )
-        n_words, strong, weak, fo = (pl.col(c) for c in ("n_words", "strong", "weak", "fo"))
-        en_share = (strong + weak) / n_words
-        plain = (fo == 0) & (pl.col("accented") == 0)
-        long_english = (
-            (n_words >= cfg.stopword_min_words)
-            & (en_share >= cfg.stopword_min_english_share)
-            & (strong >= 2)
-            & (strong >= cfg.stopword_min_strong_share * n_words)
-            & (fo <= cfg.stopword_max_foreign_share * n_words)
-            & (fo * cfg.stopword_english_per_foreign <= strong)
-            & (pl.col("accented") <= cfg.stopword_max_accented_share * pl.col("head_chars"))
-        )
-        all_english = plain & (strong >= 1) & (strong + weak == n_words)
-        # "ok", "no", "super app", "wow": one or two language-neutral tokens tell no language
-        # (counted only on the few candidates; ambiguous English words such as "so" or
-        # "service" do carry a language and go on to the models)
-        candidates = feats.filter(plain & (n_words <= 2) & (weak == n_words))
-        neutral_only = candidates.filter(
-            pl.col("w").str.count_matches(rx["neutral"]) == pl.col("n_words")
-        )["i"]
-        nothing_to_judge = pl.col("i").is_in(neutral_only.implode())
-        feats = feats.select(
-            "i", "h", "n_chars",
-            pl.when((pl.col("letters") < cfg.min_letters) | nothing_to_judge)
-            .then(pl.lit(UNDETERMINED))
-            .when(long_english | all_english).then(pl.lit("en"))
-            .otherwise(pl.lit(None, pl.String))
-            .alias("sw"),
-            (0.5 + 0.7 * en_share).clip(upper_bound=0.99).alias("sw_conf"),
-            # evidence for the model stages: some English and nothing foreign, or the reverse
-            (plain & (strong >= 1)).alias("en_evidence"),
-            ((fo >= 1) & (strong == 0)).alias("foreign_evidence"),
-        )
-        und = feats.filter(pl.col("sw") == UNDETERMINED)
-        parts.append(_part(und, pl.lit(UNDETERMINED), pl.lit(0.0), "stopwords"))
-        english = feats.filter(pl.col("sw") == "en")
-        parts.append(_part(english, pl.lit("en"), pl.col("sw_conf"), "stopwords"))
-        latin = feats.filter(pl.col("sw").is_null()).drop("sw", "sw_conf")
 
-    # -- 3. fastText -------------------------------------------------------------------------
-    with _timed(timings, "fasttext"):
-        ft_in = pl.concat(
-            [
-                latin.select(
-                    "i", "h", "n_chars", "en_evidence", "foreign_evidence",
-                    pl.lit(True).alias("latin"),
-                ),
-                other_script.select(
-                    "i", pl.col("c").str.to_lowercase().alias("h"), "n_chars",
-                    pl.lit(False).alias("en_evidence"), pl.lit(False).alias("foreign_evidence"),
-                    pl.lit(False).alias("latin"),
-                ),
-            ]
-        )
-        if ft_in.height:
-            labels, probs = _fasttext_predict(
-                ft_in["h"].str.replace_all(_FASTTEXT_NOISE, " ") + "\n", fasttext_model_path(cfg)
+def _script_stage(
+    base: pl.DataFrame, cfg: LanguageSettings
+) -> tuple[list[pl.DataFrame], pl.DataFrame, pl.DataFrame]:
+    """Texts mostly in one known non-Latin script are decided by it. Passed on: the Latin-script
+    texts (for the stopword stage) and those mostly in a script this stage does not know
+    (Tamil, Georgian, ...: straight to fastText), both as ``i, c, n_chars``."""
+    mixed = base.filter(pl.col("non_latin") > 0)
+    latin = base.filter(pl.col("non_latin") == 0).drop("non_latin")
+    if not mixed.height:
+        return [], latin, latin.clear()
+    mixed = mixed.with_columns(
+        pl.col("c").str.count_matches(_LETTER_OR_MARK).clip(1).alias("letters"),
+        *[pl.col("c").str.count_matches(r).alias(name) for name, r in _SCRIPTS],
+    ).with_columns((pl.col("kana") + pl.col("han")).alias("cjk"))
+    top = pl.max_horizontal(*_SCRIPT_GROUPS)
+    mixed = mixed.with_columns(
+        top.alias("top"),
+        (top / pl.col("letters")).alias("share"),
+        (pl.col("non_latin") / pl.col("letters")).alias("non_latin_share"),
+    )
+    by_script = mixed.filter(pl.col("share") >= cfg.script_share)
+    decided = [_part(by_script, _script_language(), pl.col("share"), "script")]
+    rest = mixed.filter(pl.col("share") < cfg.script_share)
+    foreign_script = pl.col("non_latin_share") >= cfg.script_share
+    other_script = rest.filter(foreign_script).select(latin.columns)
+    latin = pl.concat([latin, rest.filter(~foreign_script).select(latin.columns)])
+    return decided, latin, other_script
+
+
+def _script_language() -> pl.Expr:
+    """The language of the script group with the most letters (``top``), over the script counts."""
+    lang: Any = pl.when(pl.col("top") == 0).then(pl.lit(None, pl.String))
+    for g in _SCRIPT_GROUPS:
+        if g == "cjk":
+            value = pl.when(pl.col("kana") > 0).then(pl.lit("ja")).otherwise(pl.lit("zh"))
+        elif g == "cyrillic":
+            value = (
+                pl.when(pl.col("c").str.contains(_UKRAINIAN_LETTERS)).then(pl.lit("uk"))
+                .when(pl.col("c").str.contains(_BELARUSIAN_LETTERS)).then(pl.lit("be"))
+                .otherwise(pl.lit("ru"))
             )
-            ft = ft_in.with_columns(
-                pl.Series("ft_lang", labels, pl.String).str.strip_prefix("__label__")
-                .replace(_FASTTEXT_CODE_MAP),
-                pl.Series("ft_conf", probs, pl.Float64),
-            )
-            ft_lang, ft_conf = pl.col("ft_lang"), pl.col("ft_conf")
-            threshold = (
-                pl.when(pl.col("n_chars") < cfg.short_text_chars)
-                .then(pl.lit(cfg.short_text_fasttext_confidence))
-                .otherwise(pl.lit(cfg.min_fasttext_confidence))
-            )
-            # fastText agrees with the word evidence: English words and an English answer, or
-            # foreign function words and an answer lingua could have given
-            agrees = (ft_conf >= cfg.agreeing_fasttext_confidence) & (
-                ((ft_lang == "en") & pl.col("en_evidence"))
-                | ((ft_lang != "en") & pl.col("foreign_evidence")
-                   & ft_lang.is_in(_lingua_output_codes(tuple(cfg.lingua_languages))))
-            )
-            unsure = pl.col("latin") & (ft_conf < threshold) & ~agrees
-            parts.append(_part(ft.filter(~unsure), ft_lang, ft_conf, "fasttext"))
-            to_lingua = ft.filter(unsure).select(
-                "i", pl.col("h").str.slice(0, cfg.lingua_chars), "ft_lang", "ft_conf"
+        elif g == "arabic":
+            value = (
+                pl.when(pl.col("c").str.contains(_URDU_LETTERS)).then(pl.lit("ur"))
+                .when(pl.col("c").str.contains(_PERSIAN_LETTERS)).then(pl.lit("fa"))
+                .otherwise(pl.lit("ar"))
             )
         else:
-            to_lingua = ft_in.clear().select(
-                "i", "h", pl.lit(None, pl.String).alias("ft_lang"),
-                pl.lit(None, pl.Float64).alias("ft_conf"),
-            )
+            value = pl.lit(_SCRIPT_LANGUAGE[g])
+        lang = lang.when(pl.col(g) == pl.col("top")).then(value)
+    return lang
 
-    # -- 4. lingua ---------------------------------------------------------------------------
-    with _timed(timings, "lingua"):
-        if to_lingua.height:
-            # the same head gives the same fastText answer, so deduplicate on it
-            uniq = to_lingua.unique(subset="h", keep="first").select("h", "ft_lang", "ft_conf")
-            lang_, conf_, method_ = _lingua_decide(
-                uniq["h"].to_list(), uniq["ft_lang"].to_list(), uniq["ft_conf"].to_list(),
-                (uniq["h"].str.replace_all(_FASTTEXT_NOISE, " ") + "\n").to_list(),
-                tuple(cfg.lingua_languages), cfg.short_text_chars, fasttext_model_path(cfg),
-            )
-            uniq = uniq.select(
-                "h",
-                pl.Series("lang", lang_, pl.String),
-                pl.Series("conf", conf_, pl.Float64),
-                pl.Series("method", method_, pl.String),
-            )
-            li = to_lingua.select("i", "h").join(uniq, on="h", how="left")
-            for method in ("lingua", "fasttext"):
-                parts.append(
-                    _part(li.filter(pl.col("method") == method), pl.col("lang"), pl.col("conf"),
-                          method)
-                )
 
-    with _timed(timings, "assemble"):
-        out = pl.concat(parts).sort("i")
-        if out.height != n:  # pragma: no cover - a bug, not a data problem
-            raise AssertionError(f"language cascade lost rows: {out.height} of {n}")
-        out = out.drop("i")
-    return out
+def _stopword_stage(
+    latin: pl.DataFrame, cfg: LanguageSettings, rx: dict[str, str]
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """English by its words, or "und" (too few letters, only language-neutral tokens). Passed on:
+    ``i, h`` (the lowercased head), ``n_chars`` and the word evidence for the model stages."""
+    feats = _word_counts(latin, cfg, rx)
+    n_words, strong, weak, fo = (pl.col(c) for c in ("n_words", "strong", "weak", "fo"))
+    plain = (fo == 0) & (pl.col("accented") == 0)
+    # "ok", "no", "super app", "wow": one or two language-neutral tokens tell no language
+    # (counted only on the few candidates; ambiguous English words such as "so" or
+    # "service" do carry a language and go on to the models)
+    candidates = feats.filter(plain & (n_words <= 2) & (weak == n_words))
+    neutral_only = candidates.filter(
+        pl.col("w").str.count_matches(rx["neutral"]) == pl.col("n_words")
+    )["i"]
+    nothing_to_judge = pl.col("i").is_in(neutral_only.implode())
+    feats = feats.select(
+        "i", "h", "n_chars",
+        pl.when((pl.col("letters") < cfg.min_letters) | nothing_to_judge)
+        .then(pl.lit(UNDETERMINED))
+        .when(_english_by_words(cfg, plain)).then(pl.lit("en"))
+        .otherwise(pl.lit(None, pl.String))
+        .alias("sw"),
+        (0.5 + 0.7 * (strong + weak) / n_words).clip(upper_bound=0.99).alias("sw_conf"),
+        # evidence for the model stages: some English and nothing foreign, or the reverse
+        (plain & (strong >= 1)).alias("en_evidence"),
+        ((fo >= 1) & (strong == 0)).alias("foreign_evidence"),
+    )
+    und = feats.filter(pl.col("sw") == UNDETERMINED)
+    english = feats.filter(pl.col("sw") == "en")
+    decided = [
+        _part(und, pl.lit(UNDETERMINED), pl.lit(0.0), "stopwords"),
+        _part(english, pl.lit("en"), pl.col("sw_conf"), "stopwords"),
+    ]
+    return decided, feats.filter(pl.col("sw").is_null()).drop("sw", "sw_conf")
+
+
+def _word_counts(latin: pl.DataFrame, cfg: LanguageSettings, rx: dict[str, str]) -> pl.DataFrame:
+    """Per text: its words (``w``), how many there are, how many are unambiguous English
+    (``strong``), ambiguous or neutral (``weak``) or foreign (``fo``), accented letters, letters."""
+    head = pl.col("h").str.slice(0, cfg.stopword_chars)
+    return latin.select(
+        "i", "n_chars",
+        pl.col("c").str.to_lowercase().alias("h"),
+    ).with_columns(
+        # " w1  w2  w3 ": words (runs of letters) two spaces apart, one space around, so a
+        # literal alternation of " word " counts every word (regex \b is several times slower)
+        (pl.lit(" ") + head.str.replace_all(_NON_WORD_RUN, "  ").str.strip_chars(" ")
+         + pl.lit(" ")).alias("w"),
+        head.str.count_matches(_ACCENTED_LATIN).alias("accented"),
+        head.str.len_chars().alias("head_chars"),
+    ).with_columns(
+        (pl.col("w").str.count_matches("  ", literal=True) + 1).alias("n_words"),
+        pl.col("w").str.count_matches(rx["strong"]).alias("strong"),
+        pl.col("w").str.count_matches(rx["weak"]).alias("weak"),
+        pl.col("w").str.count_matches(rx["foreign"]).alias("fo"),
+    ).with_columns(
+        # letters = characters of w minus its separators (2 per gap, 1 at each end)
+        (pl.col("w").str.len_chars() - 2 * pl.col("n_words")).alias("letters"),
+    )
+
+
+def _english_by_words(cfg: LanguageSettings, plain: pl.Expr) -> pl.Expr:
+    """Strong English evidence and no or tiny foreign evidence, over `_word_counts`' columns
+    (``plain``: no foreign word and no accented letter)."""
+    n_words, strong, weak, fo = (pl.col(c) for c in ("n_words", "strong", "weak", "fo"))
+    long_english = (
+        (n_words >= cfg.stopword_min_words)
+        & ((strong + weak) / n_words >= cfg.stopword_min_english_share)
+        & (strong >= 2)
+        & (strong >= cfg.stopword_min_strong_share * n_words)
+        & (fo <= cfg.stopword_max_foreign_share * n_words)
+        & (fo * cfg.stopword_english_per_foreign <= strong)
+        & (pl.col("accented") <= cfg.stopword_max_accented_share * pl.col("head_chars"))
+    )
+    all_english = plain & (strong >= 1) & (strong + weak == n_words)
+    return long_english | all_english
+
+
+def _fasttext_stage(
+    latin: pl.DataFrame, other_script: pl.DataFrame, cfg: LanguageSettings
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """fastText's answer where it is sure enough. Passed on to lingua: the unsure Latin-script
+    texts as ``i, h`` (lingua's head) with fastText's answer (``ft_lang``, ``ft_conf``)."""
+    ft_in = pl.concat(
+        [
+            latin.select(
+                "i", "h", "n_chars", "en_evidence", "foreign_evidence",
+                pl.lit(True).alias("latin"),
+            ),
+            other_script.select(
+                "i", pl.col("c").str.to_lowercase().alias("h"), "n_chars",
+                pl.lit(False).alias("en_evidence"), pl.lit(False).alias("foreign_evidence"),
+                pl.lit(False).alias("latin"),
+            ),
+        ]
+    )
+    if not ft_in.height:
+        return [], ft_in.clear().select(
+            "i", "h", pl.lit(None, pl.String).alias("ft_lang"),
+            pl.lit(None, pl.Float64).alias("ft_conf"),
+        )
+    labels, probs = _fasttext_predict(
+        ft_in["h"].str.replace_all(_FASTTEXT_NOISE, " ") + "\n", fasttext_model_path(cfg)
+    )
+    ft = ft_in.with_columns(
+        pl.Series("ft_lang", labels, pl.String).str.strip_prefix("__label__")
+        .replace(_FASTTEXT_CODE_MAP),
+        pl.Series("ft_conf", probs, pl.Float64),
+    )
+    ft_lang, ft_conf = pl.col("ft_lang"), pl.col("ft_conf")
+    threshold = (
+        pl.when(pl.col("n_chars") < cfg.short_text_chars)
+        .then(pl.lit(cfg.short_text_fasttext_confidence))
+        .otherwise(pl.lit(cfg.min_fasttext_confidence))
+    )
+    # fastText agrees with the word evidence: English words and an English answer, or
+    # foreign function words and an answer lingua could have given
+    agrees = (ft_conf >= cfg.agreeing_fasttext_confidence) & (
+        ((ft_lang == "en") & pl.col("en_evidence"))
+        | ((ft_lang != "en") & pl.col("foreign_evidence")
+           & ft_lang.is_in(_lingua_output_codes(tuple(cfg.lingua_languages))))
+    )
+    unsure = pl.col("latin") & (ft_conf < threshold) & ~agrees
+    to_lingua = ft.filter(unsure).select(
+        "i", pl.col("h").str.slice(0, cfg.lingua_chars), "ft_lang", "ft_conf"
+    )
+    return [_part(ft.filter(~unsure), ft_lang, ft_conf, "fasttext")], to_lingua
+
+
+def _lingua_stage(to_lingua: pl.DataFrame, cfg: LanguageSettings) -> list[pl.DataFrame]:
+    """lingua (with fastText's vote on short texts, see `_lingua_decide`) decides the rest."""
+    if not to_lingua.height:
+        return []
+    # the same head gives the same fastText answer, so deduplicate on it
+    uniq = to_lingua.unique(subset="h", keep="first").select("h", "ft_lang", "ft_conf")
+    lang_, conf_, method_ = _lingua_decide(
+        uniq["h"].to_list(), uniq["ft_lang"].to_list(), uniq["ft_conf"].to_list(),
+        (uniq["h"].str.replace_all(_FASTTEXT_NOISE, " ") + "\n").to_list(),
+        tuple(cfg.lingua_languages), cfg.short_text_chars, fasttext_model_path(cfg),
+    )
+    uniq = uniq.select(
+        "h",
+        pl.Series("lang", lang_, pl.String),
+        pl.Series("conf", conf_, pl.Float64),
+        pl.Series("method", method_, pl.String),
+    )
+    li = to_lingua.select("i", "h").join(uniq, on="h", how="left")
+    return [
+        _part(li.filter(pl.col("method") == method), pl.col("lang"), pl.col("conf"), method)
+        for method in ("lingua", "fasttext")
+    ]
+
+
+def _assemble(parts: list[pl.DataFrame], n: int) -> pl.DataFrame:
+    out = pl.concat(parts).sort("i")
+    if out.height != n:  # pragma: no cover - a bug, not a data problem
+        raise AssertionError(f"language cascade lost rows: {out.height} of {n}")
+    return out.drop("i")
 
 
 def _fasttext_predict(lines: pl.Series, model_path: Path) -> tuple[list[str], list[float]]:
