@@ -66,6 +66,7 @@ from pydantic import Field, model_validator
 
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
 from genai_lab.settings import StrictConfig
+from genai_lab.text.datafiles import read_json, read_list
 
 __all__ = [
     "DEFAULT_TAXONOMY",
@@ -85,140 +86,18 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------------
-# Default taxonomy: category -> seed terms (lower case; multi-word terms are matched as phrases)
+# Taxonomy and the word lists of the POS-free heuristics: package data (text/data/aspects/, each file
+# says what it holds), lower case; multi-word terms are matched as phrases
 # --------------------------------------------------------------------------------------------------
 
-DEFAULT_TAXONOMY: dict[str, list[str]] = {
-    "stability/bugs": [
-        "stability", "reliability", "crash", "crashes", "crashing", "bug", "bugs", "glitch", "glitches",
-        "freeze", "freezes", "freezing", "error", "errors", "error message", "force close", "black screen",
-        "blank screen", "white screen", "crashed",
-    ],
-    "performance/speed": [
-        "performance", "speed", "lag", "lags", "lagging", "loading", "load time", "load times", "loading time",
-        "loading speed", "response time", "startup time", "scrolling",
-    ],
-    "UI & design": [
-        "design", "interface", "ui", "user interface", "layout", "look and feel", "theme", "dark mode", "colors",
-        "color scheme", "icons", "font", "fonts", "graphics", "animations",
-    ],
-    "usability": [
-        "usability", "ease of use", "navigation", "menu", "menus", "user experience", "ux", "learning curve",
-        "onboarding", "controls", "shortcuts", "setup",
-    ],
-    "features/functionality": [
-        "features", "feature", "functionality", "function", "functions", "options", "tools", "widget",
-        "widgets", "search", "filters", "offline mode", "export", "integration",
-    ],
-    "pricing/subscription": [
-        "price", "prices", "pricing", "subscription", "subscriptions", "premium", "in-app purchases", "cost",
-        "fee", "fees", "free trial", "free version", "refund", "payment", "billing",
-    ],
-    "ads": [
-        "ads", "ad", "advertisements", "advertising", "commercials", "pop-ups", "pop-up ads", "banner ads",
-        "video ads", "ad-free",
-    ],
-    "account/login": [
-        "login", "log in", "sign in", "sign-in", "login screen", "password", "account", "accounts", "username",
-        "authentication", "two-factor authentication", "verification code",
-    ],
-    "sync/data": [
-        "sync", "syncing", "synchronization", "backup", "backups", "cloud", "cloud sync", "data", "restore",
-        "import", "icloud",
-    ],
-    "notifications": [
-        "notifications", "notification", "push notifications", "alerts", "reminders", "badges",
-    ],
-    "battery/resources": [
-        "battery", "battery life", "battery drain", "battery usage", "power consumption", "memory", "storage",
-        "storage space", "data usage", "cpu", "ram", "overheating",
-    ],
-    "privacy/security": [
-        "privacy", "security", "permissions", "ad tracking", "data collection", "privacy policy", "personal data",
-        "encryption",
-    ],
-    "customer support": [
-        "customer support", "customer service", "support", "support team", "help desk", "help center",
-        "live chat",
-    ],
-    "updates/compatibility": [
-        "update", "updates", "latest update", "new version", "version", "compatibility", "changelog",
-        "release notes", "upgrade",
-    ],
-    "content": [
-        "content", "articles", "videos", "music", "songs", "shows", "movies", "recipes", "lessons", "news",
-        "posts", "library", "selection", "catalog",
-    ],
-}
-
+#: aspect category -> seed terms
+DEFAULT_TAXONOMY: dict[str, list[str]] = read_json(__package__, "aspects/taxonomy.json")
 #: the synthetic generator's aspect names (`genai_lab.synth.ASPECTS`) -> categories of DEFAULT_TAXONOMY
-SYNTH_ASPECT_CATEGORY: dict[str, str] = {
-    "stability": "stability/bugs",
-    "speed": "performance/speed",
-    "design": "UI & design",
-    "usability": "usability",
-    "features": "features/functionality",
-    "pricing": "pricing/subscription",
-    "ads": "ads",
-    "login": "account/login",
-    "sync": "sync/data",
-    "notifications": "notifications",
-    "battery": "battery/resources",
-    "privacy": "privacy/security",
-    "support": "customer support",
-    "updates": "updates/compatibility",
-}
+SYNTH_ASPECT_CATEGORY: dict[str, str] = read_json(__package__, "aspects/synth_aspect_categories.json")
 
-# --------------------------------------------------------------------------------------------------
-# Word lists for the POS-free heuristics (lower case)
-# --------------------------------------------------------------------------------------------------
-
-STOPWORDS: frozenset[str] = frozenset(
-    """
-    a about above after again against all almost also although always am among an and another any anybody
-    anyhow anymore anyone anything anyway anyways anywhere are aren't around as at away back be became because
-    become becomes been before being below beside besides between beyond both but by can can't cannot could
-    couldn't did didn't do does doesn't doing don't done down during each either else elsewhere enough even
-    ever every everybody everyone everything everywhere except far few for from further had hadn't has hasn't
-    have haven't having he he'd he'll he's her here hers herself him himself his how however i i'd i'll i'm
-    i've if im in inside instead into is isn't it it's its itself just least less let let's lets like likely
-    may maybe me meanwhile might mine more most mostly much must my myself near nearly neither never
-    nevertheless next no nobody none noone nor not nothing now nowhere of off often oh on once one ones only
-    onto or other others otherwise ought our ours ourselves out outside over own per perhaps please quite
-    rather really same shall she she'd she'll she's should shouldn't since so some somebody somehow someone
-    something sometime sometimes somewhat somewhere soon still such than that that's the their theirs them
-    themselves then there there's therefore these they they'd they'll they're they've thing this those though
-    through throughout thru thus till to together too toward towards under unless until up upon us very via
-    was wasn't we we'd we'll we're we've were weren't what what's whatever when whenever where whereas
-    wherever whether which while who whoever whole whom whose why will with within without won't would
-    wouldn't yet you you'd you'll you're you've your yours yourself yourselves dont cant wont didnt doesnt
-    isnt wasnt ive youre thats theres u ur pls plz cuz bc lol omg btw etc ok okay yes yeah yep nope hi hey
-    asap tho though thx ty imo imho
-    via vs across along behind beneath beyond inside onto underneath unlike upon within amongst amid
-    don doesn didn isn wasn aren won couldn wouldn shouldn matter
-    """.split()
-)
-
+STOPWORDS: frozenset[str] = frozenset(read_list(__package__, "aspects/stopwords.txt"))
 #: determiners, possessives and prepositions that typically precede a noun phrase
-_NOUN_CONTEXT = frozenset("the a an my your our their his her its this that these those no any some every each of with for about".split())
-
-#: common verbs (base forms; inflections are added below) that are rarely aspect nouns
-_VERBS = """
-    get make keep go come take try pop want need know think say tell give see let put seem feel find start stop
-    open close tap click press wait happen fix add remove delete install uninstall reinstall download uses use
-    love hate like enjoy recommend buy pay spend waste lose leave turn show look watch read write send receive
-    call ask answer reply help allow let work seem become begin show hope wish expect believe understand
-    mean guess suppose change improve ruin break bring hold run set sit stand walk talk play pick choose
-    decide continue manage miss forget remember sign log reset restart refresh reload update upgrade load
-    keep cause force prevent require include provide offer contain copy draw paste
-    """.split()
-_IRREGULAR = """
-    got gotten made kept went gone came took tried wanted knew known thought said told gave given saw seen
-    felt found began begun brought held ran sat stood spent lost left bought paid chose chosen broke broken
-    wrote written read sent did done does doing has had having is was were been being am are goes went
-    ate eaten fell fallen flew forgot forgotten froze frozen grew hid hit hurt led meant met shut shown
-    spoke stole stuck swore taught threw thrown understood woke won wore
-    """.split()
+_NOUN_CONTEXT = frozenset(read_list(__package__, "aspects/noun_context.txt"))
 
 
 def _inflections(base: str) -> list[str]:
@@ -234,49 +113,18 @@ def _inflections(base: str) -> list[str]:
     return forms
 
 
-VERBS: frozenset[str] = frozenset({f for b in _VERBS for f in _inflections(b)} | set(_IRREGULAR))
-
+VERBS: frozenset[str] = frozenset(
+    {f for b in read_list(__package__, "aspects/verbs.txt") for f in _inflections(b)}
+    | set(read_list(__package__, "aspects/irregular_verbs.txt"))
+)
 #: frequent adjectives, quantifiers and adverbs that modify but do not name an aspect (no opinion)
-PLAIN_MODIFIERS: frozenset[str] = frozenset(
-    """
-    new old latest recent last first second third next previous current original other same different
-    entire many much several little big small large huge tiny long short high low full real actual main
-    certain various simple extra additional overall general basic daily weekly monthly yearly available
-    possible impossible able unable sure whole single multiple constant constantly always sometimes total
-    totally completely literally actually basically absolutely definitely probably especially usually
-    finally already again ever almost also instead lately recently currently today yesterday tomorrow
-    tonight now ago soon early late later dark light white black red blue green longer shorter major minor
-    top bottom important personal mobile social hard able own key specific particular serious two three four
-    five six seven eight nine ten hundred thousand million half right wrong enough extra less least
-    """.split()
-) - {"dark", "light", "black"}  # "dark mode", "light theme", "black screen" are aspect phrases
-
+PLAIN_MODIFIERS: frozenset[str] = frozenset(read_list(__package__, "aspects/plain_modifiers.txt")) - {
+    "dark", "light", "black"  # "dark mode", "light theme", "black screen" are aspect phrases
+}
 #: domain opinion words that VADER lacks (speed, price, reliability adjectives)
-EXTRA_OPINION_WORDS: tuple[str, ...] = (
-    "slow", "slower", "slowest", "fast", "faster", "fastest", "quick", "quicker", "quickly", "laggy", "buggy",
-    "glitchy", "expensive", "cheap", "cheaper", "overpriced", "pricey", "affordable", "intrusive", "responsive",
-    "unresponsive", "smooth", "smoothly", "clunky", "intuitive", "unintuitive", "confusing", "simple", "reliable",
-    "unreliable", "unusable", "usable", "fixed", "works", "working", "worked", "work", "fine", "decent",
-    "terrible", "horrible", "awful", "annoying", "constant", "constantly", "frequent", "frequently", "easier",
-    "harder", "difficult", "impossible", "convenient", "inconvenient", "helpful", "unhelpful", "handy", "neat",
-    "solid", "stable", "unstable", "seamless", "seamlessly", "excessive", "sluggish", "outdated", "clean",
-    "cluttered", "crisp", "sleek", "ugly", "beautiful", "pointless",
-)
-
+EXTRA_OPINION_WORDS: tuple[str, ...] = read_list(__package__, "aspects/extra_opinion_words.txt")
 #: nouns too generic to be an aspect on their own (they may modify: "app store", "phone number")
-GENERIC_TERMS: tuple[str, ...] = (
-    "app", "apps", "application", "applications", "program", "programs", "software", "product", "products",
-    "thing", "things", "stuff", "lot", "lots", "way", "ways", "time", "times", "day", "days", "week", "weeks",
-    "month", "months", "year", "years", "hour", "hours", "minute", "minutes", "second", "seconds", "people",
-    "person", "everyone", "star", "stars", "review", "reviews", "rating", "ratings", "phone", "phones",
-    "iphone", "ipad", "device", "devices", "computer", "computers", "laptop", "laptops", "tablet", "pc",
-    "company", "developer", "developers", "dev", "devs", "team", "user", "users", "guy", "guys", "friend",
-    "friends", "family", "kids", "bit", "part", "parts", "kind", "sort", "type", "reason", "point", "fact",
-    "problem", "problems", "issue", "issues", "experience", "job", "thanks", "thank", "god", "gonna",
-    "wanna", "gotta", "yr", "yrs", "mins", "min", "hrs", "plus", "end", "start", "beginning", "anything",
-    "everything", "nothing", "something", "one", "ones", "everyone", "someone", "anyone", "idea", "opinion",
-    "version", "versions", "amount", "status", "existing", "whatever",
-)
+GENERIC_TERMS: tuple[str, ...] = read_list(__package__, "aspects/generic_terms.txt")
 
 # --------------------------------------------------------------------------------------------------
 # Settings

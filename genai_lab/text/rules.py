@@ -19,13 +19,9 @@ from pydantic import Field
 
 from genai_lab.defects import DEFECTS
 from genai_lab.settings import StrictConfig
+from genai_lab.text.datafiles import read_list
 
-APP_STORE_CATEGORIES: tuple[str, ...] = (
-    "Book", "Books", "Business", "Developer Tools", "Education", "Entertainment", "Finance", "Food & Drink",
-    "Games", "Graphics & Design", "Health & Fitness", "Kids", "Lifestyle", "Magazines & Newspapers", "Medical",
-    "Music", "Navigation", "News", "Photo & Video", "Productivity", "Reference", "Shopping", "Social Networking",
-    "Sports", "Stickers", "Travel", "Utilities", "Weather",
-)
+APP_STORE_CATEGORIES: tuple[str, ...] = read_list(__package__, "rules/app_store_categories.txt")
 
 DIMENSIONS = ("completeness", "validity", "relevance", "uniqueness", "privacy")
 

@@ -119,6 +119,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from genai_lab.settings import StrictConfig
+from genai_lab.text.datafiles import read_list
 
 __all__ = [
     "DEFAULT_SUBSCORE_KNOTS",
@@ -183,22 +184,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "repetition",
 )
 
-#: English function words (lowercase, straight apostrophes) for `stopword_share`.
-STOPWORDS: frozenset[str] = frozenset(
-    """
-    a about above after again against all am an and any are aren't as at be because been before
-    being below between both but by can can't cannot could couldn't did didn't do does doesn't
-    doing don't down during each few for from further had hadn't has hasn't have haven't having he
-    he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if
-    in into is isn't it it's its itself let's me more most mustn't my myself no nor not of off on
-    once only or other ought our ours ourselves out over own same shan't she she'd she'll she's
-    should shouldn't so some such than that that's the their theirs them themselves then there
-    there's these they they'd they'll they're they've this those through to too under until up
-    very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's
-    which while who who's whom why why's will with won't would wouldn't you you'd you'll you're
-    you've your yours yourself yourselves just also get got im dont cant
-    """.split()
-)
+#: English function words (lowercase, straight apostrophes) for `stopword_share`
+STOPWORDS: frozenset[str] = frozenset(read_list(__package__, "text_quality/stopwords.txt"))
 
 _MAX_ANALYSED_CHARS_LIMIT = 1_000_000  # keeps every per-text byte count far inside int32
 
