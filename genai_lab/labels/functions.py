@@ -43,6 +43,8 @@ from pydantic import Field, model_validator
 
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
 from genai_lab.settings import StrictConfig
+from genai_lab.text.datafiles import read_json, read_list
+from genai_lab.vocabulary import SENTIMENT_LABELS as LABELS
 
 __all__ = [
     "ABSTAIN",
@@ -65,7 +67,6 @@ __all__ = [
     "vader_compound",
 ]
 
-LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 NEG, NEU, POS = 0, 1, 2
 ABSTAIN = -1
 #: the vote columns of `review_votes` / `aspect_votes`, in this order
@@ -73,75 +74,18 @@ LF_COLUMNS: tuple[str, ...] = ("lf_rating", "lf_vader", "lf_app_lexicon", "lf_re
 log = logging.getLogger(__name__)  # captured into Dagster's run log (dagster.yaml: python_logs)
 
 # --------------------------------------------------------------------------------------------------
-# default word lists (regex fragments, Rust syntax; matched case-insensitively on word boundaries)
+# default lexicons and prototypes: package data (labels/data/, each file says what it holds)
 # --------------------------------------------------------------------------------------------------
 
-_NEGATIVE_TERMS: tuple[str, ...] = (
-    r"crash(?:es|ed|ing|y)?", r"force[- ]?clos(?:e|es|ed|ing)", r"freez(?:e|es|ing)", r"froze(?:n)?",
-    r"bug(?:s|gy|ged)?", r"glitch(?:es|y|ing)?", r"lag(?:s|gy|ging|ged)?", r"sluggish", r"unresponsive",
-    r"slow(?:s|er|ly|ness)?", r"error(?:s)?", r"fail(?:s|ed|ing|ure|ures)?", r"broken", r"break(?:s)?",
-    r"useless", r"pointless", r"worthless", r"unusable", r"waste", r"wasted", r"refund(?:ed)?",
-    r"uninstall(?:ed|ing)?", r"delet(?:ed|ing) (?:it|this|the app)", r"scam(?:s|med|my)?", r"rip[- ]?off",
-    r"garbage", r"trash", r"junk", r"horrible", r"terrible", r"awful", r"worst", r"sucks?",
-    r"annoy(?:ed|ing|s)?", r"frustrat(?:ed|ing|ion)", r"disappoint(?:ed|ing|ment)?", r"overpriced",
-    r"(?:drain|drains|draining|eats|kills) (?:my )?battery", r"too many ads", r"ads? every",
-    r"(?:blank|white|black) screen", r"(?:doesn't|doesnt|does not|won't|wont|will not|can't|cant|cannot|"
-    r"can not|couldn't|couldnt|unable to|didn't|didnt|isn't|isnt|not) (?:even )?(?:work|working|load|loading|"
-    r"open|opening|sync|connect|install|update|log ?in|sign ?in|let me|play|save|send|start|respond|"
-    r"download|upload|function)",
-    r"(?:stopped|stops|quit|quits) (?:working|loading|syncing)", r"keeps? (?:crashing|closing|freezing|"
-    r"logging me out|stopping|buffering|loading|asking)", r"please fix", r"fix (?:this|it|the|your)",
-    r"what happened", r"no longer", r"used to (?:be|work|love)", r"log(?:s|ged)? me out", r"kicks? me out",
-    r"ridiculous", r"pathetic", r"hate(?:s|d)?", r"poor(?:ly)?", r"bad(?:ly)?", r"problem(?:s)?",
-    r"issue(?:s)?",
-)
-_POSITIVE_TERMS: tuple[str, ...] = (
-    r"lov(?:e|es|ed|ing)", r"perfect(?:ly)?", r"smooth(?:ly)?", r"awesome", r"amazing", r"great",
-    r"excellent", r"best", r"easy to (?:use|navigate|understand)", r"user[- ]?friendly", r"intuitive",
-    r"helpful", r"useful", r"works? (?:great|perfectly|well|fine|flawlessly|like a charm)", r"fast",
-    r"quick(?:ly)?", r"reliable", r"recommend(?:ed)?", r"must[- ]have", r"life ?saver", r"thanks?",
-    r"thank you", r"(?:five|5) stars?", r"favou?rite", r"fantastic", r"wonderful", r"nice", r"good",
-    r"cool", r"seamless(?:ly)?", r"convenient", r"handy", r"beautiful(?:ly)?", r"clean", r"simple",
-    r"enjoy(?:s|ed|ing)?", r"brilliant", r"superb", r"flawless(?:ly)?", r"solid", r"happy",
-)
-_REQUEST_TERMS: tuple[str, ...] = (
-    r"please add", r"pls add", r"add (?:a|an|the|more|support|option|options|ability)", r"(?:i )?wish",
-    r"would (?:be|love|like) (?:nice|great|cool|awesome|helpful|good|it|to|if|a|an|the)", r"it would be",
-    r"could you", r"can you (?:add|make|please|guys)", r"should (?:add|have|be able|allow|let)",
-    r"(?:i )?hope (?:you|they|the|there)", r"feature request", r"suggestion", r"option to", r"ability to",
-    r"need(?:s)? (?:a|an|to add|the option)", r"why (?:can't|cant|isn't|isnt|is there no|no|not)",
-    r"how about", r"any chance", r"would be (?:nice|great|better)",
-)
-_NEGATORS: tuple[str, ...] = (
-    r"not", r"no", r"never", r"hardly", r"without", r"nothing", r"zero", r"\w+n't",
-    r"(?:dont|doesnt|didnt|cant|wont|isnt|arent|wasnt|werent|couldnt|shouldnt|wouldnt|havent|hasnt|aint)",
-)
-_CONTRAST_WORDS: tuple[str, ...] = ("but", "however", "although", "though", "except", "yet", "whereas", "nevertheless", "nonetheless", "unfortunately", "sadly")
-
-_PROTOTYPES_NEGATIVE: tuple[str, ...] = (
-    "This app is terrible, it keeps crashing and nothing works.",
-    "Worst app ever, a complete waste of money. I want a refund.",
-    "It freezes every time I open it. Please fix this bug.",
-    "I hate the new update, it ruined everything.",
-    "Very disappointed, the app is slow, buggy and useless.",
-    "It doesn't work at all and customer support never answered.",
-)
-_PROTOTYPES_NEUTRAL: tuple[str, ...] = (
-    "I use this app for work.",
-    "It is okay, nothing special.",
-    "Please add a dark mode option.",
-    "Would be nice to have an export feature.",
-    "The app has a settings page and a search bar.",
-    "I downloaded it yesterday.",
-)
-_PROTOTYPES_POSITIVE: tuple[str, ...] = (
-    "I love this app, it works perfectly.",
-    "Great app, easy to use and very helpful.",
-    "Best app ever, highly recommend it!",
-    "Amazing design, smooth and fast. Five stars.",
-    "Excellent, does exactly what I need.",
-    "Thank you, this app made my life so much easier.",
-)
+_NEGATIVE_TERMS: tuple[str, ...] = read_list(__package__, "negative_terms.txt")
+_POSITIVE_TERMS: tuple[str, ...] = read_list(__package__, "positive_terms.txt")
+_REQUEST_TERMS: tuple[str, ...] = read_list(__package__, "request_terms.txt")
+_NEGATORS: tuple[str, ...] = read_list(__package__, "negators.txt")
+_CONTRAST_WORDS: tuple[str, ...] = read_list(__package__, "contrast_words.txt")
+_PROTOTYPES: dict[str, list[str]] = read_json(__package__, "prototypes.json")  # class name -> sentences
+_PROTOTYPES_NEGATIVE: tuple[str, ...] = tuple(_PROTOTYPES["negative"])
+_PROTOTYPES_NEUTRAL: tuple[str, ...] = tuple(_PROTOTYPES["neutral"])
+_PROTOTYPES_POSITIVE: tuple[str, ...] = tuple(_PROTOTYPES["positive"])
 
 
 class LabelSettings(StrictConfig):
