@@ -45,6 +45,15 @@ from pathlib import Path
 import polars as pl
 
 from genai_lab.hashing import map_distinct
+from genai_lab.vocabulary import (
+    ASPECT_POLARITY,
+    REVIEW_SENTIMENT,
+    REVIEW_TYPE,
+    REVIEW_TYPES,
+    SENTIMENT_LABELS,
+    TASK_CLASSES,
+    TASKS,
+)
 
 __all__ = [
     "GOLD_SCHEMA",
@@ -64,10 +73,6 @@ __all__ = [
     "load_gold_folder",
 ]
 
-SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
-REVIEW_TYPES: tuple[str, ...] = ("bug_report", "feature_request", "user_experience", "rating")
-REVIEW_SENTIMENT, ASPECT_POLARITY, REVIEW_TYPE = "review_sentiment", "aspect_polarity", "review_type"
-TASKS: tuple[str, ...] = (REVIEW_SENTIMENT, ASPECT_POLARITY, REVIEW_TYPE)
 GOLD_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
 # notes kept beside gold files (the shared gold has a README.md): skipped without a warning
 _NOTE_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".rst")
@@ -107,9 +112,15 @@ _REVIEW_TYPE_SPELLINGS: dict[str, str] = {
     "userexperience": "user_experience",
     "rating": "rating",
 }  # fmt: skip
+#: the spellings of each task's labels
+_SPELLINGS: dict[str, dict[str, str]] = {
+    REVIEW_SENTIMENT: _SENTIMENT_SPELLINGS, ASPECT_POLARITY: _SENTIMENT_SPELLINGS, REVIEW_TYPE: _REVIEW_TYPE_SPELLINGS,
+}
 _IGNORED_LABELS = frozenset({"conflict"})
 # Candidate id columns, first that names exactly one text wins.
 _ID_CANDIDATES: tuple[tuple[str, ...], ...] = (("review_id", "sentence_id"), ("sentence_id",), ("review_id",), ("row_id",), ("id",))
+_ID_NAMES = frozenset(name for names in _ID_CANDIDATES for name in names)
+_EXPECTED = "expected a 'text' column and a 'polarity' or 'label' column"
 
 
 class GoldError(ValueError):
@@ -189,100 +200,38 @@ def _item_ids(df: pl.DataFrame, cols: dict[str, str]) -> pl.Series:
     return _text_hash(df["text"]).alias("item_id")
 
 
+def _has(raw: pl.DataFrame) -> str:
+    return ", ".join(repr(c) for c in raw.columns) or "none"
+
+
+def _id_columns(raw: pl.DataFrame) -> list[pl.Expr]:
+    """The file's candidate id columns, as written (`_item_ids` picks among them)."""
+    return [pl.col(c) for c in raw.columns if c.strip().lower() in _ID_NAMES]
+
+
+def _with_item_ids(path: Path, df: pl.DataFrame) -> pl.DataFrame:
+    if (missing := df["text"].is_null()).any():
+        raise GoldError(f"{path}: rows {_row_numbers(missing)} have no text")
+    return df.with_columns(item_id=_item_ids(df, _columns(df)))
+
+
 def load_gold_file(path: str | Path) -> pl.DataFrame:
     """One gold file in :data:`GOLD_SCHEMA` (see the module docstring for the rules)."""
     path = Path(path)
     raw = _read_table(path)
-    cols = _columns(raw)
-    have = ", ".join(repr(c) for c in raw.columns) or "none"
-    expected = "expected a 'text' column and a 'polarity' or 'label' column"
-    if "text" not in cols:
-        raise GoldError(f"{path}: no 'text' column; it has columns [{have}]; {expected}")
-    label_names = [n for n in ("polarity", "label") if n in cols]
-    if not label_names:
-        raise GoldError(f"{path}: no 'polarity' or 'label' column; it has columns [{have}]; {expected}")
-    if len(label_names) == 2:
-        raise GoldError(f"{path}: has both 'polarity' and 'label' columns; keep one ({expected})")
-    aspect_name = "aspect_term" if "aspect_term" in cols else "category" if "category" in cols else None
-    for name in ("text", label_names[0], aspect_name):
-        if name and raw[cols[name]].dtype.is_nested():
-            raise GoldError(f"{path}: column {cols[name]!r} holds {raw[cols[name]].dtype}; expected one text or label per row")
-
-    df = raw.select(
-        pl.col(cols["text"]).cast(pl.String).alias("text"),
-        pl.col(cols[label_names[0]]).cast(pl.String).alias("raw_label"),
-        (pl.col(cols[aspect_name]).cast(pl.String) if aspect_name else pl.lit(None, pl.String)).alias("aspect_term"),
-        *[pl.col(c) for c in raw.columns if c.strip().lower() in {n for names in _ID_CANDIDATES for n in names}],
-    )
-    # offsets only for aspect terms (a category has no span)
-    offsets = []
-    for name, out in (("from", "aspect_from"), ("to", "aspect_to")):
-        if aspect_name == "aspect_term" and name in cols:
-            try:
-                offsets.append(raw[cols[name]].cast(pl.Int64, strict=True).alias(out))
-            except Exception as exc:
-                bad = raw[cols[name]].cast(pl.Int64, strict=False).is_null() & raw[cols[name]].is_not_null()
-                raise GoldError(
-                    f"{path}: column {cols[name]!r} must hold whole-number character offsets; rows {_row_numbers(bad)} do not"
-                ) from exc
-        else:
-            offsets.append(pl.Series(out, [None] * raw.height, dtype=pl.Int64))
-    df = df.with_columns(offsets)
-
-    if (missing := df["text"].is_null()).any():
-        raise GoldError(f"{path}: rows {_row_numbers(missing)} have no text")
-    df = df.with_columns(item_id=_item_ids(df, _columns(df)))
-
-    no_label = df["raw_label"].is_null()
-    if aspect_name:
-        no_aspect = df["aspect_term"].is_null()
-        if (bad := no_aspect & ~no_label).any():
-            raise GoldError(
-                f"{path}: rows {_row_numbers(bad)} have a {label_names[0]!r} but no {aspect_name!r}; "
-                f"in an aspect file a label belongs to an aspect"
-            )
-        if (bad := ~no_aspect & no_label).any():
-            raise GoldError(f"{path}: rows {_row_numbers(bad)} have an {aspect_name!r} but no {label_names[0]!r}")
-        df = df.filter(~no_aspect)  # sentences without aspects: extraction gold only
-    elif no_label.any():
-        raise GoldError(f"{path}: rows {_row_numbers(no_label)} have no {label_names[0]!r}")
-
+    label_name, aspect_name = _label_and_aspect_columns(path, raw)
+    df = _with_item_ids(path, _gold_columns(path, raw, label_name, aspect_name))
+    df, without_aspect = _labelled_rows(path, df, label_name, aspect_name)
     df = df.with_columns(key=_label_key(pl.col("raw_label")))
     ignored = int(df["key"].is_in(list(_IGNORED_LABELS)).sum())
     df = df.filter(~pl.col("key").is_in(list(_IGNORED_LABELS)))
     if df.height == 0:  # else the set would vanish from every table (or, alone in the folder, turn the run synthetic)
         raise GoldError(f"{path}: no usable gold row among its {raw.height:,} rows ({ignored:,} 'conflict'"
-                        + (f", {int(no_aspect.sum()):,} without {aspect_name!r}" if aspect_name else "")
-                        + f"); {expected}, with at least one labelled row")
-    keys = set(df["key"].unique().to_list())
-    is_sentiment = keys <= _SENTIMENT_SPELLINGS.keys()
-    is_type = keys <= _REVIEW_TYPE_SPELLINGS.keys()
-    if aspect_name:
-        task, mapping = "aspect_polarity", _SENTIMENT_SPELLINGS
-    elif is_type and not is_sentiment:
-        task, mapping = "review_type", _REVIEW_TYPE_SPELLINGS
-    elif is_sentiment:
-        task, mapping = "review_sentiment", _SENTIMENT_SPELLINGS
-    elif keys & _SENTIMENT_SPELLINGS.keys() and keys & _REVIEW_TYPE_SPELLINGS.keys() and keys <= (
-        _SENTIMENT_SPELLINGS.keys() | _REVIEW_TYPE_SPELLINGS.keys()
-    ):
-        raise GoldError(f"{path}: mixes sentiment labels and review-type labels in one {label_names[0]!r} column")
-    else:
-        # report against the closer label set
-        n_sent = len(keys & _SENTIMENT_SPELLINGS.keys())
-        n_type = len(keys & _REVIEW_TYPE_SPELLINGS.keys())
-        mapping = _REVIEW_TYPE_SPELLINGS if n_type > n_sent else _SENTIMENT_SPELLINGS
-        task = "review_type" if mapping is _REVIEW_TYPE_SPELLINGS else "review_sentiment"
-    unknown = df.filter(~pl.col("key").is_in(list(mapping)))
-    if unknown.height:
-        counts = unknown.group_by("raw_label").len().sort(["len", "raw_label"], descending=[True, False])
-        listed = ", ".join(f"{v!r} ({n}x)" for v, n in counts.head(20).iter_rows())
-        more = f" and {counts.height - 20} more" if counts.height > 20 else ""
-        wanted = SENTIMENT_LABELS if mapping is _SENTIMENT_SPELLINGS else REVIEW_TYPES
-        raise GoldError(
-            f"{path}: unknown {task} labels in column {label_names[0]!r}: {listed}{more}; "
-            f"expected one of {', '.join(wanted)} (or a clear spelling of them; 'conflict' is ignored)"
-        )
+                        + (f", {without_aspect:,} without {aspect_name!r}" if aspect_name else "")
+                        + f"); {_EXPECTED}, with at least one labelled row")
+    task = _task(path, set(df["key"].unique().to_list()), label_name, aspect_name)
+    mapping = _SPELLINGS[task]
+    _check_known_labels(path, df, task, label_name)
     return (
         df.select(
             pl.lit(path.stem).alias("dataset"),
@@ -299,6 +248,97 @@ def load_gold_file(path: str | Path) -> pl.DataFrame:
         .unique(maintain_order=True)
         .cast(GOLD_SCHEMA)
     )
+
+
+def _label_and_aspect_columns(path: Path, raw: pl.DataFrame) -> tuple[str, str | None]:
+    """The (lowercased) name of the label column and of the aspect column (None: not an aspect file)."""
+    cols = _columns(raw)
+    if "text" not in cols:
+        raise GoldError(f"{path}: no 'text' column; it has columns [{_has(raw)}]; {_EXPECTED}")
+    label_names = [n for n in ("polarity", "label") if n in cols]
+    if not label_names:
+        raise GoldError(f"{path}: no 'polarity' or 'label' column; it has columns [{_has(raw)}]; {_EXPECTED}")
+    if len(label_names) == 2:
+        raise GoldError(f"{path}: has both 'polarity' and 'label' columns; keep one ({_EXPECTED})")
+    aspect_name = "aspect_term" if "aspect_term" in cols else "category" if "category" in cols else None
+    for name in ("text", label_names[0], aspect_name):
+        if name and raw[cols[name]].dtype.is_nested():
+            raise GoldError(f"{path}: column {cols[name]!r} holds {raw[cols[name]].dtype}; expected one text or label per row")
+    return label_names[0], aspect_name
+
+
+def _gold_columns(path: Path, raw: pl.DataFrame, label_name: str, aspect_name: str | None) -> pl.DataFrame:
+    """text, raw_label, aspect_term, the id columns, aspect_from, aspect_to (offsets only for aspect
+    terms: a category is no span of the text)."""
+    cols = _columns(raw)
+    df = raw.select(
+        pl.col(cols["text"]).cast(pl.String).alias("text"),
+        pl.col(cols[label_name]).cast(pl.String).alias("raw_label"),
+        (pl.col(cols[aspect_name]).cast(pl.String) if aspect_name else pl.lit(None, pl.String)).alias("aspect_term"),
+        *_id_columns(raw),
+    )
+    offsets = []
+    for name, out in (("from", "aspect_from"), ("to", "aspect_to")):
+        if aspect_name == "aspect_term" and name in cols:
+            try:
+                offsets.append(raw[cols[name]].cast(pl.Int64, strict=True).alias(out))
+            except Exception as exc:
+                bad = raw[cols[name]].cast(pl.Int64, strict=False).is_null() & raw[cols[name]].is_not_null()
+                raise GoldError(
+                    f"{path}: column {cols[name]!r} must hold whole-number character offsets; rows {_row_numbers(bad)} do not"
+                ) from exc
+        else:
+            offsets.append(pl.Series(out, [None] * raw.height, dtype=pl.Int64))
+    return df.with_columns(offsets)
+
+
+def _labelled_rows(path: Path, df: pl.DataFrame, label_name: str, aspect_name: str | None) -> tuple[pl.DataFrame, int]:
+    """The rows that carry a label, and how many aspect-file rows were dropped for having no aspect.
+
+    In an aspect file a label belongs to an aspect and an aspect needs a label; its rows without
+    either are sentences without aspects (extraction gold only). Elsewhere every row needs a label.
+    """
+    no_label = df["raw_label"].is_null()
+    if not aspect_name:
+        if no_label.any():
+            raise GoldError(f"{path}: rows {_row_numbers(no_label)} have no {label_name!r}")
+        return df, 0
+    no_aspect = df["aspect_term"].is_null()
+    if (bad := no_aspect & ~no_label).any():
+        raise GoldError(
+            f"{path}: rows {_row_numbers(bad)} have a {label_name!r} but no {aspect_name!r}; "
+            f"in an aspect file a label belongs to an aspect"
+        )
+    if (bad := ~no_aspect & no_label).any():
+        raise GoldError(f"{path}: rows {_row_numbers(bad)} have an {aspect_name!r} but no {label_name!r}")
+    return df.filter(~no_aspect), int(no_aspect.sum())
+
+
+def _task(path: Path, keys: set[str], label_name: str, aspect_name: str | None) -> str:
+    """The file's task: aspect polarity for an aspect file, else the label set its labels belong to
+    (when they fit neither, the closer one, so that the error lists its labels)."""
+    sentiment, review_type = _SENTIMENT_SPELLINGS.keys(), _REVIEW_TYPE_SPELLINGS.keys()
+    if aspect_name:
+        return ASPECT_POLARITY
+    if keys <= review_type and not keys <= sentiment:
+        return REVIEW_TYPE
+    if keys <= sentiment:
+        return REVIEW_SENTIMENT
+    if keys & sentiment and keys & review_type and keys <= (sentiment | review_type):
+        raise GoldError(f"{path}: mixes sentiment labels and review-type labels in one {label_name!r} column")
+    return REVIEW_TYPE if len(keys & review_type) > len(keys & sentiment) else REVIEW_SENTIMENT
+
+
+def _check_known_labels(path: Path, df: pl.DataFrame, task: str, label_name: str) -> None:
+    unknown = df.filter(~pl.col("key").is_in(list(_SPELLINGS[task])))
+    if unknown.height:
+        counts = unknown.group_by("raw_label").len().sort(["len", "raw_label"], descending=[True, False])
+        listed = ", ".join(f"{v!r} ({n}x)" for v, n in counts.head(20).iter_rows())
+        more = f" and {counts.height - 20} more" if counts.height > 20 else ""
+        raise GoldError(
+            f"{path}: unknown {task} labels in column {label_name!r}: {listed}{more}; "
+            f"expected one of {', '.join(TASK_CLASSES[task])} (or a clear spelling of them; 'conflict' is ignored)"
+        )
 
 
 def load_gold_folder(folder: str | Path) -> pl.DataFrame:
@@ -322,9 +362,8 @@ def load_aspect_extraction_gold(path: str | Path) -> pl.DataFrame:
     path = Path(path)
     raw = _read_table(path)
     cols = _columns(raw)
-    have = ", ".join(repr(c) for c in raw.columns) or "none"
     if "text" not in cols or "aspect_term" not in cols:
-        raise GoldError(f"{path}: aspect extraction gold needs 'text' and 'aspect_term' columns; it has [{have}]")
+        raise GoldError(f"{path}: aspect extraction gold needs 'text' and 'aspect_term' columns; it has [{_has(raw)}]")
     df = raw.select(
         pl.col(cols["text"]).cast(pl.String).alias("text"),
         pl.col(cols["aspect_term"]).cast(pl.String).alias("term"),
@@ -332,13 +371,9 @@ def load_aspect_extraction_gold(path: str | Path) -> pl.DataFrame:
             (pl.col(cols[n]).cast(pl.Int64, strict=False) if n in cols else pl.lit(None, pl.Int64)).alias(n)
             for n in ("from", "to")
         ],
-        *[pl.col(c) for c in raw.columns if c.strip().lower() in {n for names in _ID_CANDIDATES for n in names}],
+        *_id_columns(raw),
     )
-    if (missing := df["text"].is_null()).any():
-        raise GoldError(f"{path}: rows {_row_numbers(missing)} have no text")
-    df = df.with_columns(item_id=_item_ids(df, _columns(df))).unique(
-        ["item_id", "text", "term", "from", "to"], maintain_order=True
-    )
+    df = _with_item_ids(path, df).unique(["item_id", "text", "term", "from", "to"], maintain_order=True)
     span = pl.struct(pl.col("term"), pl.col("from"), pl.col("to"))
     return (
         df.group_by("item_id", maintain_order=True)
@@ -421,10 +456,8 @@ def gold_from_synthetic(dump: pl.DataFrame, truth: pl.DataFrame, dataset: str = 
             pl.col("polarity").alias("label"),
         )
     )
-    out = pl.concat(
-        [frame("review_sentiment", sentiment), frame("aspect_polarity", aspects), frame("review_type", review_type)]
-    )
-    for task, allowed in (("review_sentiment", SENTIMENT_LABELS), ("aspect_polarity", SENTIMENT_LABELS), ("review_type", REVIEW_TYPES)):
+    out = pl.concat([frame(REVIEW_SENTIMENT, sentiment), frame(ASPECT_POLARITY, aspects), frame(REVIEW_TYPE, review_type)])
+    for task, allowed in TASK_CLASSES.items():
         bad = out.filter((pl.col("task") == task) & ~pl.col("label").is_in(list(allowed)))["label"].unique().to_list()
         if bad:
             raise GoldError(f"synthetic gold: unknown {task} labels {sorted(bad)}; expected one of {', '.join(allowed)}")
