@@ -110,6 +110,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -438,74 +439,112 @@ def _join_apostrophes(data: np.ndarray, word: np.ndarray, offsets: np.ndarray) -
     word[inner[word[inner - 1] & word[inner + 1]]] = True
 
 
+@dataclass(frozen=True)
+class _Words:
+    """The words of a batch: byte spans in its text buffer, and per row where its words begin."""
+
+    start: np.ndarray  # first byte of each word
+    end: np.ndarray  # one past its last byte
+    per_row: np.ndarray  # words per row
+    row_first: np.ndarray  # index of each row's first word
+    last: np.ndarray  # index of the last word of each row that has words
+
+    def row_sum(self, per_word: np.ndarray) -> np.ndarray:
+        return _segment_sum(per_word, self.row_first, self.per_row)
+
+
 def _lex_batch(texts: pl.Series, settings: TextQualitySettings) -> dict[str, np.ndarray]:
     """Raw per-row counts for one batch of null-free texts."""
     t = _tables()
-    n_rows = len(texts)
     data, offsets = _arrow_buffers(texts)
-    row_starts, row_ends = offsets[:-1], offsets[1:]
-    row_bytes = row_ends - row_starts
-    n = data.size
-
-    # character classes, counted per row
+    row_starts, row_bytes = offsets[:-1], offsets[1:] - offsets[:-1]
     cls, word = _decode_classes(data, t)
     _join_apostrophes(data, word, offsets)
     count = {c: _segment_sum(cls == c, row_starts, row_bytes) for c in (_UPPER, _LOWER, _DIGIT, _PUNCT, _SYMBOL)}
+    words = _find_words(word, offsets)
+    low, tok_off = _lowercase_words(data, word, words)
+    h = pl.Series("w", pa.LargeStringArray.from_buffers(words.start.size, pa.py_buffer(tok_off), pa.py_buffer(low)))
+    h = h.hash(seed=_HASH_SEED).to_numpy()
+    upper, lower, digits = count[_UPPER], count[_LOWER], count[_DIGIT]
+    return {
+        "word_count": words.per_row,
+        "sentence_count": words.row_sum(_sentence_ends(data, t, words, offsets[1:])),
+        "syllable_count": words.row_sum(_syllables(data, t, low, tok_off, words)),
+        "nonspace": upper + lower + digits + count[_PUNCT] + count[_SYMBOL],
+        "letters": upper + lower,
+        "upper": upper,
+        "punct": count[_PUNCT],
+        "special": count[_SYMBOL],
+        "digits": digits,
+        **_vocabulary_counts(low, tok_off, h, words, settings),
+        **_distinct_counts(h, words, settings),
+    }
 
-    # word boundaries (never across rows)
+
+def _find_words(word: np.ndarray, offsets: np.ndarray) -> _Words:
+    """Runs of word bytes, never across rows."""
+    row_starts, row_ends = offsets[:-1], offsets[1:]
+    row_bytes = row_ends - row_starts
     starts_mask = word.copy()
     ends_mask = word.copy()
-    if n > 1:
+    if word.size > 1:
         starts_mask[1:] &= ~word[:-1]
         ends_mask[:-1] &= ~word[1:]
     nonempty = row_bytes > 0
     starts_mask[row_starts[nonempty]] = word[row_starts[nonempty]]
     ends_mask[row_ends[nonempty] - 1] = word[row_ends[nonempty] - 1]
-    w_start = np.flatnonzero(starts_mask)
-    w_end = np.flatnonzero(ends_mask) + 1  # exclusive
-    w_len = w_end - w_start
-    n_words = w_start.size
     word_count = _segment_sum(starts_mask, row_starts, row_bytes)
-    tok_row_start = np.zeros(n_rows + 1, np.int64)
-    np.cumsum(word_count, out=tok_row_start[1:])
-    tok_row_start = tok_row_start[:-1]
-    tok_row = np.repeat(np.arange(n_rows, dtype=np.int64), word_count)
+    row_first = np.zeros(len(row_starts) + 1, np.int64)
+    np.cumsum(word_count, out=row_first[1:])
+    row_first = row_first[:-1]
     has_words = word_count > 0
-    last_word = tok_row_start[has_words] + word_count[has_words] - 1
+    return _Words(
+        start=np.flatnonzero(starts_mask),
+        end=np.flatnonzero(ends_mask) + 1,
+        per_row=word_count,
+        row_first=row_first,
+        last=row_first[has_words] + word_count[has_words] - 1,
+    )
 
-    # sentence ends: a word followed by terminal punctuation (itself followed by a space, a closer,
-    # more terminal punctuation or the end of the text) or by a line break; and each last word
-    row_end = row_ends[tok_row]
+
+def _sentence_ends(data: np.ndarray, t: dict[str, np.ndarray], words: _Words, row_ends: np.ndarray) -> np.ndarray:
+    """Per word: does a sentence end after it? A word followed by terminal punctuation (itself followed
+    by a space, a closer, more terminal punctuation or the end of the text) or by a line break; and
+    each row's last word."""
+    n = data.size
+    w_end = words.end
+    row_end = row_ends[np.repeat(np.arange(len(words.per_row), dtype=np.int64), words.per_row)]
     nxt = np.take(data, np.minimum(w_end, max(n - 1, 0))) if n else np.zeros(0, np.uint8)
     nxt2 = np.take(data, np.minimum(w_end + 1, max(n - 1, 0))) if n else np.zeros(0, np.uint8)
     sentence_end = (w_end < row_end) & (
         (np.take(t["terminal"], nxt) & ((w_end + 1 >= row_end) | np.take(t["after_terminal"], nxt2)))
         | np.take(t["newline"], nxt)
     )
-    sentence_end[last_word] = True
-    sentence_count = _segment_sum(sentence_end, tok_row_start, word_count)
+    sentence_end[words.last] = True
+    return sentence_end
 
-    # the words as one flat string column, ASCII-lowercased
+
+def _lowercase_words(data: np.ndarray, word: np.ndarray, words: _Words) -> tuple[np.ndarray, np.ndarray]:
+    """The word bytes, ASCII-lowercased, and each word's offset into them (one more: the end)."""
     low = pl.Series(data, dtype=pl.UInt8).filter(pl.Series(word)).to_numpy()
     low = low | (((low - np.uint8(65)) < np.uint8(26)).view(np.uint8) << np.uint8(5))
-    tok_off = np.zeros(n_words + 1, np.int64)
-    np.cumsum(w_len, out=tok_off[1:])
-    tokens = pl.Series(
-        "w", pa.LargeStringArray.from_buffers(n_words, pa.py_buffer(tok_off), pa.py_buffer(low))
-    )
-    h = tokens.hash(seed=_HASH_SEED).to_numpy()
+    tok_off = np.zeros(words.start.size + 1, np.int64)
+    np.cumsum(words.end - words.start, out=tok_off[1:])
+    return low, tok_off
 
-    # syllables per word: vowel groups - a silent ending, at least 1
+
+def _syllables(data: np.ndarray, t: dict[str, np.ndarray], low: np.ndarray, tok_off: np.ndarray, words: _Words) -> np.ndarray:
+    """Syllables per word: vowel groups less a silent ending, at least 1."""
     vowel = np.take(t["vowel"], low)
     group_start = vowel.copy()
     if low.size > 1:
         group_start[1:] &= ~vowel[:-1]
     group_start[tok_off[:-1]] = vowel[tok_off[:-1]]
-    groups = _segment_sum(group_start, tok_off[:-1], w_len)
+    groups = _segment_sum(group_start, tok_off[:-1], words.end - words.start)
     # the last four bytes of each word, read from the text itself. A pattern that reaches past a
     # short word's start (into a separator, the previous text or, clipped, the batch's first byte)
     # can only match a word of one vowel group, which keeps its one syllable either way.
-    c1, c2, c3, c4 = (np.take(data, np.maximum(w_end - k, 0)) for k in (1, 2, 3, 4))
+    c1, c2, c3, c4 = (np.take(data, np.maximum(words.end - k, 0)) for k in (1, 2, 3, 4))
     is_vowel, is_consonant = t["vowel_ci"], t["consonant_ci"]
     silent_e = np.take(t["e_ci"], c1) & np.take(is_consonant, c2) & np.take(is_vowel, c3)
     silent_ed = (
@@ -514,46 +553,40 @@ def _lex_batch(texts: pl.Series, settings: TextQualitySettings) -> dict[str, np.
         & np.take(t["consonant_not_td_ci"], c3)
         & np.take(is_vowel, c4)
     )
-    syllables = np.maximum(groups - (silent_e | silent_ed), 1)
-    syllable_count = _segment_sum(syllables, tok_row_start, word_count)
+    return np.maximum(groups - (silent_e | silent_ed), 1)
 
-    # dictionary words (not number words) and stopwords, by 64-bit hash (false-positive rate ~1e-14)
-    has_digit = np.zeros(n_words, bool)
+
+def _vocabulary_counts(low: np.ndarray, tok_off: np.ndarray, h: np.ndarray, words: _Words,
+                       settings: TextQualitySettings) -> dict[str, np.ndarray]:
+    """Per row: words without a digit, dictionary words among them, and stopwords, by 64-bit hash
+    (false-positive rate ~1e-14)."""
+    has_digit = np.zeros(words.start.size, bool)
     digit_pos = np.flatnonzero((low - np.uint8(48)) < np.uint8(10))
     has_digit[np.searchsorted(tok_off, digit_pos, side="right") - 1] = True
     hashes = pl.Series(h)
     vocab = _word_hashes("vocabulary", settings.vocabulary_size).implode()
     known = hashes.is_in(vocab).to_numpy() & ~has_digit
     stop = hashes.is_in(_word_hashes("stopwords").implode()).to_numpy()
+    return {
+        "alpha_words": words.row_sum(~has_digit),
+        "known_words": words.row_sum(known),
+        "stop_words": words.row_sum(stop),
+    }
 
-    # distinct words in the diversity window and distinct bigrams, per row, as lists of hashes
-    list_off = np.append(tok_row_start, n_words)
+
+def _distinct_counts(h: np.ndarray, words: _Words, settings: TextQualitySettings) -> dict[str, np.ndarray]:
+    """Per row: distinct words in the diversity window, and bigrams that repeat an earlier one."""
+    n_words = words.start.size
+    list_off = np.append(words.row_first, n_words)
     per_row = pl.Series(pa.LargeListArray.from_arrays(pa.array(list_off), pa.array(h)))
     window_types = per_row.list.head(settings.diversity_window_words).list.n_unique().to_numpy()
     bigram = np.zeros(n_words, np.uint64)  # bigram starting at each word; 0 for each row's last word
     if n_words > 1:
         bigram[:-1] = (h[:-1] * np.uint64(0xC2B2AE3D27D4EB4F)) ^ h[1:]
-    bigram[last_word] = 0
+    bigram[words.last] = 0
     distinct = pl.Series(pa.LargeListArray.from_arrays(pa.array(list_off), pa.array(bigram))).list.n_unique()
-    repeated_bigrams = np.maximum(word_count - distinct.to_numpy().astype(np.int64), 0)  # (wc-1) - (distinct-1)
-
-    upper, lower, digits = count[_UPPER], count[_LOWER], count[_DIGIT]
-    return {
-        "word_count": word_count,
-        "sentence_count": sentence_count,
-        "syllable_count": syllable_count,
-        "nonspace": upper + lower + digits + count[_PUNCT] + count[_SYMBOL],
-        "letters": upper + lower,
-        "upper": upper,
-        "punct": count[_PUNCT],
-        "special": count[_SYMBOL],
-        "digits": digits,
-        "alpha_words": _segment_sum(~has_digit, tok_row_start, word_count),
-        "known_words": _segment_sum(known, tok_row_start, word_count),
-        "stop_words": _segment_sum(stop, tok_row_start, word_count),
-        "window_types": window_types.astype(np.int64),
-        "repeated_bigrams": repeated_bigrams,
-    }
+    repeated_bigrams = np.maximum(words.per_row - distinct.to_numpy().astype(np.int64), 0)  # (wc-1) - (distinct-1)
+    return {"window_types": window_types.astype(np.int64), "repeated_bigrams": repeated_bigrams}
 
 
 def _lex(texts: pl.Series, settings: TextQualitySettings) -> dict[str, np.ndarray]:
