@@ -389,74 +389,83 @@ def mine_candidates(sentences: pl.Series, settings: AspectSettings) -> pl.DataFr
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
     names = _proper_nouns(tokens, settings.max_name_share) - seed_words
     classes = _word_classes(tokens["token"].unique(), settings, seed_words, names)
-    tokens = tokens.join(classes, on="token", how="left", maintain_order="left")
-    window = settings.opinion_window
-    noun_context = sorted(_NOUN_CONTEXT)
-    # nearest opinion word at or before / at or after each token, within the same sentence
+    tokens = _with_context(tokens.join(classes, on="token", how="left", maintain_order="left"))
+    grams = [_ngram_counts(tokens, n, settings.opinion_window) for n in range(1, settings.max_ngram + 1)]
+    out = pl.concat(pl.collect_all(grams))
+    out = out.join(_nested_uses(out, settings.max_ngram), on="term", how="left").with_columns(
+        (pl.col("_outer").fill_null(0) / pl.col("total")).alias("nested_share")
+    )
+    return out.select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA).sort(["count", "term"], descending=[True, False])
+
+
+def _with_context(tokens: pl.DataFrame) -> pl.DataFrame:
+    """Tokens with the positions of the nearest opinion word at or before (``prev_op``) and at or
+    after (``next_op``) them in their sentence, and ``after_det``: a determiner, possessive or
+    preposition right before, or with up to two modifiers between."""
     op_pos = pl.when(pl.col("opinion")).then(pl.col("pos"))
     op_sid = pl.when(pl.col("opinion")).then(pl.col("sid"))
     tokens = tokens.with_columns(
         prev_op=pl.when(op_sid.forward_fill() == pl.col("sid")).then(op_pos.forward_fill()),
         next_op=pl.when(op_sid.backward_fill() == pl.col("sid")).then(op_pos.backward_fill()),
     )
-    # noun context: a determiner/possessive/preposition right before, or with up to two modifiers between
-    det = pl.col("token").is_in(noun_context)
+    det = pl.col("token").is_in(sorted(_NOUN_CONTEXT))
     after_det = pl.lit(False)
     chain = pl.lit(True)
     for k in (1, 2, 3):
         same_sentence = pl.col("sid").shift(k) == pl.col("sid")
         after_det = after_det | (chain & det.shift(k) & same_sentence)
         chain = chain & pl.col("modifier").shift(k) & same_sentence
-    tokens = tokens.with_columns(after_det.fill_null(False).alias("after_det"))
-    parts = []
-    for n in range(1, settings.max_ngram + 1):
-        last = n - 1
-        same = pl.lit(True)
-        words = []
-        # a head word (content, not generic, not a name) at the end, a head word or a name at the start
-        # ("Face ID login"), content words between ("of" may link three words: "ease of use")
-        ok = pl.col("head") if n == 1 else pl.col("lead") & pl.col("head").shift(-last)
-        for k in range(n):
-            tok = pl.col("token").shift(-k)
-            words.append(tok)
-            if k:
-                same = same & (pl.col("sid").shift(-k) == pl.col("sid"))
-            if 0 < k < last:
-                ok = ok & (pl.col("content").shift(-k) | (pl.col("link").shift(-k) if n == 3 else pl.lit(False)))
-        near = ((pl.col("pos") - pl.col("prev_op")) <= window) | ((pl.col("next_op").shift(-last) - pl.col("pos") - last) <= window)
-        gram = (
-            tokens.lazy()
-            .select(
-                pl.concat_str(words, separator=" ").alias("term"),
-                (ok & same).fill_null(False).alias("_ok"),
-                near.fill_null(False).alias("_near"),
-                pl.col("after_det"),
-            )
-            .filter(pl.col("_ok"))
-            .group_by("term")
-            .agg(
-                pl.col("_near").sum().cast(pl.Int64).alias("count"),
-                pl.len().cast(pl.Int64).alias("total"),
-                pl.col("after_det").mean().alias("noun_context"),
-            )
-            .with_columns(pl.lit(n, dtype=pl.Int32).alias("n"))
+    return tokens.with_columns(after_det.fill_null(False).alias("after_det"))
+
+
+def _ngram_counts(tokens: pl.DataFrame, n: int, window: int) -> pl.LazyFrame:
+    """The well-formed n-word candidates starting at each token, counted: count (near an opinion
+    word), total, noun_context, n."""
+    last = n - 1
+    same = pl.lit(True)
+    words = []
+    # a head word (content, not generic, not a name) at the end, a head word or a name at the start
+    # ("Face ID login"), content words between ("of" may link three words: "ease of use")
+    ok = pl.col("head") if n == 1 else pl.col("lead") & pl.col("head").shift(-last)
+    for k in range(n):
+        words.append(pl.col("token").shift(-k))
+        if k:
+            same = same & (pl.col("sid").shift(-k) == pl.col("sid"))
+        if 0 < k < last:
+            ok = ok & (pl.col("content").shift(-k) | (pl.col("link").shift(-k) if n == 3 else pl.lit(False)))
+    near = ((pl.col("pos") - pl.col("prev_op")) <= window) | ((pl.col("next_op").shift(-last) - pl.col("pos") - last) <= window)
+    return (
+        tokens.lazy()
+        .select(
+            pl.concat_str(words, separator=" ").alias("term"),
+            (ok & same).fill_null(False).alias("_ok"),
+            near.fill_null(False).alias("_near"),
+            pl.col("after_det"),
         )
-        parts.append(gram)
-    out = pl.concat(pl.collect_all(parts))
-    # nesting: the largest share of a term's occurrences inside one longer candidate
-    longer = out.filter(pl.col("n") > 1).select("term", "total", pl.col("term").str.split(" ").alias("_w"))
+        .filter(pl.col("_ok"))
+        .group_by("term")
+        .agg(
+            pl.col("_near").sum().cast(pl.Int64).alias("count"),
+            pl.len().cast(pl.Int64).alias("total"),
+            pl.col("after_det").mean().alias("noun_context"),
+        )
+        .with_columns(pl.lit(n, dtype=pl.Int32).alias("n"))
+    )
+
+
+def _nested_uses(candidates: pl.DataFrame, max_ngram: int) -> pl.DataFrame:
+    """Per term that sits inside a longer candidate: ``_outer``, the uses of the most used one."""
+    longer = candidates.filter(pl.col("n") > 1).select("term", "total", pl.col("term").str.split(" ").alias("_w"))
     subs = []
-    for size in range(1, settings.max_ngram):
-        for offset in range(settings.max_ngram - size + 1):
+    for size in range(1, max_ngram):
+        for offset in range(max_ngram - size + 1):
             subs.append(
                 longer.filter((pl.col("_w").list.len() >= offset + size) & (pl.col("_w").list.len() > size))
                 .select(pl.col("_w").list.slice(offset, size).list.join(" ").alias("term"), pl.col("total").alias("_outer"))
             )
-    nested = pl.concat(subs).group_by("term").agg(pl.col("_outer").max()) if subs else pl.DataFrame(schema={"term": pl.String, "_outer": pl.Int64})
-    out = out.join(nested, on="term", how="left").with_columns(
-        (pl.col("_outer").fill_null(0) / pl.col("total")).alias("nested_share")
-    )
-    return out.select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA).sort(["count", "term"], descending=[True, False])
+    if not subs:
+        return pl.DataFrame(schema={"term": pl.String, "_outer": pl.Int64})
+    return pl.concat(subs).group_by("term").agg(pl.col("_outer").max())
 
 
 _EMBED_CACHE: dict[tuple[str, str], np.ndarray] = {}
