@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from genai_lab.text import language as lang
+from genai_lab.text.datafiles import data_file
 from genai_lab.text.language import (
     METHODS,
     UNDETERMINED,
@@ -223,6 +224,13 @@ def test_word_lists_are_disjoint_lower_case_and_clean() -> None:
         for w in words:
             assert w == w.lower() and w.isalpha(), w
 
+
+
+def test_word_lists_are_package_data_with_their_comments_skipped() -> None:
+    text = data_file("genai_lab.text", "language/english_words.txt").read_text(encoding="utf-8")
+    assert text.startswith("#")  # each list documents itself
+    assert lang.ENGLISH_WORDS == tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+    assert lang.ENGLISH_WORDS[0] == "ability"
 
 def test_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="lingua does not know"):
