@@ -49,7 +49,7 @@ def _planted_market(seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def test_planted_unmet_need_ranks_first():
     predictions, reviews = _planted_market()
-    settings = OpportunitySettings(min_mentions=20)
+    settings = OpportunitySettings(min_support=20)
     table = market_opportunities(aspect_opportunities(mention_frame(predictions, reviews, settings), settings),
                                  aspect_opportunities(pl.DataFrame(), settings))
     ranking = table.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
@@ -65,19 +65,21 @@ def test_planted_unmet_need_ranks_first():
 
 def test_quotes_are_negative_readable_and_pii_masked():
     predictions, reviews = _planted_market()
-    settings = OpportunitySettings(min_mentions=20, quotes=2)
+    settings = OpportunitySettings(min_support=20, quotes=2)
     table = aspect_opportunities(mention_frame(predictions, reviews, settings), settings)
     quotes = table.filter(pl.col("level") == CATEGORY_LEVEL)["quotes"].explode().drop_nulls().to_list()
     assert quotes and all("awful" in q and "<EMAIL>" in q and "@example.com" not in q for q in quotes)
     assert table.filter(pl.col("level") == CATEGORY_LEVEL)["quotes"].list.len().max() == 2
 
 
-def test_an_app_below_min_mentions_is_no_competitor():
+def test_an_app_below_min_support_is_no_competitor():
     predictions, reviews = _planted_market()
-    table = aspect_opportunities(mention_frame(predictions, reviews, OpportunitySettings(min_mentions=61)), OpportunitySettings(min_mentions=61))
+    table = aspect_opportunities(mention_frame(predictions, reviews, OpportunitySettings(min_support=61)), OpportunitySettings(min_support=61))
     rows = table.filter(pl.col("level") == CATEGORY_LEVEL)
     assert rows["competitors"].to_list() == [0, 0, 0] and rows["best_served_app"].null_count() == 3
-    assert table.filter(pl.col("level") == APP_LEVEL).is_empty()
+    # the apps stay in the per-app detail, marked as thin evidence
+    apps = table.filter(pl.col("level") == APP_LEVEL)
+    assert apps.height == 9 and apps["thin"].all()
 
 
 def test_monthly_trend_counts_negative_share_per_month():
@@ -121,7 +123,7 @@ def test_a_theme_counts_the_apps_asking_apart_from_the_apps_of_the_category():
     reviews = pl.DataFrame({"dump_id": "d1", "review_id": [f"q{i}" for i in range(13)], "app_id": ["a", "b"] * 6 + ["c"],
                             "app_name": ["A", "B"] * 6 + ["C"], "category": "Notes",
                             "date": [dt.datetime(2025, 1 + i % 12, 1, tzinfo=dt.UTC) for i in range(13)], "vote_sum": [1] * 13})
-    settings = OpportunitySettings(themes=1, min_theme_requests=5)
+    settings = OpportunitySettings(themes=1, min_theme_requests=5, min_support=10)
     themes = feature_request_themes(request_frame(predictions, reviews, settings), _bag_of_words, set(), settings,
                                     all_reviews=review_meta(reviews, settings))
     row = themes.filter(pl.col("level") == CATEGORY_LEVEL).row(0, named=True)
@@ -164,7 +166,7 @@ def test_theme_counts_of_a_sample_say_so():
     mentions = mention_frame(aspect_predictions, aspect_reviews, OpportunitySettings())
     reports = {}
     for max_requests in (20, 24):
-        settings = OpportunitySettings(themes=2, min_theme_requests=5, max_requests=max_requests)
+        settings = OpportunitySettings(themes=2, min_theme_requests=5, max_requests=max_requests, min_support=8)
         themes = feature_request_themes(request_frame(predictions, reviews, settings), _bag_of_words, set(), settings)
         table = market_opportunities(aspect_opportunities(mentions, settings), themes)
         reports[max_requests] = build_opportunity_report(table, monthly_trend(mentions), settings)
@@ -188,7 +190,7 @@ def test_spherical_kmeans_separates_two_directions():
 def _report(settings: OpportunitySettings | None = None):
     from genai_lab.reports.opportunities import build_opportunity_report
 
-    settings = settings or OpportunitySettings(min_mentions=20)
+    settings = settings or OpportunitySettings(min_support=20)
     predictions, reviews = _planted_market()
     mentions = mention_frame(predictions, reviews, settings)
     table = market_opportunities(aspect_opportunities(mentions, settings), aspect_opportunities(pl.DataFrame(), settings))
@@ -196,7 +198,7 @@ def _report(settings: OpportunitySettings | None = None):
 
 
 def test_report_names_the_planted_need_and_embeds_its_plots():
-    table, report = _report()
+    _, report = _report()
     assert "**sync** in Notes" in report.findings[0]
     assert "Beta" in report.markdown and "## Notes" in report.markdown and "<h2>Notes</h2>" in report.html
     assert report.html.count("data:image/png;base64,") >= 3  # ranking, competitors heatmap, trend
@@ -230,7 +232,7 @@ def test_quotes_reach_markdown_as_written():
 
 
 def test_one_sentence_with_two_mentions_of_a_need_is_quoted_once():
-    settings = OpportunitySettings(min_mentions=1, quotes=2)
+    settings = OpportunitySettings(min_support=1, quotes=2)
     sentence = "Sync keeps failing and the sync status lies to me every day"
     predictions = pl.DataFrame({"dump_id": "d1", "review_id": ["a", "a", "b"], "level": "aspect", "aspect_category": "sync",
                                 "sentiment": "negative",
@@ -261,19 +263,19 @@ def test_an_app_scraped_later_does_not_make_its_complaints_grow():
                 rows.append({"dump_id": "d1", "review_id": f"{app}{month}-{i}", "app": app, "category": "Notes", "need": "sync",
                              "month": dt.date(2025, month, 1), "sentiment": "negative" if i < share * 20 else "positive",
                              "text": "sync", "confidence": 0.9, "helpful": 0})
-    table = aspect_opportunities(pl.DataFrame(rows), OpportunitySettings(min_mentions=1))
+    table = aspect_opportunities(pl.DataFrame(rows), OpportunitySettings(min_support=1))
     growth = dict(zip(table["app"].fill_null("category").to_list(), table["growth"].to_list()))
     assert growth == pytest.approx({"category": 1.0, "Alpha": 1.0, "Beta": 1.0})
 
 
-def test_growth_clipped_at_the_cap_or_floor_says_so():
+def test_growth_is_said_only_where_its_interval_excludes_one():
     from genai_lab.insight.market import describe_growth
 
     table, report = _report()
     riser = next(f for f in report.findings if "grow fastest" in f)
-    growth = table.filter((pl.col("need") == "sync") & (pl.col("level") == CATEGORY_LEVEL))["growth"][0]
-    assert (f"growing ×{growth:.2f}" in riser) and (("(the cap)" in riser) == (growth >= OpportunitySettings().growth_cap))
-    assert describe_growth(2.0) == "growing ×2.00 or more (the cap)" and describe_growth(1.8) == "growing ×1.80"
-    assert describe_growth(2.0, OpportunitySettings(growth_cap=3.0)) == "growing ×2.00"
-    assert describe_growth(0.5) == "shrinking ×0.50 or less (the floor)" and describe_growth(0.7) == "shrinking ×0.70"
-    assert describe_growth(1.0) == describe_growth(None) == "steady"
+    sync = table.filter((pl.col("need") == "sync") & (pl.col("level") == CATEGORY_LEVEL)).row(0, named=True)
+    assert sync["growth_low"] > 1 and f"growing ×{sync['growth']:.2f} [{sync['growth_low']:.2f}–{sync['growth_high']:.2f}]" in riser
+    assert describe_growth(2.0, 1.2, 3.1) == "growing ×2.00 [1.20–3.10]"
+    assert describe_growth(2.0, 0.8, 4.0) == "no clear trend ×2.00 [0.80–4.00]"  # a big ratio on little evidence is no trend
+    assert describe_growth(0.5, 0.3, 0.8) == "shrinking ×0.50 [0.30–0.80]"
+    assert describe_growth(None) == "steady (no dated mentions)"

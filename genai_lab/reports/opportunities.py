@@ -1,7 +1,8 @@
 """The market-opportunity report: what users of each category hate and ask for, and who serves it best.
 
 Pure functions from the `market_opportunities` table and the monthly trend (:mod:`genai_lab.insight.market`) to
-Markdown (for Dagster metadata, plots as base64 images) and one self-contained HTML page. Both are rendered from
+Markdown (for Dagster metadata: small, its plots linked as PNG files written beside it) and one self-contained HTML page
+(plots embedded); :func:`write_opportunity_report` writes all three. Both are rendered from
 the same list of blocks, so the two files always say the same thing. Every sentence of the findings is built from
 the table: change a number and the sentence changes.
 """
@@ -9,9 +10,12 @@ the table: change a number and the sentence changes.
 from __future__ import annotations
 
 import html
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -29,6 +33,8 @@ from genai_lab.reports.render import CSS, data_uri, empty_png, figure, md_table,
 
 TITLE = "Market opportunities from app reviews"
 _KIND_LABEL = {ASPECT: "complaint", FEATURE_REQUEST: "feature request"}
+#: the Markdown's plots lie in this folder beside it
+PLOT_FOLDER = "opportunity_report_plots"
 _KIND_COLOUR = {ASPECT: "#cf222e", FEATURE_REQUEST: "#1f6feb"}
 
 
@@ -47,6 +53,8 @@ class OpportunityReport:
     html: str
     findings: list[str]
     plots: dict[str, bytes]
+    #: the Markdown's plots: path relative to the report's folder -> PNG bytes (write them beside the .md)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def _pct(value: float | None) -> str:
@@ -57,6 +65,35 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _share(r: dict, prefix: str = "negative_share") -> str:
+    """"64% [57–71%]": a share with its 95% interval."""
+    value, low, high = r.get(prefix), r.get(f"{prefix}_low"), r.get(f"{prefix}_high")
+    if value is None:
+        return "–"
+    return f"{_pct(value)} [{_pct(low)}–{_pct(high)}]" if low is not None and high is not None else _pct(value)
+
+
+def _lift(r: dict) -> str:
+    """"×1.8 [1.6–2.0] of 36%": the negative share over what is normal for the aspect elsewhere."""
+    if r.get("lift") is None:
+        return "–"
+    return f"×{r['lift']:.2f} [{r['lift_low']:.2f}–{r['lift_high']:.2f}] of {_pct(r['baseline_negative_share'])}"
+
+
+def _growth(r: dict) -> str:
+    return describe_growth(r.get("growth"), r.get("growth_low"), r.get("growth_high"))
+
+
+def _stability(r: dict) -> str:
+    return "–" if r.get("stability") is None else _pct(r["stability"])
+
+
+def _best_served(r: dict) -> str:
+    if not r.get("best_served_app"):
+        return "–"
+    return f"{r['best_served_app']} {_share(r, 'best_served_negative_share')}"
+
+
 def _apps_asking(theme: dict) -> str:
     """"2 of 5": the apps whose users ask for a theme, of the category's apps."""
     asking = theme["apps_asking"] or 0
@@ -64,12 +101,13 @@ def _apps_asking(theme: dict) -> str:
 
 
 def _ranking(opportunities: pl.DataFrame) -> pl.DataFrame:
-    return opportunities.filter(pl.col("level") == CATEGORY_LEVEL).sort("rank")
+    """The ranked needs: category level, with enough evidence (ranked rows only)."""
+    return opportunities.filter((pl.col("level") == CATEGORY_LEVEL) & pl.col("rank").is_not_null()).sort("rank")
 
 
 def _request_sample(opportunities: pl.DataFrame) -> str:
     """"a seeded sample of 10,000 of the 43,210 requests" where the theme counts are of a sample; "" where of every request."""
-    themes = _ranking(opportunities).filter(pl.col("kind") == FEATURE_REQUEST)
+    themes = opportunities.filter((pl.col("level") == CATEGORY_LEVEL) & (pl.col("kind") == FEATURE_REQUEST))
     total = themes["sampled_from"].drop_nulls()
     if total.is_empty():
         return ""
@@ -77,8 +115,13 @@ def _request_sample(opportunities: pl.DataFrame) -> str:
     return f"a seeded sample of {int(themes['mentions'].sum()):,} of the {int(total[0]):,} requests"
 
 
+def _stable(r: dict, settings: OpportunitySettings) -> str:
+    return (f"; in the top {settings.stability_top} in {_pct(r['stability'])} of resamples" if r.get("stability") is not None else "")
+
+
 def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | None = None) -> list[str]:
-    """Sentences from the table: the top unmet need, the top request, the widest gap between competitors, the fastest riser."""
+    """Sentences from the table, each number with its 95% interval and n: the top unmet need, the top request, the
+    widest gap between competitors that the intervals confirm, the fastest riser whose interval lies above 1."""
     settings = settings or OpportunitySettings()
     ranking = _ranking(opportunities)
     aspects = ranking.filter(pl.col("kind") == ASPECT)
@@ -86,37 +129,44 @@ def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | No
     findings = []
     if not aspects.is_empty():
         top = aspects.row(0, named=True)
-        served = (f"{_pct(top['best_served_negative_share'])} negative even at the best-served app, {top['best_served_app']}"
-                  if top["best_served_app"] else f"{_pct(top['negative_share'])} of its mentions negative (no competitor has "
-                                                     "enough mentions to compare)")
-        findings.append(f"The biggest unmet need is **{top['need']}** in {top['category']} (rank {top['rank']}, score "
-                        f"{top['score']:.2f}): {top['negative']:,} negative of {top['mentions']:,} mentions, {served}; "
-                        f"{describe_growth(top['growth'], settings)}.")
+        served = (f"even the best-served app, {top['best_served_app']}, has {_share(top, 'best_served_negative_share')} negative"
+                  if top["best_served_app"] else f"no app has {settings.min_support} mentions of it to compare")
+        findings.append(f"The biggest unmet need is **{top['need']}** in {top['category']} (rank {top['rank']}, score {top['score']:.2f}): "
+                        f"{top['negative']:,} negative of {top['mentions']:,} mentions from {top['apps']} apps, {_share(top)} negative, "
+                        f"{_lift(top)} for {top['need']} in the rest of the corpus; {served}; {_growth(top)}{_stable(top, settings)}.")
     if not themes.is_empty():
         top = themes.row(0, named=True)
         sample = _request_sample(opportunities)
-        findings.append(f"The most pressing feature request is **{top['need']}** in {top['category']}: {top['mentions']:,} requests "
-                        f"{f'(in {sample}) ' if sample else ''}from users of {_apps_asking(top)} app(s) of the category, "
-                        f"{describe_growth(top['growth'], settings)}.")
-    apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT))
+        findings.append(f"The most pressing feature request is **{top['need']}** ({top['keywords']}) in {top['category']}: "
+                        f"{top['mentions']:,} requests {f'(in {sample}) ' if sample else ''}from users of {_apps_asking(top)} app(s) "
+                        f"of the category, {_growth(top)}{_stable(top, settings)}.")
+    apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT) & ~pl.col("thin").fill_null(False))
     if not apps.is_empty():
+        # a gap counts only as far as the intervals confirm it: the worse app's lower bound over the better one's upper bound
         spread = (apps.group_by("category", "need").agg(
-            pl.col("negative_share").max().alias("worst"), pl.col("negative_share").min().alias("best"),
-            pl.col("app").sort_by("negative_share").last().alias("worst_app"), pl.col("app").sort_by("negative_share").first().alias("best_app"),
-            pl.len().alias("apps")).filter(pl.col("apps") >= 2).with_columns((pl.col("worst") - pl.col("best")).alias("gap"))
+            pl.col("negative_share_low").max().alias("worst_low"), pl.col("negative_share_high").min().alias("best_high"),
+            pl.col("app").sort_by("negative_share_low").last().alias("worst_app"),
+            pl.col("app").sort_by("negative_share_high").first().alias("best_app"),
+            pl.len().alias("competing")).filter(pl.col("competing") >= 2)
+            .with_columns((pl.col("worst_low") - pl.col("best_high")).alias("gap")).filter(pl.col("gap") > 0)
             .sort(["gap", "category", "need"], descending=[True, False, False]))
         if not spread.is_empty():
             gap = spread.row(0, named=True)
-            findings.append(f"The widest gap between competitors is **{gap['need']}** in {gap['category']}: {gap['worst_app']} at "
-                            f"{_pct(gap['worst'])} negative against {gap['best_app']} at {_pct(gap['best'])} — a weakness rivals can attack.")
-    risers = aspects.filter(pl.col("growth") > 1.1).sort(["growth", "negative"], descending=True)
+            row = {r["app"]: r for r in apps.filter((pl.col("category") == gap["category"]) & (pl.col("need") == gap["need"]))
+                   .iter_rows(named=True)}
+            worst, best = row[gap["worst_app"]], row[gap["best_app"]]
+            findings.append(f"The widest confirmed gap between competitors is **{gap['need']}** in {gap['category']}: "
+                            f"{gap['worst_app']} at {_share(worst)} negative (n = {worst['mentions']:,}) against {gap['best_app']} at "
+                            f"{_share(best)} (n = {best['mentions']:,}) — a weakness rivals can attack.")
+    risers = aspects.filter(pl.col("growth_low") > 1).sort(["growth_low", "negative"], descending=True)
     if not risers.is_empty():
         riser = risers.row(0, named=True)
-        findings.append(f"Complaints about **{riser['need']}** in {riser['category']} grow fastest: {describe_growth(riser['growth'], settings)} "
-                        f"in the last {settings.recent_months} months of each app's data against what each app's own review flow "
-                        "predicts.")
+        findings.append(f"Complaints about **{riser['need']}** in {riser['category']} grow fastest: {riser['recent']:,} negative mentions in "
+                        f"the last {settings.recent_months} months of each app's data against {riser['expected']:.0f} expected from each "
+                        f"app's own review flow, {_growth(riser)}.")
     if not findings:
-        findings.append("No aspect mentions or feature requests were scored, so there is nothing to rank yet.")
+        findings.append(f"No need has enough evidence to rank yet (at least {settings.min_support} mentions or requests from "
+                        f"{settings.min_apps} apps).")
     return findings
 
 
@@ -183,72 +233,87 @@ def competitors_png(opportunities: pl.DataFrame, category: str, needs: Sequence[
 
 
 def _score_explained(settings: OpportunitySettings, sample: str) -> list[str]:
-    sampled = ([f"Feature-request counts are of {sample} (at most max_requests = {settings.max_requests:,} are clustered into "
-                "themes): a theme's count, and its volume in the score, is the sample's, not every request's."] if sample else [])
+    sampled = ([(f"Feature-request counts are of {sample} (at most max_requests = {settings.max_requests:,} are clustered into "
+                 "themes): a theme's count, and its volume in the score, is the sample's, not every request's.")] if sample else [])
+    top_helpful = 1 + settings.helpful_scale * np.log1p(settings.helpful_cap)
     return [
-        score_formula(),
-        f"unmet: the negative share of the need at the best-served app of the category among apps with at least "
-        f"{settings.min_mentions} mentions of it (the category's own share when none qualifies); for a feature-request theme, the "
-        "share of the category's apps whose users ask for it.",
-        f"growth: the need's negative mentions (requests) in the last {settings.recent_months} months of each app's own data "
-        "(exports of different apps end at different dates) divided by the number expected there had they followed each app's "
-        f"whole review flow, clipped to [{settings.growth_floor}, {settings.growth_cap}].",
-        "helpful: the App Store's helpful votes of the complaints (requests), so needs that many readers agree with weigh more.",
-        "Sentiment is the serving model's prediction per aspect mention; feature requests are the review-type detector's; quotes are "
-        f"the most helpful readable ones ({settings.quote_min_chars}–{settings.quote_max_chars} characters), with e-mail addresses, "
-        "URLs, phone numbers and @handles masked.",
+        score_formula() + "; every factor is a conservative (lower-bound) estimate, so a need ranks on the evidence behind it.",
+        (f"Ranked: needs of a category with at least {settings.min_support} mentions (requests) from at least {settings.min_apps} apps. "
+         "Thinner needs stay in the table `market_opportunities` (marked `thin`) and in the per-app detail."),
+        ("excess, complaints: ln of the lower 95% bound of the lift — the need's negative share (Beta posterior with an "
+         "empirical-Bayes prior fitted over the aspect's categories) over the same aspect's negative share in the rest of the "
+         "corpus; 0 when the bound is at or below 1. An aspect that is negative everywhere (bugs) is the baseline, not the finding."),
+        "excess, feature-request themes: the Wilson lower bound of the share of the category's apps whose users ask for it.",
+        (f"growth: the need's negative mentions (requests) in the last {settings.recent_months} months of each app's own data over the "
+         "number expected from each app's whole review flow, with an exact Poisson interval. \"growing\" only where the whole interval "
+         f"lies above 1; the score uses the bound nearer 1 (1 where the interval holds 1), within [{settings.growth_floor}, "
+         f"{settings.growth_cap}]."),
+        (f"helpful: 1 + {settings.helpful_scale} × ln(1 + mean helpful votes of the complaints, each review's votes capped at "
+         f"{settings.helpful_cap}) — at most {top_helpful:.2f}, so one viral review cannot carry a need."),
+        ("stability: the share of bootstrap resamples (reviews drawn with replacement within each app) in which the need stays in "
+         f"the top {settings.stability_top}."),
+        ("Intervals are 95%. Sentiment is the serving model's prediction per aspect mention; feature requests are the review-type "
+         "detector's; quotes say the need (its aspect term or synonym, or a theme key word), complaints are predicted negative, "
+         f"{settings.quote_min_chars}–{settings.quote_max_chars} characters, e-mail addresses, URLs, phone numbers and @handles masked."),
     ] + sampled
 
 
 def _ranking_rows(rows: pl.DataFrame) -> list[list[str]]:
-    return [[str(r["rank"]), r["category"], _KIND_LABEL[r["kind"]], r["need"], f"{r['mentions']:,}",
-             _pct(r["negative_share"]) if r["kind"] == ASPECT else "–",
-             f"{r['best_served_app']} ({_pct(r['best_served_negative_share'])})" if r["best_served_app"] else "–",
-             _num(r["growth"]), _num(r["helpful_votes_mean"]), _num(r["score"])] for r in rows.iter_rows(named=True)]
+    return [[str(r["rank"]), r["category"], _KIND_LABEL[r["kind"]], r["need"], f"{r['mentions']:,} ({r['apps']} apps)",
+             _share(r) if r["kind"] == ASPECT else "–",
+             _lift(r) if r["kind"] == ASPECT else f"{_apps_asking(r)} apps asking",
+             _best_served(r), _growth(r), _num(r["score"]), _stability(r)] for r in rows.iter_rows(named=True)]
 
 
-_RANKING_HEADER = ["rank", "category", "kind", "need", "mentions", "negative", "best-served app", "growth", "helpful votes", "score"]
+_RANKING_HEADER = ["rank", "category", "kind", "need", "n (mentions / requests)", "negative [95%]", "against normal [95%]",
+                   "best-served app, negative [95%]", "growth [95%]", "score", "in top 10"]
 
 
 def _category_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, category: str, settings: OpportunitySettings) -> list[Block]:
-    rows = _ranking(opportunities).filter(pl.col("category") == category)
-    aspects = rows.filter(pl.col("kind") == ASPECT).sort("score", descending=True)
-    themes = rows.filter(pl.col("kind") == FEATURE_REQUEST).sort("score", descending=True)
+    rows = opportunities.filter((pl.col("level") == CATEGORY_LEVEL) & (pl.col("category") == category))
+    aspects = rows.filter(pl.col("kind") == ASPECT).sort(["thin", "score"], descending=[False, True])
+    themes = rows.filter(pl.col("kind") == FEATURE_REQUEST).sort(["thin", "score"], descending=[False, True])
     mentions = int(aspects["mentions"].sum())
     sample = _request_sample(opportunities)
     blocks = [Block("h2", f"{category}"),
               Block("p", f"{mentions:,} aspect mentions, {int(themes['mentions'].sum()):,} feature requests"
-                         f"{f' (in {sample})' if sample else ''}.")]
+                         f"{f' (in {sample})' if sample else ''}. Needs marked *thin* have fewer than {settings.min_support} "
+                         f"mentions or fewer than {settings.min_apps} apps and are not ranked.")]
     if not aspects.is_empty():
         blocks.append(Block("h3", "Sentiment by aspect"))
-        blocks.append(Block("table", header=["aspect", "mentions", "share of mentions", "negative", "positive", "growth", "score"],
-                            items=[[r["need"], f"{r['mentions']:,}", _pct(r["mentions"] / max(mentions, 1)), _pct(r["negative_share"]),
-                                    _pct(r["positive_share"]), describe_growth(r["growth"], settings), _num(r["score"])]
+        blocks.append(Block("table", header=["aspect", "n", "negative [95%]", "against normal [95%]", "positive", "growth [95%]",
+                                             "score", "rank"],
+                            items=[[r["need"] + (" (thin)" if r["thin"] else ""), f"{r['mentions']:,}", _share(r), _lift(r),
+                                    _pct(r["positive_share"]), _growth(r), _num(r["score"]), str(r["rank"] or "–")]
                                    for r in aspects.iter_rows(named=True)]))
-        needs = aspects["need"].head(8).to_list()
+        needs = aspects.filter(~pl.col("thin"))["need"].head(8).to_list() or aspects["need"].head(8).to_list()
+        apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT) & (pl.col("category") == category)
+                                    & pl.col("need").is_in(needs))
         heatmap = competitors_png(opportunities, category, needs)
         if heatmap:
             blocks.append(Block("h3", "Competing apps side by side"))
             blocks.append(Block("img", f"negative share of mentions per app and aspect in {category}", image=heatmap))
-            apps = opportunities.filter((pl.col("level") == APP_LEVEL) & (pl.col("kind") == ASPECT) & (pl.col("category") == category)
-                                        & pl.col("need").is_in(needs))
-            pivot = apps.pivot(on="need", index="app", values="negative_share").sort("app")
+            cell = apps.with_columns(pl.format("{}{} (n={})", (pl.col("negative_share") * 100).round(0).cast(pl.Int64), pl.lit("%"),
+                                               pl.col("mentions")).alias("cell"))
+            pivot = cell.pivot(on="need", index="app", values="cell").sort("app")
             columns = [n for n in needs if n in pivot.columns]
-            blocks.append(Block("table", header=["app (negative share)", *columns],
-                                items=[[r["app"], *(_pct(r[n]) for n in columns)] for r in pivot.iter_rows(named=True)]))
+            blocks.append(Block("table", header=["app (negative share, n)", *columns],
+                                items=[[r["app"], *(r[n] or "–" for n in columns)] for r in pivot.iter_rows(named=True)]))
         blocks.append(Block("h3", "Trend of the top complaints"))
         blocks.append(Block("img", f"negative mentions per month of the top aspects in {category}", image=trend_png(trend, category, needs[:4])))
         blocks.append(Block("h3", "Top complaints"))
-        for r in aspects.head(3).iter_rows(named=True):
-            blocks.append(Block("quotes", f"{r['need']} — {_pct(r['negative_share'])} negative of {r['mentions']:,} mentions",
+        for r in aspects.filter(~pl.col("thin")).head(3).iter_rows(named=True):
+            blocks.append(Block("quotes", f"{r['need']} — {r['negative']:,} negative of {r['mentions']:,} mentions, {_share(r)}",
                                 items=list(r["quotes"] or [])))
     if not themes.is_empty():
         blocks.append(Block("h3", "Feature requests by theme"))
-        blocks.append(Block("table", header=["theme", "requests", "apps asking (of the category's)", "growth", "score"],
-                            items=[[r["need"], f"{r['mentions']:,}", _apps_asking(r), describe_growth(r["growth"], settings),
-                                    _num(r["score"])] for r in themes.head(settings.top_needs).iter_rows(named=True)]))
-        for r in themes.head(3).iter_rows(named=True):
-            blocks.append(Block("quotes", f"{r['need']} — {r['mentions']:,} requests", items=list(r["quotes"] or [])))
+        blocks.append(Block("table", header=["theme", "key words", "requests", "apps asking (of the category's)", "growth [95%]", "score",
+                                             "rank"],
+                            items=[[r["need"] + (" (thin)" if r["thin"] else ""), r["keywords"] or "–", f"{r['mentions']:,}",
+                                    _apps_asking(r), _growth(r), _num(r["score"]), str(r["rank"] or "–")]
+                                   for r in themes.head(settings.top_needs).iter_rows(named=True)]))
+        for r in themes.filter(~pl.col("thin")).head(3).iter_rows(named=True):
+            blocks.append(Block("quotes", f"{r['need']} — {r['mentions']:,} requests ({r['keywords']})", items=list(r["quotes"] or [])))
     return blocks
 
 
@@ -258,14 +323,25 @@ def report_blocks(opportunities: pl.DataFrame, trend: pl.DataFrame, settings: Op
               Block("h2", "Top unmet needs"), Block("img", "opportunity score of the top needs", image=plots["top_needs"]),
               Block("table", header=_RANKING_HEADER, items=_ranking_rows(_ranking(opportunities).head(settings.top_needs))),
               Block("h3", "How the opportunity score works"), Block("ul", items=_score_explained(settings, _request_sample(opportunities)))]
-    volume = (_ranking(opportunities).filter(pl.col("kind") == ASPECT).group_by("category").agg(pl.col("mentions").sum())
-              .sort(["mentions", "category"], descending=[True, False]))
+    volume = (opportunities.filter((pl.col("level") == CATEGORY_LEVEL) & (pl.col("kind") == ASPECT)).group_by("category")
+              .agg(pl.col("mentions").sum()).sort(["mentions", "category"], descending=[True, False]))
     for category in volume["category"].head(settings.report_categories):
         blocks += _category_blocks(opportunities, trend, category, settings)
     return blocks
 
 
-def render_markdown(blocks: Sequence[Block], title: str = TITLE) -> str:
+def plot_files(blocks: Sequence[Block], folder: str = PLOT_FOLDER) -> dict[str, bytes]:
+    """The report's plots as files: relative path (under `folder`, beside the report) -> PNG bytes, in block order."""
+    return {f"{folder}/{i:02d}-{_slug(b.text)}.png": b.image for i, b in enumerate(b for b in blocks if b.kind == "img")}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def render_markdown(blocks: Sequence[Block], title: str = TITLE, folder: str = PLOT_FOLDER) -> str:
+    """Markdown for the Dagster UI: small, its plots linked as PNG files written beside it (:func:`plot_files`)."""
+    files = iter(plot_files(blocks, folder))
     lines = [f"# {title}", ""]
     for block in blocks:
         if block.kind in ("h2", "h3"):
@@ -277,7 +353,7 @@ def render_markdown(blocks: Sequence[Block], title: str = TITLE) -> str:
         elif block.kind == "table":
             lines += md_table(block.header, block.items) + [""]
         elif block.kind == "img":
-            lines += [f"![{block.text}]({data_uri(block.image)})", ""]
+            lines += [f"![{block.text}]({next(files)})", ""]
         elif block.kind == "quotes":
             lines += [f"**{block.text}**", ""]
             for quote in block.items:  # a blank line between quotes keeps them separate blockquotes
@@ -333,4 +409,28 @@ def build_opportunity_report(opportunities: pl.DataFrame, trend: pl.DataFrame, s
     findings = key_findings(opportunities, settings)
     plots = {"top_needs": top_needs_png(opportunities, settings.top_needs)}
     blocks = report_blocks(opportunities, trend, settings, findings, f"Generated {stamp}. {summary}".strip(), plots)
-    return OpportunityReport(markdown=render_markdown(blocks), html=render_html(blocks), findings=findings, plots=plots)
+    return OpportunityReport(markdown=render_markdown(blocks), html=render_html(blocks), findings=findings, plots=plots,
+                             files=plot_files(blocks))
+
+
+def write_opportunity_report(report: OpportunityReport, folder: Path, stem: str = "opportunity_report") -> dict[str, Path]:
+    """`<stem>.md`, its PNG plots in `<folder>/<PLOT_FOLDER>/` and the self-contained `<stem>.html`, each written
+    atomically (a temporary file renamed into place); stale plots of an earlier report are removed. Returns the paths."""
+    folder = Path(folder)
+    plots = folder / PLOT_FOLDER
+    plots.mkdir(parents=True, exist_ok=True)
+    for old in plots.glob("*.png"):
+        if f"{PLOT_FOLDER}/{old.name}" not in report.files:
+            old.unlink()
+
+    def write(path: Path, data: bytes) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    for name, data in report.files.items():
+        write(folder / name, data)
+    paths = {"markdown": folder / f"{stem}.md", "html": folder / f"{stem}.html", "plots": plots}
+    write(paths["markdown"], report.markdown.encode())
+    write(paths["html"], report.html.encode())
+    return paths
