@@ -408,3 +408,31 @@ def test_write_dump_format_override_and_errors(tmp_path):
     with pytest.raises(ValueError, match="format"):
         synth.write_dump(tmp_path / "reviews.csv", rows=10, fmt="xml")
     assert not (tmp_path / "reviews.txt").exists() and not (tmp_path / "reviews.csv").exists()
+
+
+# --- the word material (genai_lab/synth/data) ---------------------------------------------------------
+
+
+def test_word_material_is_consistent():
+    from genai_lab.synth.resources import load_json
+    from genai_lab.synth.templates import FAMILIES, Engine
+    from genai_lab.vocabulary import REVIEW_TYPES, SENTIMENT_LABELS
+
+    Engine()  # parses every template (an unknown slot raises) and fills every bank group (an empty one raises)
+    for name in ("app_names.json", "category_features.json"):
+        assert set(load_json(name)) == set(synth.CATEGORIES), name
+    for slot, by_category in load_json("category_slot_words.json").items():
+        assert set(by_category) == set(synth.CATEGORIES), slot
+    for name in ("aspect_terms.json", "adjectives.json"):
+        assert set(load_json(name)) == set(synth.ASPECTS), name
+    for weights in load_json("aspect_weights.json").values():
+        assert set(weights) == set(synth.ASPECTS)
+    for family, by_aspect in load_json("aspect_templates.json").items():
+        assert family in FAMILIES and set(by_aspect) <= set(synth.ASPECTS)
+    layouts = load_json("layouts.json")
+    assert {(x["sentiment"], x["review_type"]) for x in layouts} <= {(s, t) for s in SENTIMENT_LABELS for t in REVIEW_TYPES}
+    assert {f for x in layouts for options in x["positions"].values() for f in options} <= set(FAMILIES)
+    assert set(load_json("emoji.json")) == set(SENTIMENT_LABELS)
+    for phrases in load_json("foreign.json")["phrases"].values():
+        assert set(phrases) == set(SENTIMENT_LABELS)
+        assert {t for lst in phrases.values() for _, t in lst} <= set(REVIEW_TYPES)

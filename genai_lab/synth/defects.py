@@ -20,7 +20,7 @@ _RX_BOUNDARY = re.compile(r"[.!?] ")  # a sentence end inside the text
 _ELONGATION_LETTER: dict[str, int] = _TEXT["elongation_letter"]
 _RX_ELONG_WORD = re.compile(r"\b(" + "|".join(sorted(_ELONGATION_LETTER, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 _ELONGATED_SENTENCES = by_sentiment(_TEXT["elongated_sentences"])
-_RX_REPEAT_WORD = re.compile(r"\b(really|very|so|super|too|please|just)\b", re.IGNORECASE)
+_RX_REPEAT_WORD = re.compile(r"\b(" + "|".join(_TEXT["repeatable_words"]) + r")\b", re.IGNORECASE)
 _REPEATED_SENTENCES = by_sentiment(_TEXT["repeated_sentences"])
 _SYMBOL_RUNS: list[str] = _TEXT["symbol_runs"]
 _CONTROL_CHARS = [chr(code) for code in _TEXT["control_codes"]]

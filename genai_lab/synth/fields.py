@@ -62,6 +62,7 @@ def _author_parts(rng: np.random.Generator, pattern: int, k: int) -> list:
 def titles(rng: np.random.Generator, S: np.ndarray, T: np.ndarray, cat_app: Catalog, app: np.ndarray) -> np.ndarray:
     """Short titles, 32% empty; by sentiment, by type for bug reports / requests, sometimes '<App> review'."""
     n = len(S)
+    # groups 0-2 are the sentiments, so that S indexes them; 3 and 4 the bug-report and request titles
     groups = [_TITLES_BY_SENTIMENT[NEG], _TITLES_BY_SENTIMENT[NEU], _TITLES_BY_SENTIMENT[POS],
               _TITLES_BY_TYPE[BUG], _TITLES_BY_TYPE[FR]]
     flat = [t for g in groups for t in g]

@@ -52,6 +52,7 @@ _CATEGORY_SLOT_WORDS: dict[str, dict[str, list[str]]] = load_json("category_slot
 # the polarity a slot's own "[term|aspect]" annotation carries: requests are neutral, bugs negative
 _ENTRY_POLARITY = {"req": NEU, "reqv": NEU, "bugv": NEG, "when": NEG}
 
+_N_POLARITIES = len(SENTIMENT_LABELS)
 _RX_MARKUP = re.compile(r"\{(\w+)\}|\[([^\]|]+)(?:\|(\w+))?\]")
 _RX_ENTRY = re.compile(r"\[([^\]|]+)\|(\w+)\]")
 # slot name -> (bank, how the bank's groups are chosen, where its annotation's aspect comes from)
@@ -154,7 +155,7 @@ def _build_banks(pool: _Pool) -> dict[str, Bank]:
     banks = {"term": _make_bank(pool, (n_cat, n_asp), terms)}
     adjectives = [((a, SENTIMENT_LABELS.index(label)), w, False) for a, asp in enumerate(ASPECTS)
                   for label, words in _ADJECTIVES[asp].items() for w in words]
-    banks["adj"] = _make_bank(pool, (n_asp, len(SENTIMENT_LABELS)), adjectives)
+    banks["adj"] = _make_bank(pool, (n_asp, _N_POLARITIES), adjectives)
     for slot in ("catn", "use"):
         banks[slot] = _make_bank(pool, (n_cat,), [((c,), w, False) for c, cat in enumerate(CATEGORIES)
                                                   for w in _CATEGORY_SLOT_WORDS[slot][cat]])
@@ -162,7 +163,7 @@ def _build_banks(pool: _Pool) -> dict[str, Bank]:
                                                for w in _SLOT_WORDS["req"] + _CATEGORY_SLOT_WORDS["req"][cat]],
                               pol=_ENTRY_POLARITY["req"])
     verdicts = by_sentiment(_SLOT_WORDS["vp"])
-    banks["vp"] = _make_bank(pool, (len(SENTIMENT_LABELS),), [((p,), w, False) for p in (NEG, NEU, POS) for w in verdicts[p]])
+    banks["vp"] = _make_bank(pool, (_N_POLARITIES,), [((p,), w, False) for p in (NEG, NEU, POS) for w in verdicts[p]])
     for slot, words in _SLOT_WORDS.items():
         if slot not in banks:
             banks[slot] = _make_bank(pool, (), [((), w, False) for w in words], pol=_ENTRY_POLARITY.get(slot, -1))
@@ -184,6 +185,8 @@ def _parse_template(s: str) -> _Template:
             parts.append((False, s[pos:m.start()]))
         if m.group(1):
             name = m.group(1)
+            if name != "app" and lower_first(name) not in _SLOT and name not in _DERIVED:
+                raise ValueError(f"unknown slot {{{name}}} in template {s!r}")
             parts.append((True, name))
             if name.lower() in _ANNOTATED_SLOTS:
                 anns.append(("slot", name))
@@ -215,11 +218,11 @@ def _group(mode: str | None, ctx: dict[str, np.ndarray], sel: np.ndarray) -> np.
     if mode == "cat_a2":
         return ctx["cat"][sel] * len(ASPECTS) + ctx["a2"][sel]
     if mode == "a_p":
-        return ctx["a"][sel] * 3 + ctx["p"][sel]
-    if mode == "a_po":  # the opposite polarity ("never {adjo}")
-        return ctx["a"][sel] * 3 + (2 - ctx["p"][sel])
+        return ctx["a"][sel] * _N_POLARITIES + ctx["p"][sel]
+    if mode == "a_po":  # the opposite polarity ("never {adjo}"): negative <-> positive
+        return ctx["a"][sel] * _N_POLARITIES + (NEG + POS - ctx["p"][sel])
     if mode == "a2_p2":
-        return ctx["a2"][sel] * 3 + ctx["p2"][sel]
+        return ctx["a2"][sel] * _N_POLARITIES + ctx["p2"][sel]
     raise KeyError(mode)
 
 
