@@ -5,7 +5,7 @@
 `model_evaluation` scores the label model on the gold rows it labels (it abstains on the rest) and the arms on
 every row, and its confidence intervals are each model's own. Both questions of issues 4 and 5 are about two
 models on the same items, so this script scores them there, with a paired bootstrap
-(`genai_lab.reports.comparison.paired_bootstrap`: both models on every resample of the same items):
+(`genai_lab.evaluation.paired_bootstrap`: both models on every resample of the same items):
 
 * teacher vs student — each arm against the label model, on the rows the label model labels;
 * SLM vs adapter — on every row, with the interval of SLM / adapter macro-F1 (target: 0.9).
@@ -28,14 +28,14 @@ sys.path.insert(0, str(REPO))
 import duckdb  # noqa: E402
 import polars as pl  # noqa: E402
 
-from genai_lab.assets.finetune import ADAPTER, AdapterTraining  # noqa: E402
+from genai_lab.assets.finetune import AdapterTraining  # noqa: E402
 from genai_lab.assets.labels import LabelingSettings, labeller_gold_predictions, load_probe_ensemble  # noqa: E402
-from genai_lab.assets.slm import CLASSIFIER, SlmTraining, load_classifier, store_name  # noqa: E402
-from genai_lab.evaluation import TEACHER  # noqa: E402
-from genai_lab.labels.gold import SENTIMENT_LABELS  # noqa: E402
+from genai_lab.assets.slm import SlmTraining, load_classifier, store_name  # noqa: E402
+from genai_lab.evaluation import paired_bootstrap  # noqa: E402
 from genai_lab.ml.scoring import gold_predictions  # noqa: E402
 from genai_lab.ml.store import ModelStore  # noqa: E402
-from genai_lab.reports.comparison import paired_bootstrap  # noqa: E402
+from genai_lab.vocabulary import ADAPTER, SENTIMENT_LABELS, SENTIMENT_TASKS, TEACHER  # noqa: E402
+from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER  # noqa: E402
 
 #: a gold row (a text has one row per aspect term, so its item_id does not name a row)
 KEY = ["dataset", "task", "row"]
@@ -92,7 +92,7 @@ def main() -> None:
     if not warehouse.exists():
         raise SystemExit(f"{warehouse} does not exist: materialize the graph into {args.home} first")
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        gold = connection.sql("select * from lab.gold_labels where task in ('review_sentiment', 'aspect_polarity')").pl().with_row_index("row")
+        gold = connection.execute("select * from lab.gold_labels where task in (select unnest(?))", [list(SENTIMENT_TASKS)]).pl().with_row_index("row")
         pseudo_labels = connection.sql("select * from lab.pseudo_labels").pl()
     store = ModelStore(root=str(args.home / "models"))
     settings = LabelingSettings().labels

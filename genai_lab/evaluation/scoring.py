@@ -30,12 +30,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 
-from genai_lab.labels.gold import REVIEW_TYPES, SENTIMENT_LABELS
+from genai_lab.evaluation.statistics import f1_from_counts, macro_f1_from_counts
+from genai_lab.vocabulary import REVIEW_TYPE_MODEL, TASK_CLASSES, TEACHER
 
-__all__ = ["CONFUSION_PREFIX", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "REVIEW_TYPE_MODEL", "TEACHER", "confusion_metric", "mark_synthetic", "markdown_cost", "markdown_summary",
-           "score_multilabel", "score_predictions"]
+# TEACHER and REVIEW_TYPE_MODEL are the vocabulary's, re-exported: model_evaluation's readers import them from here
+__all__ = ["CONFUSION_PREFIX", "COST_TASK", "EVALUATION_SCHEMA", "PREDICTION_COLUMNS", "REVIEW_TYPE_MODEL", "TEACHER", "confusion_metric",
+           "mark_synthetic", "markdown_cost", "markdown_summary", "score_multilabel", "score_predictions"]
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -46,15 +49,8 @@ EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "n": pl.Int64(),
 }
 PREDICTION_COLUMNS: tuple[str, ...] = ("dataset", "task", "label", "prediction")
-#: the label model, whose pseudo-labels both arms learn from, as scored into model_evaluation
-TEACHER = "label_model"
-#: the rule-based review-type detector, as scored into model_evaluation
-REVIEW_TYPE_MODEL = "review_type_model"
-_CLASS_ORDER: dict[str, tuple[str, ...]] = {
-    "review_sentiment": SENTIMENT_LABELS,
-    "aspect_polarity": SENTIMENT_LABELS,
-    "review_type": REVIEW_TYPES,
-}
+#: the task (and dataset) of model_evaluation's cost rows: training and inference figures, no gold
+COST_TASK = "cost"
 
 
 @lru_cache(maxsize=None)
@@ -66,7 +62,7 @@ def _metric(name: str):
 
 def _classes(task: str, gold: list[str]) -> list[str]:
     present = set(gold)
-    order = _CLASS_ORDER.get(task, ())
+    order = TASK_CLASSES.get(task, ())
     return [c for c in order if c in present] + sorted(present - set(order))
 
 
@@ -138,21 +134,18 @@ def score_multilabel(gold: pl.DataFrame, predicted: pl.DataFrame, model: str) ->
         exact = sets.select((pl.col("gold").list.sort() == pl.col("types").list.unique().list.sort()).mean()).item()
         rows.append({**base, "metric": "coverage", "value": float((sets["types"].list.len() > 0).mean()), "n": n})
         rows.append({**base, "metric": "accuracy", "value": float(exact), "n": n})
-        f1s = []
-        for label in _classes(task, group["label"].to_list()):
-            truth = sets["gold"].list.contains(label).to_list()
-            guess = sets["types"].list.contains(label).to_list()
-            tp = sum(t and g for t, g in zip(truth, guess))
-            fp = sum(g and not t for t, g in zip(truth, guess))
-            fn = sum(t and not g for t, g in zip(truth, guess))
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-            f1s.append(f1)
-            rows += [{**base, "metric": f"precision_{label}", "value": tp / (tp + fp) if tp + fp else 0.0, "n": n},
-                     {**base, "metric": f"recall_{label}", "value": tp / (tp + fn) if tp + fn else 0.0, "n": n},
+        classes = _classes(task, group["label"].to_list())
+        truth = np.array([sets["gold"].list.contains(label).to_numpy() for label in classes], dtype=bool).reshape(len(classes), n)
+        guess = np.array([sets["types"].list.contains(label).to_numpy() for label in classes], dtype=bool).reshape(len(classes), n)
+        # per type a binary decision: the type's own TP, FP, FN over the texts
+        tp, fp, fn = ((truth & guess).sum(axis=1), (guess & ~truth).sum(axis=1), (truth & ~guess).sum(axis=1))
+        for label, f1, t, f, m in zip(classes, f1_from_counts(tp, fp, fn), tp.tolist(), fp.tolist(), fn.tolist(), strict=True):
+            rows += [{**base, "metric": f"precision_{label}", "value": t / (t + f) if t + f else 0.0, "n": n},
+                     {**base, "metric": f"recall_{label}", "value": t / (t + m) if t + m else 0.0, "n": n},
                      {**base, "metric": f"f1_{label}", "value": float(f1), "n": n},
                      *({**base, "metric": f"{kind}:{label}", "value": float(count), "n": count}
-                       for kind, count in (("tp", tp), ("fp", fp), ("fn", fn)))]
-        rows.append({**base, "metric": "macro_f1", "value": float(sum(f1s) / len(f1s)) if f1s else None, "n": n})
+                       for kind, count in (("tp", t), ("fp", f), ("fn", m)))]
+        rows.append({**base, "metric": "macro_f1", "value": float(macro_f1_from_counts(tp, fp, fn)) if classes else None, "n": n})
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA).sort("task", "dataset", maintain_order=True)
 
 
@@ -217,7 +210,7 @@ def markdown_summary(evaluation: pl.DataFrame) -> str:
 
 def markdown_cost(evaluation: pl.DataFrame) -> str:
     """A Markdown table of the task `cost` rows: one row per model, one column per cost metric."""
-    cost = evaluation.filter(pl.col("task") == "cost")
+    cost = evaluation.filter(pl.col("task") == COST_TASK)
     if cost.is_empty():
         return "_No cost figures._"
     metrics = cost["metric"].unique(maintain_order=True).to_list()

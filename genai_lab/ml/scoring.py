@@ -9,12 +9,13 @@ import numpy as np
 import polars as pl
 from pydantic import model_validator
 
-from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, score_predictions
+from genai_lab.evaluation import COST_TASK, EVALUATION_SCHEMA, mark_synthetic, score_predictions
 from genai_lab.ml.classifier import LABELS, predict_proba
 from genai_lab.settings import StrictConfig
+from genai_lab.vocabulary import ASPECT_POLARITY, REVIEW_SENTIMENT
 
 #: gold task -> whether its input is a (text, aspect term) pair
-TASK_INPUTS = {"review_sentiment": False, "aspect_polarity": True}
+TASK_INPUTS = {REVIEW_SENTIMENT: False, ASPECT_POLARITY: True}
 
 
 def gold_predictions(model, tokenizer, gold: pl.DataFrame, *, batch_size: int, max_length: int) -> pl.DataFrame:
@@ -112,7 +113,7 @@ def time_together(contenders: dict[str, Contender], texts: list[str], *, passes:
 
 def timing_texts(gold: pl.DataFrame, rows: int) -> list[str]:
     """`rows` gold review texts to time inference on (any gold text where there is no review-level set)."""
-    reviews = gold.filter(pl.col("task") == "review_sentiment")["text"].unique(maintain_order=True)
+    reviews = gold.filter(pl.col("task") == REVIEW_SENTIMENT)["text"].unique(maintain_order=True)
     if reviews.is_empty():
         reviews = gold["text"].unique(maintain_order=True)
     # a small gold set (Lin-2018 has 170 reviews) times in a fraction of a second: its texts are cycled up to `rows`
@@ -135,7 +136,7 @@ def cost_rows(name: str, figures: dict[str, float], n: int | None = None, metric
     if missing:
         raise ValueError(f"cost figures of {name} lack {missing}")
     written = list(metrics) + [metric for metric in OPTIONAL_COST_METRICS if metric in figures and metric not in metrics]
-    return pl.DataFrame([{"model": name, "task": "cost", "dataset": "cost", "metric": metric, "value": float(figures[metric]), "n": n}
+    return pl.DataFrame([{"model": name, "task": COST_TASK, "dataset": COST_TASK, "metric": metric, "value": float(figures[metric]), "n": n}
                          for metric in written], schema=EVALUATION_SCHEMA)
 
 

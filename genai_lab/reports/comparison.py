@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
-from genai_lab.evaluation import CONFUSION_PREFIX, EVALUATION_SCHEMA, REVIEW_TYPE_MODEL, TEACHER
+from genai_lab.evaluation import CONFUSION_PREFIX, EVALUATION_SCHEMA, REVIEW_TYPE_MODEL, TEACHER, bootstrap_interval, paired_bootstrap
 from genai_lab.labels.gold import REVIEW_TYPE
 from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.scoring import COST_METRICS, OPTIONAL_COST_METRICS
@@ -108,105 +108,6 @@ class ReportSettings(StrictConfig):
     confidence: float = 0.95
     #: seed of the resampling, so a report rebuilt from the same table shows the same intervals
     seed: int = 0
-
-
-# --------------------------------------------------------------------------------------------------------------- statistics
-
-
-def _check_resampling(samples: int, confidence: float, classes: Sequence[str]) -> None:
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
-    if samples < 1:
-        raise ValueError(f"samples must be at least 1, got {samples}")
-    if not classes:
-        raise ValueError("classes is empty: macro-F1 needs the gold classes of the dataset")
-
-
-def _cell_scorer(gold: np.ndarray, predicted: np.ndarray, classes: Sequence[str]):
-    """f(tables) -> (accuracy, macro-F1) per row of `tables`, a count per cell whose gold and predicted labels are given.
-
-    Macro-F1 is defined as in `score_predictions`: the unweighted mean over `classes` of 2tp / (2tp + fp + fn), 0
-    where tp = 0.
-    """
-    class_column = np.array(list(classes), dtype=object)[:, None]
-    is_gold, is_predicted = gold[None, :] == class_column, predicted[None, :] == class_column  # (classes, cells)
-    true_positive = (is_gold & is_predicted).T.astype(np.int64)
-    false_positive = (is_predicted & ~is_gold).T.astype(np.int64)
-    false_negative = (is_gold & ~is_predicted).T.astype(np.int64)
-    correct = (gold == predicted).astype(np.int64)
-
-    def scores(tables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tp, fp, fn = tables @ true_positive, tables @ false_positive, tables @ false_negative
-        f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(tp.shape, dtype=float), where=tp > 0)
-        return (tables @ correct) / tables.sum(axis=1), f1.mean(axis=1)
-
-    return scores
-
-
-def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(values, [tail, 1 - tail])
-    return float(low), float(high)
-
-
-def bootstrap_interval(confusion: dict[tuple[str, str], int], classes: Sequence[str], samples: int = 1000, confidence: float = 0.95,
-                       seed: int = 0) -> dict[str, tuple[float, float, float]]:
-    """(point, low, high) of ``"accuracy"`` and ``"macro_f1"`` from a confusion table {(gold, predicted): count}.
-
-    Resampling the items with replacement is drawing the confusion cells from a multinomial with the observed
-    proportions and the same total, so all resamples are drawn at once. The interval is the percentile interval;
-    with few items and skewed F1 it need not contain the point.
-    """
-    _check_resampling(samples, confidence, classes)
-    if any(count < 0 for count in confusion.values()):
-        raise ValueError(f"confusion counts must not be negative: {confusion}")
-    cells = [cell for cell, count in confusion.items() if count > 0]
-    counts = np.array([confusion[cell] for cell in cells], dtype=np.int64)
-    total = int(counts.sum())
-    if total == 0:
-        raise ValueError("the confusion table is empty: there is nothing to resample")
-    scores = _cell_scorer(np.array([g for g, _ in cells], dtype=object), np.array([p for _, p in cells], dtype=object), classes)
-    draws = np.random.default_rng(seed).multinomial(total, counts / total, size=samples)
-    (point_accuracy,), (point_f1,) = scores(counts[None, :])
-    accuracy, macro_f1 = scores(draws)
-    return {"accuracy": (float(point_accuracy), *_percentiles(accuracy, confidence)),
-            "macro_f1": (float(point_f1), *_percentiles(macro_f1, confidence))}
-
-
-def paired_bootstrap(gold: Sequence[str], first: Sequence[str], second: Sequence[str], classes: Sequence[str], samples: int = 1000,
-                     confidence: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float, float]]:
-    """Two models' predictions on the same items, resampled together: (point, low, high) of each one's macro-F1
-    (``"first"``, ``"second"``), of ``"difference"`` (second − first) and of ``"ratio"`` (second / first).
-
-    Both models are scored on every resample of the same items, so the interval of their difference is that of
-    the difference, not of two independent scores: far narrower where the models err on the same items. The
-    joint cells (gold, first, second) are the sufficient statistic, drawn from a multinomial as in
-    `bootstrap_interval`. The ratio is null where the first model's macro-F1 is 0.
-    """
-    _check_resampling(samples, confidence, classes)
-    if not len(gold) == len(first) == len(second):
-        raise ValueError(f"paired predictions need one of each per item: {len(gold)} gold, {len(first)} and {len(second)} predicted")
-    if any(label is None for label in (*first, *second)):
-        raise ValueError("paired predictions must not abstain: compare two models on the items both label")
-    if not gold:
-        raise ValueError("no items: there is nothing to resample")
-    cells: dict[tuple[str, str, str], int] = {}
-    for cell in zip(gold, first, second, strict=True):
-        cells[cell] = cells.get(cell, 0) + 1
-    keys = list(cells)
-    counts = np.array([cells[key] for key in keys], dtype=np.int64)
-    gold_of, first_of, second_of = (np.array([key[i] for key in keys], dtype=object) for i in range(3))
-    score_first, score_second = _cell_scorer(gold_of, first_of, classes), _cell_scorer(gold_of, second_of, classes)
-    total = int(counts.sum())
-    draws = np.vstack([counts[None, :], np.random.default_rng(seed).multinomial(total, counts / total, size=samples)])
-    f1_first, f1_second = score_first(draws)[1], score_second(draws)[1]
-    ratio = np.divide(f1_second, f1_first, out=np.full(f1_first.shape, np.nan), where=f1_first > 0)
-    out = {}
-    for name, values in (("first", f1_first), ("second", f1_second), ("difference", f1_second - f1_first), ("ratio", ratio)):
-        resampled = values[1:][~np.isnan(values[1:])]
-        out[name] = (float(values[0]), *_percentiles(resampled, confidence)) if not np.isnan(values[0]) and resampled.size else (
-            float("nan"), float("nan"), float("nan"))
-    return out
 
 
 # ------------------------------------------------------------------------------------------------------------------- tables

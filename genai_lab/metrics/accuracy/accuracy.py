@@ -4,9 +4,10 @@ Labels are strings and pass as they are; a null prediction (abstention) is never
 scikit-learn: numpy only.
 """
 
-import datasets
 import evaluate
 import numpy as np
+
+from genai_lab.metrics.string_labels import label_arrays, string_label_info
 
 _DESCRIPTION = "Accuracy = (number of predictions equal to their reference) / (number of predictions)."
 _KWARGS_DESCRIPTION = """
@@ -27,20 +28,10 @@ _CITATION = ""
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Accuracy(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return string_label_info(_DESCRIPTION, _KWARGS_DESCRIPTION, _CITATION)
 
     def _compute(self, predictions, references, normalize=True):
-        preds = np.asarray(predictions, dtype=object)
-        refs = np.asarray(references, dtype=object)
-        if preds.shape != refs.shape:
-            raise ValueError(f"{len(preds)} predictions but {len(refs)} references")
+        preds, refs = label_arrays(predictions, references)
         correct = np.fromiter((p is not None and p == r for p, r in zip(preds, refs)), dtype=bool, count=len(preds))
         if not normalize:
             return {"accuracy": float(correct.sum())}

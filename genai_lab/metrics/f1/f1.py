@@ -11,12 +11,15 @@ references), as scikit-learn computes it with ``zero_division=0``. ``average``:
 
 ``labels`` restricts the classes scored (default: the sorted union of references and predictions).
 A prediction outside ``labels`` is a miss for its reference class, and no false positive for any
-listed class. A null prediction (abstention) is always a miss. numpy only, no hub.
+listed class. A null prediction (abstention) is always a miss. numpy only, no hub. The counts and the F1
+itself are `genai_lab.evaluation.statistics`', the one definition every macro-F1 of the project uses.
 """
 
-import datasets
 import evaluate
 import numpy as np
+
+from genai_lab.evaluation.statistics import class_counts, f1_from_counts, macro_f1_from_counts
+from genai_lab.metrics.string_labels import label_arrays, string_label_info
 
 _DESCRIPTION = "F1 = 2 * precision * recall / (precision + recall), per class or averaged over classes."
 _KWARGS_DESCRIPTION = """
@@ -40,46 +43,25 @@ _AVERAGES = (None, "macro", "micro", "weighted")
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class F1(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return string_label_info(_DESCRIPTION, _KWARGS_DESCRIPTION, _CITATION)
 
     def _compute(self, predictions, references, labels=None, average="macro"):
         if average not in _AVERAGES:
             raise ValueError(f"average must be one of {_AVERAGES}, not {average!r}")
-        preds = np.asarray(predictions, dtype=object)
-        refs = np.asarray(references, dtype=object)
-        if preds.shape != refs.shape:
-            raise ValueError(f"{len(preds)} predictions but {len(refs)} references")
+        preds, refs = label_arrays(predictions, references)
         if labels is None:
             labels = sorted({x for x in np.concatenate([refs, preds]) if x is not None})
         labels = list(labels)
         if len(set(labels)) != len(labels):
             raise ValueError(f"labels must be distinct: {labels}")
-        tp = np.zeros(len(labels))
-        fp = np.zeros(len(labels))
-        fn = np.zeros(len(labels))
-        for i, label in enumerate(labels):
-            is_ref = refs == label
-            is_pred = preds == label
-            tp[i] = np.sum(is_ref & is_pred)
-            fp[i] = np.sum(~is_ref & is_pred)
-            fn[i] = np.sum(is_ref & ~is_pred)
-        denom = 2 * tp + fp + fn
-        per_class = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+        tp, fp, fn = class_counts(refs, preds, labels)
         if average is None:
-            return {"f1": [float(x) for x in per_class], "labels": labels}
+            return {"f1": [float(x) for x in f1_from_counts(tp, fp, fn)], "labels": labels}
+        if average == "macro":
+            return {"f1": float(macro_f1_from_counts(tp, fp, fn))}
         if not labels:
             return {"f1": float("nan")}
-        if average == "macro":
-            return {"f1": float(per_class.mean())}
         if average == "micro":
-            d = 2 * tp.sum() + fp.sum() + fn.sum()
-            return {"f1": float(2 * tp.sum() / d) if d > 0 else 0.0}
+            return {"f1": float(f1_from_counts(tp.sum(), fp.sum(), fn.sum()))}
         support = tp + fn
-        return {"f1": float((per_class * support).sum() / support.sum()) if support.sum() > 0 else 0.0}
+        return {"f1": float((f1_from_counts(tp, fp, fn) * support).sum() / support.sum()) if support.sum() > 0 else 0.0}
