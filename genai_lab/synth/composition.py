@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,18 +59,19 @@ _ALNUM = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-a
 _CHUNK = 200_000  # English reviews composed at once, to bound the memory of the intermediates
 
 
-def choose(pr: random.Random, items: list):
+def choose(pr: random.Random, items: Sequence):
     return items[int(pr.random() * len(items))]
 
 
 def is_broad_symbol(c: str) -> bool:
+    """The broad reading of a special character (see `excessive_special_chars` in the package docstring)."""
     return not (c.isalnum() or c.isspace() or c in ".,;:!?'\"()-" or 0x1F000 <= ord(c) <= 0x1FAFF)
 
 
 # per phrase: (text, type, non-space chars, broad symbols)
-_FOREIGN_STATS = {lg: {SENTIMENT_LABELS.index(label): [(t, REVIEW_TYPES.index(ty), sum(not c.isspace() for c in t),
-                                                        sum(is_broad_symbol(c) for c in t)) for t, ty in phrases]
-                       for label, phrases in by_label.items()}
+_FOREIGN_STATS = {lg: {s: [(t, REVIEW_TYPES.index(ty), sum(not c.isspace() for c in t), sum(is_broad_symbol(c) for c in t))
+                           for t, ty in phrases]
+                       for s, phrases in by_sentiment(by_label).items()}
                   for lg, by_label in _FOREIGN["phrases"].items()}
 
 

@@ -52,6 +52,12 @@ def make_phone(pr: random.Random) -> str:
             return ph
 
 
+# contact overlays: the sentences that carry the detail, their placeholder, and the detail's maker
+_CONTACT_SENTENCES = {"url": ("url_sentences", "u", lambda pr: make_url(pr, _CONTACT["url_domains"])),
+                      "email": ("email_sentences", "e", make_email),
+                      "phone": ("phone_sentences", "p", make_phone)}
+
+
 def elongate(pr: random.Random, text: str, S: int) -> str:
     ms = list(_RX_ELONG_WORD.finditer(text))
     if ms and pr.random() < 0.85:
@@ -215,11 +221,6 @@ def near_variant(pr: random.Random, text: str, allow_lower: bool) -> tuple[str, 
     return text + " " + choose(pr, EMOJI[POS]), False
 
 
-# --------------------------------------------------------------------------------------------------
-# Mechanical defect checks (the exact definitions the truth follows), vectorised.
-# --------------------------------------------------------------------------------------------------
-
-
 
 def apply_overlays(base: BaseRows, overlays: dict[str, np.ndarray], pr: random.Random, app_short: list[str]) -> np.ndarray:
     """Rewrites every row an overlay (or the decoration of `base.special`) selected; returns that mask."""
@@ -245,11 +246,9 @@ def _overlay_row(base: BaseRows, r: int, chosen: set[str], pr: random.Random, ap
         t = t + " " + sp
         flags["spam"][r] = True
         flags["url"][r] |= with_url
-    for name, sentences, make, field in (("url", "url_sentences", lambda: make_url(pr, _CONTACT["url_domains"]), "u"),
-                                         ("email", "email_sentences", lambda: make_email(pr), "e"),
-                                         ("phone", "phone_sentences", lambda: make_phone(pr), "p")):
+    for name, (sentences, field, make) in _CONTACT_SENTENCES.items():
         if name in chosen:
-            t = t + " " + choose(pr, _CONTACT[sentences]).format(**{field: make()})
+            t = t + " " + choose(pr, _CONTACT[sentences]).format(**{field: make(pr)})
             flags[name][r] = True
     if base.special[r]:
         t = decorate(pr, t)
