@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import polars as pl  # noqa: E402
 
 from genai_lab.reports.comparison import ReportSettings, build_comparison_report  # noqa: E402
-from genai_lab.settings import WAREHOUSE_SCHEMA  # noqa: E402
+from genai_lab.paths import WAREHOUSE_SCHEMA  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEFAULT_PARQUET = Path("/tmp/model_evaluation_real.parquet")

@@ -32,7 +32,9 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from genai_lab.assets.slm import TOKENIZER, SlmTraining, training_texts  # noqa: E402
+from genai_lab.ml.arms import training_texts  # noqa: E402
+from genai_lab.resources import SlmResource  # noqa: E402
+from genai_lab.vocabulary import SLM_TOKENIZER as TOKENIZER  # noqa: E402
 from genai_lab.ml.store import ModelStore  # noqa: E402
 
 
@@ -46,7 +48,7 @@ def load_tables(home: Path) -> dict[str, pl.DataFrame]:
     return tables
 
 
-def run_budget(minutes: float, tables: dict, tokenizer_path: Path, arm: SlmTraining) -> dict:
+def run_budget(minutes: float, tables: dict, tokenizer_path: Path, arm: SlmResource) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertForMaskedLM
 
@@ -118,7 +120,7 @@ def main() -> None:
     versions = ModelStore(root=str(args.home / "models")).versions(TOKENIZER)
     if not versions:
         sys.exit(f"{args.home}/models holds no {TOKENIZER}: run genai-lab run on that home first")
-    arm = SlmTraining()
+    arm = SlmResource()
     reference = {}
     evaluation = tables["model_evaluation"]
     if not evaluation.is_empty():

@@ -8,8 +8,11 @@ import re
 import shutil
 import sys
 import textwrap
+import warnings
 from importlib import resources as package_files
 from pathlib import Path
+
+from genai_lab import environment
 
 DEFAULT_DUMP_NAME = "reviews_synthetic.csv"
 DEFAULT_DUMP_ROWS = 20_000
@@ -24,8 +27,7 @@ def prepare_home(home: str | None, dumps: str | None) -> tuple[Path, Path]:
 
     The dumps folder is --dumps, else env GENAI_LAB_DUMPS, else <home>/dumps: the one the code location reads.
     """
-    from genai_lab.resources import DUMPS_ENV
-    from genai_lab.settings import HOME_ENV, LabPaths
+    from genai_lab.paths import LabPaths
 
     paths = LabPaths.from_home(home)
     if paths.home.exists() and not paths.home.is_dir():
@@ -35,15 +37,13 @@ def prepare_home(home: str | None, dumps: str | None) -> tuple[Path, Path]:
         # a mistyped --dumps must not quietly become a new folder holding the synthetic default
         if not chosen.is_dir():
             raise HomeError(f"--dumps {chosen} is not a folder; expected the folder the review dumps are in")
-        os.environ[DUMPS_ENV] = str(chosen)
-    os.environ[HOME_ENV] = str(paths.home)
-    os.environ.setdefault("DAGSTER_HOME", str(paths.home / "dagster"))
+    environment.set_lab_folders(str(paths.home), str(chosen) if dumps else None, str(paths.home / "dagster"))
     paths.ensure()
-    instance_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+    instance_yaml = Path(environment.dagster_home()) / "dagster.yaml"
     if not instance_yaml.exists():
         with package_files.as_file(package_files.files("genai_lab") / "dagster.yaml") as template:
             shutil.copyfile(template, instance_yaml)
-    dumps_dir = Path(os.environ[DUMPS_ENV]).expanduser().resolve() if os.environ.get(DUMPS_ENV) else paths.dumps
+    dumps_dir = Path(environment.dumps()).expanduser().resolve() if environment.dumps() else paths.dumps
     return paths.home, dumps_dir
 
 
@@ -75,7 +75,7 @@ def _failure_paragraph(result) -> str:
 
 def command_run(args: argparse.Namespace) -> int:
     home, dumps_dir = prepare_home(args.home, args.dumps)
-    from dagster import AssetSelection, DagsterError, DagsterInstance
+    from dagster import AssetSelection, BetaWarning, DagsterError, DagsterInstance
 
     from genai_lab.definitions import defs
     from genai_lab.ingest import DumpError
@@ -105,7 +105,10 @@ def command_run(args: argparse.Namespace) -> int:
     graph = defs.resolve_asset_graph()
     try:
         # clean_reviews and rejected_reviews come from one computation: selecting one selects both
-        selected = AssetSelection.from_string(args.select).required_multi_asset_neighbors().resolve(graph)
+        with warnings.catch_warnings():
+            # the selection parser passes Dagster's own beta `include_sources`: nothing a user can act on
+            warnings.simplefilter("ignore", BetaWarning)
+            selected = AssetSelection.from_string(args.select).required_multi_asset_neighbors().resolve(graph)
     except Exception as error:  # noqa: BLE001 - any selection error is the user's input
         print(f"genai-lab run failed: invalid --select '{args.select}': {error}", file=sys.stderr)
         return 2
@@ -118,7 +121,7 @@ def command_run(args: argparse.Namespace) -> int:
             batches += [(partition_range_tags(start, end), partitioned) for start, end in _contiguous_runs(ordered, set(files))]
         if unpartitioned:
             batches.append(({}, unpartitioned))
-    print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {os.environ['DAGSTER_HOME']}")
+    print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {environment.dagster_home()}")
     for tags, keys in batches:
         try:
             result = run_assets(instance, keys, {**tags, "genai_lab/launched_by": "cli"})
@@ -135,7 +138,7 @@ def command_run(args: argparse.Namespace) -> int:
 def command_ui(args: argparse.Namespace) -> int:
     prepare_home(args.home, args.dumps)
     command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "genai_lab.definitions"]
-    print(f"genai-lab: starting the Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    print(f"genai-lab: starting the Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={environment.dagster_home()})")
     os.execve(sys.executable, command, os.environ.copy())
     return 0  # not reached
 

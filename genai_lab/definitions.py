@@ -1,42 +1,29 @@
-"""The Dagster code location: `dagster dev -m genai_lab.definitions` or `genai-lab ui`."""
+"""The code location: `dagster dev -m genai_lab.definitions` or `genai-lab ui`.
+
+One asset module per Dagster group: a module's assets get its name as their group here, once.
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, load_assets_from_modules
 
-from genai_lab.assets import evaluation, finetune, insight, labels, prep, reports, slm
-from genai_lab.assets.finetune import AdapterTraining
-from genai_lab.assets.insight import Insight
-from genai_lab.assets.labels import LabelingSettings
-from genai_lab.assets.reports import Reporting
-from genai_lab.assets.slm import SlmTraining
-from genai_lab.jobs import classifier_retraining_job, all_assets_job, review_dump_job
-from genai_lab.ml.store import ModelStore
-from genai_lab.resources import LabHome, PrepSettings
-from genai_lab.sensors import automation_sensor, retrain_sensor, review_dump_sensor
-from genai_lab.warehouse import DuckDBFrames
+from genai_lab.assets import adapter, evaluation, insight, labels, prep, reports, slm
+from genai_lab.jobs import JOBS
+from genai_lab.resources import lab_resources
+from genai_lab.sensors import SENSORS
+
+#: in lineage order
+ASSET_GROUPS = (prep, labels, adapter, slm, evaluation, insight, reports)
+
+
+def group_name(module) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
 
 
 def make_definitions(home: str | None = None, dumps: str | None = None) -> Definitions:
     """Home and dumps default to the environment (GENAI_LAB_HOME, GENAI_LAB_DUMPS), as `genai-lab ui` sets it."""
-    lab = LabHome(**{k: v for k, v in {"home": home, "dumps": dumps}.items() if v})
-    return Definitions(
-        assets=[*prep.assets, *labels.assets, *finetune.assets, *slm.assets, *evaluation.assets, *reports.assets,
-                *insight.assets],
-        jobs=[review_dump_job, all_assets_job, classifier_retraining_job],
-        sensors=[review_dump_sensor, retrain_sensor, automation_sensor],
-        resources={
-            "io_manager": DuckDBFrames(database=str(lab.paths.warehouse)),
-            "lab": lab,
-            "prep": PrepSettings(),
-            "labeling": LabelingSettings(),
-            "adapter": AdapterTraining(),
-            "slm": SlmTraining(),
-            "reporting": Reporting(),
-            "insight": Insight(),
-            "models": ModelStore(root=str(lab.paths.models)),
-        },
-    )
+    assets = [asset for module in ASSET_GROUPS for asset in load_assets_from_modules([module], group_name=group_name(module))]
+    return Definitions(assets=assets, jobs=JOBS, sensors=SENSORS, resources=lab_resources(home, dumps))
 
 
 defs = make_definitions()

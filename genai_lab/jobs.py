@@ -1,6 +1,7 @@
 from dagster import AssetSelection, define_asset_job
 
 from genai_lab.partitions import review_dumps
+from genai_lab.vocabulary import ADAPTER, MODEL_EVALUATION, SLM_CLASSIFIER
 
 # Everything partitioned by dump: what a new or changed dump file has to refresh.
 review_dump_job = define_asset_job(
@@ -17,7 +18,9 @@ all_assets_job = define_asset_job("all_assets", selection=AssetSelection.all(), 
 # encoder), so their champions are scored on the same held-out rows and serving compares them like for like.
 classifier_retraining_job = define_asset_job(
     "classifier_retraining",
-    selection=AssetSelection.assets("finetuned_adapter", "adapter_evaluation", "slm_classifier", "slm_evaluation", "inference_timing",
-                                    "model_evaluation"),
+    selection=AssetSelection.assets(ADAPTER, "adapter_evaluation", SLM_CLASSIFIER, "slm_evaluation", "inference_timing",
+                                    MODEL_EVALUATION),
     description="Self-train new versions of the LoRA adapter and the SLM classifier on all pseudo-labels and evaluate the champions.",
 )
+
+JOBS = [review_dump_job, all_assets_job, classifier_retraining_job]

@@ -17,11 +17,11 @@ from dagster import (
     sensor,
 )
 
-from genai_lab.assets.finetune import ADAPTER, AdapterTraining
 from genai_lab.ingest import DumpError, file_sha256
 from genai_lab.jobs import classifier_retraining_job, review_dump_job
 from genai_lab.partitions import review_dumps
-from genai_lab.resources import LabHome
+from genai_lab.resources import AdapterResource, HomeResource
+from genai_lab.vocabulary import ADAPTER, PSEUDO_LABELS
 
 
 def _last_ingested_hash(context: SensorEvaluationContext, dump_id: str) -> str | None:
@@ -38,7 +38,7 @@ def _last_ingested_hash(context: SensorEvaluationContext, dump_id: str) -> str |
 
 @sensor(job=review_dump_job, minimum_interval_seconds=15, default_status=DefaultSensorStatus.RUNNING,
         description="Registers each dump file as a partition and runs it when it is new or its content changed.")
-def review_dump_sensor(context: SensorEvaluationContext, lab: LabHome):
+def review_dump_sensor(context: SensorEvaluationContext, lab: HomeResource):
     # cursor: dump_id -> [size, mtime_ns, sha256], so unchanged files are not hashed again every tick
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     try:
@@ -95,7 +95,7 @@ def _new_labelled_reviews(context: SensorEvaluationContext) -> tuple[int, int | 
     count, newest, cursor = 0, None, None
     while True:
         page = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey("pseudo_labels"), after_timestamp=after), limit=1000, cursor=cursor, ascending=True)
+            AssetRecordsFilter(asset_key=AssetKey(PSEUDO_LABELS), after_timestamp=after), limit=1000, cursor=cursor, ascending=True)
         for record in page.records:
             metadata = record.asset_materialization.metadata if record.asset_materialization else {}
             labelled = metadata.get("labelled_reviews")
@@ -108,7 +108,7 @@ def _new_labelled_reviews(context: SensorEvaluationContext) -> tuple[int, int | 
 
 @sensor(job=classifier_retraining_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
         description="Requests both arms' classifier training once enough reviews were pseudo-labelled since the adapter's last training.")
-def retrain_sensor(context: SensorEvaluationContext, adapter: AdapterTraining):
+def retrain_sensor(context: SensorEvaluationContext, adapter: AdapterResource):
     # Counted from the event log's materialization metadata (labelled_reviews per pseudo_labels
     # partition), not from DuckDB, which a running job may hold locked.
     count, newest = _new_labelled_reviews(context)
@@ -129,3 +129,5 @@ def retrain_sensor(context: SensorEvaluationContext, adapter: AdapterTraining):
 automation_sensor = AutomationConditionSensorDefinition(
     "refresh_insight_and_reports", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
     description="Evaluates the eager automation conditions of review_predictions, market_opportunities and both reports.")
+
+SENSORS = [review_dump_sensor, retrain_sensor, automation_sensor]

@@ -18,7 +18,7 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext, TableColumn, TableSchema
 from pydantic import Field
 
-from genai_lab.settings import WAREHOUSE_SCHEMA
+from genai_lab.paths import WAREHOUSE_SCHEMA
 
 PARTITION_COLUMN = "dump_id"
 
@@ -101,7 +101,7 @@ def read_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str,
     return connection.execute(f'select * from {qualified} where "{partition_column}" in ({placeholders})', list(partition_keys)).pl()
 
 
-class DuckDBFrames(ConfigurableIOManager):
+class WarehouseIOManager(ConfigurableIOManager):
     """Stores each asset's polars frame as table `<schema>.<asset name>`; partitioned assets by `dump_id`."""
 
     database: str = Field(description="Path of the DuckDB file.")

@@ -15,9 +15,9 @@ from dagster import (
     materialize,
 )
 
-from genai_lab.assets.finetune import ADAPTER, AdapterTraining
-from genai_lab.assets.reports import Reporting
-from genai_lab.assets.slm import CLASSIFIER, SlmSelfTrainingSettings, SlmTraining
+from genai_lab.resources import AdapterResource, ReportingResource, SlmResource, SlmSelfTrainingSettings
+from genai_lab.vocabulary import ADAPTER
+from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER
 from genai_lab.definitions import make_definitions
 from genai_lab.ml.lora import LoraSettings
 from genai_lab.ml.scoring import COST_METRICS, TimingSettings
@@ -29,15 +29,15 @@ from genai_lab.sensors import retrain_sensor
 from genai_lab.synth import write_dump
 
 TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4, "batch_size": 16}
-TINY_TIMING = Reporting(timing=TimingSettings(throughput_rows=32, passes=2, latency_runs=5))
+TINY_TIMING = ReportingResource(timing=TimingSettings(throughput_rows=32, passes=2, latency_runs=5))
 
 
-def tiny_adapter(base_model) -> AdapterTraining:
-    return AdapterTraining(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**TINY_TRAINING))
+def tiny_adapter(base_model) -> AdapterResource:
+    return AdapterResource(lora=LoraSettings(base_model=str(base_model), r=4, alpha=8), training=SelfTrainingSettings(**TINY_TRAINING))
 
 
-def tiny_slm() -> SlmTraining:
-    return SlmTraining(slm=SlmSettings(size="tiny", vocab_size=600, pretrain_steps=30, eval_every_steps=10, checkpoint_every_steps=10,
+def tiny_slm() -> SlmResource:
+    return SlmResource(slm=SlmSettings(size="tiny", vocab_size=600, pretrain_steps=30, eval_every_steps=10, checkpoint_every_steps=10,
                                        heldout_blocks=5, batch_size=8),
                        training=SlmSelfTrainingSettings(**TINY_TRAINING))
 
@@ -45,10 +45,10 @@ def tiny_slm() -> SlmTraining:
 def test_the_slm_budget_reaches_a_real_run():
     """Dagster builds nested settings from their class defaults in a run: the SLM's own budget must survive that."""
     @asset
-    def seen_budget(slm: SlmTraining) -> dict:
+    def seen_budget(slm: SlmResource) -> dict:
         return slm.training.model_dump()
 
-    seen = materialize([seen_budget], resources={"slm": SlmTraining()}).output_for_node("seen_budget")
+    seen = materialize([seen_budget], resources={"slm": SlmResource()}).output_for_node("seen_budget")
     assert seen["max_train_rows"] == SlmSelfTrainingSettings().max_train_rows > SelfTrainingSettings().max_train_rows
 
 
@@ -117,7 +117,7 @@ def _report_pseudo_labels(instance: DagsterInstance, partition: str, labelled: i
 
 def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
     defs = make_definitions(str(tmp_path))
-    resources = {**defs.resources, "adapter": AdapterTraining(retrain_min_new_reviews=1000)}
+    resources = {**defs.resources, "adapter": AdapterResource(retrain_min_new_reviews=1000)}
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(review_dumps.name, ["a", "b", "c", "d"])
 
@@ -149,7 +149,7 @@ def test_retrain_sensor_fires_once_enough_new_reviews_are_labelled(tmp_path):
 def test_retrain_sensor_counts_partitions_labelled_while_the_adapter_trained(tmp_path):
     """A partition labelled after the training read its inputs, but before it ended, is new data for the next training."""
     defs = make_definitions(str(tmp_path))
-    resources = {**defs.resources, "adapter": AdapterTraining(retrain_min_new_reviews=1000)}
+    resources = {**defs.resources, "adapter": AdapterResource(retrain_min_new_reviews=1000)}
 
     @asset(name=ADAPTER)
     def training_while_a_dump_lands(context) -> None:
@@ -286,10 +286,10 @@ def test_a_training_step_runs_its_loop_in_one_process_per_gpu(trained_home, tiny
     dagster.yaml hands to the run log)."""
     import logging
 
-    import genai_lab.assets.finetune as finetune
+    import genai_lab.assets.adapter as adapter_assets
 
     home, _, instance, defs = trained_home
-    monkeypatch.setattr(finetune, "training_processes", lambda: 2)
+    monkeypatch.setattr(adapter_assets, "training_processes", lambda: 2)
     store = ModelStore(root=str(home / "models"))
     before = {v.version for v in store.versions(ADAPTER)}
     with caplog.at_level(logging.INFO, logger="genai_lab"):

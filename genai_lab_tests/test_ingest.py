@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from genai_lab.ingest import RAW_SCHEMA, DumpError, list_dump_files, read_dump
-from genai_lab.settings import dump_id_for
+from genai_lab.paths import dump_id_for
 
 KEY = b"test-key"
 

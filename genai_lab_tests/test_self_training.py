@@ -237,17 +237,14 @@ def test_the_held_out_split_is_pinned_to_the_review_id_alone():
 
 def test_the_data_version_changes_with_the_labels_not_with_the_row_order():
     """A killed run resumes only on the labels it trained on: its checkpoint folder is keyed by this data version."""
-    from types import SimpleNamespace
+    from genai_lab.ml.arms import pseudo_label_data
 
-    from genai_lab.assets.finetune import pseudo_label_data
-
-    context = SimpleNamespace(log=SimpleNamespace(info=lambda message: None))
     frame, settings = toy_pseudo_labels(), SelfTrainingSettings(holdout_rows=20)  # a sample of the held-out rows
-    version = pseudo_label_data(context, frame, settings)[1]
-    assert pseudo_label_data(context, frame.sample(fraction=1.0, shuffle=True, seed=3), settings)[1] == version
+    version = pseudo_label_data(frame, settings)[1]
+    assert pseudo_label_data(frame.sample(fraction=1.0, shuffle=True, seed=3), settings)[1] == version
     labelled = frame["label_index"] >= 0
     relabelled = frame.with_columns(pl.when(labelled).then((pl.col("label_index") + 1) % 3).otherwise(pl.col("label_index")))
-    changed = pseudo_label_data(context, relabelled, settings)[1]
+    changed = pseudo_label_data(relabelled, settings)[1]
     assert {key: value for key, value in changed.items() if not key.endswith("_digest")} == {
         key: value for key, value in version.items() if not key.endswith("_digest")}  # same counts ...
     assert changed["labels_digest"] != version["labels_digest"]  # ... other labels

@@ -1,55 +1,42 @@
 """Market insight from the models, not from the raw pseudo-labels.
 
-pseudo_labels ─ review_predictions (champion model; partitioned) ─ market_opportunities ─ opportunity_report
+pseudo_labels ─ review_predictions (champion model; partitioned) ─ market_opportunities
 finetuned_adapter, slm_classifier ──┘                      clean_reviews ──┘
 
-All three refresh on their own (eager automation conditions, run by the automation sensor of `dagster dev`):
-a new dump's pseudo-labels or a newly trained model re-scores the partitions, and the table and report follow.
+Both refresh on their own (eager automation conditions, run by the automation sensor of `dagster dev`):
+a new dump's pseudo-labels or a newly trained model re-scores the partitions, and the table follows.
 """
 
 import datetime as dt
 
 import polars as pl
-from dagster import AssetExecutionContext, AutomationCondition, ConfigurableResource, MaterializeResult, MetadataValue, Output, asset
-from pydantic import Field
+from dagster import AssetExecutionContext, AutomationCondition, MetadataValue, Output, asset
 
-from genai_lab.assets.finetune import ADAPTER, finetuned_adapter
-from genai_lab.assets.labels import LabelingSettings
-from genai_lab.assets.prep import DUCKDB_POOL, PARTITIONED, markdown_table
-from genai_lab.assets.reports import write_atomically
-from genai_lab.assets.slm import CLASSIFIER, SlmTraining, load_classifier, slm_classifier, store_name
-from genai_lab.insight.market import OpportunitySettings
+from genai_lab.insight.inputs import market_inputs
+from genai_lab.ml.arms import load_classifier, store_name
 from genai_lab.ml.lora import load_merged_adapter
-from genai_lab.ml.serving import ServingSettings
 from genai_lab.ml.store import ModelStore
-from genai_lab.partitions import eager_over_materialized_partitions
-from genai_lab.resources import LabHome
-
-GROUP = "insight"
-
-
-class Insight(ConfigurableResource):
-    """Which model scores the corpus, and how market needs are found and scored."""
-
-    serving: ServingSettings = Field(default_factory=ServingSettings)
-    opportunities: OpportunitySettings = Field(default_factory=OpportunitySettings)
+from genai_lab.partitions import by_dump, eager_over_materialized_partitions
+from genai_lab.reports.writing import markdown_table
+from genai_lab.resources import InsightResource, LabelingResource, SlmResource
+from genai_lab.vocabulary import ADAPTER, DUCKDB_POOL, SLM_CLASSIFIER
 
 
-@asset(**{**PARTITIONED, "group_name": GROUP}, deps=[finetuned_adapter, slm_classifier], automation_condition=AutomationCondition.eager(),
+@by_dump(deps=[ADAPTER, SLM_CLASSIFIER], automation_condition=AutomationCondition.eager(),
        description="Every clean review (review sentiment, review type) and aspect mention (polarity) scored by the serving model: "
                    "the champion with the best held-out pseudo-label score among those projected to score within "
                    "insight.serving.max_minutes, or the arm set in insight.serving.model.")
-def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, insight: Insight, slm: SlmTraining,
-                       labeling: LabelingSettings, models: ModelStore):
+def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, insight: InsightResource, slm: SlmResource,
+                       labeling: LabelingResource, models: ModelStore):
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
     from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, like_for_like_scores, projected_scoring_minutes,
                                       score_distinct)
 
     serving = insight.serving
-    slm_name = store_name(CLASSIFIER, slm.slm.size)
-    champions = {ADAPTER: models.champion(ADAPTER), CLASSIFIER: models.champion(slm_name)}
-    scores = like_for_like_scores(champions, {ADAPTER: models.champion_pointer(ADAPTER), CLASSIFIER: models.champion_pointer(slm_name)})
+    slm_name = store_name(SLM_CLASSIFIER, slm.slm.size)
+    champions = {ADAPTER: models.champion(ADAPTER), SLM_CLASSIFIER: models.champion(slm_name)}
+    scores = like_for_like_scores(champions, {ADAPTER: models.champion_pointer(ADAPTER), SLM_CLASSIFIER: models.champion_pointer(slm_name)})
     comparable = scores is not None
     if serving.model == AUTO and not comparable:
         context.log.warning("Serving choice 'auto' compared held-out scores measured on different held-out rows (the champions "
@@ -104,25 +91,18 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     })
 
 
-def _market_inputs(review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame, settings: OpportunitySettings):
-    from genai_lab.insight.market import mention_frame, request_frame
-
-    reviews = clean_reviews.select("dump_id", "review_id", "app_id", "app_name", "category", "date", "vote_sum")
-    return mention_frame(review_predictions, reviews, settings), request_frame(review_predictions, reviews, settings), reviews
-
-
-@asset(group_name=GROUP, pool=DUCKDB_POOL, automation_condition=eager_over_materialized_partitions(),
+@asset(pool=DUCKDB_POOL, automation_condition=eager_over_materialized_partitions(),
        description="Unmet needs per category and app: share of negative/positive mentions by aspect, growth, helpful votes, "
                    "PII-masked complaints, feature requests clustered into themes, ranked by a documented opportunity score.")
 def market_opportunities(context: AssetExecutionContext, review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame,
-                         insight: Insight, labeling: LabelingSettings):
+                         insight: InsightResource, labeling: LabelingResource):
     from genai_lab.insight.market import aspect_opportunities, feature_request_themes, review_meta
     from genai_lab.insight.market import market_opportunities as rank_needs
     from genai_lab.ml.embeddings import embed
     from genai_lab.text.text_quality import STOPWORDS
 
     settings = insight.opportunities
-    mentions, requests, reviews = _market_inputs(review_predictions, clean_reviews, settings)
+    mentions, requests, reviews = market_inputs(review_predictions, clean_reviews, settings)
     context.log.info(f"{mentions.height:,} scored aspect mentions and {requests.height:,} feature requests in {reviews.height:,} reviews")
     aspects = aspect_opportunities(mentions, settings)
 
@@ -139,35 +119,3 @@ def market_opportunities(context: AssetExecutionContext, review_predictions: pl.
         "feature_requests": requests.height,
         "feature_requests_embedded": min(requests.height, settings.max_requests),
     })
-
-
-@asset(group_name="reports", automation_condition=eager_over_materialized_partitions(),
-       description="What users of each category hate and ask for: top unmet needs, per-category aspect shares, competing apps side "
-                   "by side, monthly trends, quoted complaints, feature-request themes. <home>/reports/opportunity_report.*")
-def opportunity_report(context: AssetExecutionContext, market_opportunities: pl.DataFrame, review_predictions: pl.DataFrame,
-                       clean_reviews: pl.DataFrame, insight: Insight, lab: LabHome) -> MaterializeResult:
-    from genai_lab.insight.market import monthly_trend
-    from genai_lab.reports.opportunities import build_opportunity_report
-
-    settings = insight.opportunities
-    mentions, requests, reviews = _market_inputs(review_predictions, clean_reviews, settings)
-    models = review_predictions.select("model", "model_version").unique().sort("model", "model_version").rows()
-    dates = reviews["date"].drop_nulls()
-    span = f" from {dates.min():%Y-%m} to {dates.max():%Y-%m}" if dates.len() else ""
-    summary = (f"{reviews.height:,} clean reviews of {reviews['app_id'].n_unique()} apps{span}; {mentions.height:,} aspect mentions and "
-               f"{requests.height:,} feature requests, scored by {', '.join(f'{m} {v}' for m, v in models) or 'no model'}.")
-    report = build_opportunity_report(market_opportunities, monthly_trend(mentions), settings, summary=summary,
-                                      generated_at=dt.datetime.now(dt.UTC))
-    folder = lab.paths.reports
-    write_atomically(folder / "opportunity_report.md", report.markdown)
-    write_atomically(folder / "opportunity_report.html", report.html)
-    context.log.info(f"Opportunity report in {folder}: {len(report.findings)} findings")
-    return MaterializeResult(metadata={
-        "report": MetadataValue.md(report.markdown),
-        "html": MetadataValue.path(str(folder / "opportunity_report.html")),
-        "markdown": MetadataValue.path(str(folder / "opportunity_report.md")),
-        "findings": len(report.findings),
-    })
-
-
-assets = [review_predictions, market_opportunities, opportunity_report]

@@ -1,6 +1,5 @@
 """Data preparation: dump files -> raw_reviews -> reviews -> review_quality -> clean_reviews / rejected_reviews -> text_quality."""
 
-
 import json
 
 import polars as pl
@@ -10,54 +9,32 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetOut,
-    BackfillPolicy,
     Failure,
     MetadataValue,
     Output,
-    asset,
-    multi_asset,
 )
 
 from genai_lab.ingest import RAW_SCHEMA, DumpError, read_dump
-from genai_lab.partitions import review_dumps
+from genai_lab.partitions import PARTITION_METADATA, by_dump
 from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_scores
-from genai_lab.resources import LabHome, PrepSettings
+from genai_lab.reports.writing import markdown_table
+from genai_lab.resources import HomeResource, PrepResource
 from genai_lab.text.rules import CHECKS, DIMENSIONS
 from genai_lab.text.text_quality import text_quality as score_text_quality
-
-GROUP = "prep"
-DUCKDB_POOL = "duckdb"  # one writer per DuckDB file: dagster.yaml limits every pool to 1
-PARTITIONED = dict(
-    partitions_def=review_dumps,
-    backfill_policy=BackfillPolicy.single_run(),
-    metadata={"partition_expr": "dump_id"},
-    pool=DUCKDB_POOL,
-    group_name=GROUP,
-)
-
-
-def markdown_table(frame: pl.DataFrame, float_format: str = "{:.3f}") -> str:
-    def cell(value) -> str:
-        return float_format.format(value) if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join(lines)
 
 
 def _per_dump_counts(frame: pl.DataFrame) -> dict[str, int]:
     return dict(frame.group_by("dump_id").len().sort("dump_id").iter_rows())
 
 
-@asset(
-    **PARTITIONED,
+@by_dump(
     check_specs=[
         AssetCheckSpec("unique_review_ids", asset="raw_reviews", blocking=True, description="review_id is unique within each dump"),
         AssetCheckSpec("required_columns", asset="raw_reviews", blocking=True, description="every raw column present with its type; every row has an id"),
     ],
     description="Every record of each dump file, mapped onto one schema (all values as the file had them); unparsable records carry their parse_error.",
 )
-def raw_reviews(context: AssetExecutionContext, lab: LabHome):
+def raw_reviews(context: AssetExecutionContext, lab: HomeResource):
     files = lab.dump_files()
     key = lab.pseudonym_key()
     frames, file_hashes = [], {}
@@ -87,8 +64,7 @@ def raw_reviews(context: AssetExecutionContext, lab: LabHome):
                            metadata={"wrong_or_missing_columns": json.dumps(wrong), "rows_without_id": missing_ids})
 
 
-@asset(
-    **PARTITIONED,
+@by_dump(
     check_specs=[AssetCheckSpec("one_row_per_record", asset="reviews", blocking=True, description="as many reviews as raw records, per dump")],
     description="Typed reviews: integer ratings (null when invalid), UTC timestamps, Unix newlines, mojibake repaired.",
 )
@@ -101,15 +77,14 @@ def reviews(context: AssetExecutionContext, raw_reviews: pl.DataFrame):
                            metadata={"raw": MetadataValue.json(raw_counts), "reviews": MetadataValue.json(typed_counts)})
 
 
-@asset(
-    **PARTITIONED,
+@by_dump(
     check_specs=[
         AssetCheckSpec(f"{dimension}_score", asset="review_quality", description=f"{dimension} score of each dump at least its threshold")
         for dimension in DIMENSIONS
     ],
     description="One row per review: detected language and one boolean per quality check (found anywhere in the text).",
 )
-def review_quality(context: AssetExecutionContext, reviews: pl.DataFrame, prep: PrepSettings):
+def review_quality(context: AssetExecutionContext, reviews: pl.DataFrame, prep: PrepResource):
     context.log.info(f"Checking {reviews.height:,} reviews: {len(CHECKS)} checks and language identification")
     quality = assess_quality(reviews, prep.rules, prep.language)
     scores = quality_scores(reviews, quality)
@@ -132,19 +107,16 @@ def review_quality(context: AssetExecutionContext, reviews: pl.DataFrame, prep: 
         )
 
 
-@multi_asset(
+@by_dump(
+    multi=True,
     outs={
-        "clean_reviews": AssetOut(metadata={"partition_expr": "dump_id"}, description="Reviews kept, with their text repaired (PII masked, whitespace, HTML, control characters, elongations, repetitions)."),
-        "rejected_reviews": AssetOut(metadata={"partition_expr": "dump_id"}, description="Every dropped review with the rule that dropped it (and all rules that would have)."),
+        "clean_reviews": AssetOut(metadata=PARTITION_METADATA, description="Reviews kept, with their text repaired (PII masked, whitespace, HTML, control characters, elongations, repetitions)."),
+        "rejected_reviews": AssetOut(metadata=PARTITION_METADATA, description="Every dropped review with the rule that dropped it (and all rules that would have)."),
     },
-    partitions_def=review_dumps,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=DUCKDB_POOL,
-    group_name=GROUP,
     check_specs=[AssetCheckSpec("raw_equals_clean_plus_rejected", asset="clean_reviews", blocking=True,
                                 description="per dump, every raw record is either clean or rejected, exactly once")],
 )
-def clean_reviews_and_rejects(context: AssetExecutionContext, reviews: pl.DataFrame, review_quality: pl.DataFrame, prep: PrepSettings):
+def clean_reviews_and_rejects(context: AssetExecutionContext, reviews: pl.DataFrame, review_quality: pl.DataFrame, prep: PrepResource):
     clean, rejected = clean_and_reject(reviews, review_quality, prep.rules)
     by_rule = rejected.group_by("reject_rule").len().sort("len", descending=True)
     context.log.info(f"{clean.height:,} reviews kept, {rejected.height:,} rejected")
@@ -163,11 +135,10 @@ def clean_reviews_and_rejects(context: AssetExecutionContext, reviews: pl.DataFr
     )
 
 
-@asset(
-    **PARTITIONED,
+@by_dump(
     description="Per-review text-quality features, a 0-1 score and whether the review is fit for training (see genai_lab/text/text_quality.py for the weights).",
 )
-def text_quality(context: AssetExecutionContext, clean_reviews: pl.DataFrame, prep: PrepSettings):
+def text_quality(context: AssetExecutionContext, clean_reviews: pl.DataFrame, prep: PrepResource):
     scored = score_text_quality(clean_reviews.select("review_id", "dump_id", "content"), prep.text_quality)
     scored = scored.with_columns(clean_reviews["dump_id"]) if "dump_id" not in scored.columns else scored
     unfit = scored.filter(~pl.col("fit_for_training"))
@@ -180,5 +151,3 @@ def text_quality(context: AssetExecutionContext, clean_reviews: pl.DataFrame, pr
         "unfit_reasons": MetadataValue.md(markdown_table(unfit.group_by("unfit_reason").len().sort("len", descending=True))),
     })
 
-
-assets = [raw_reviews, reviews, review_quality, clean_reviews_and_rejects, text_quality]

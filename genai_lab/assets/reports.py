@@ -1,45 +1,29 @@
 """The answers the study exists for, as files a product team reads: `<home>/reports/`.
 
-model_evaluation ─ comparison_report (Markdown + self-contained HTML, and Markdown metadata in the UI)
+model_evaluation ─ comparison_report (which model to run, what each costs)
+market_opportunities, review_predictions, clean_reviews ─ opportunity_report (what users hate and ask for)
 
-`comparison_report` refreshes on its own whenever `model_evaluation` changes (eager automation
-condition, evaluated by the automation sensor of `dagster dev`).
+Each writes Markdown and a self-contained HTML file, and shows the Markdown in the UI. Both refresh
+on their own when their inputs change (eager automation conditions, evaluated by the automation
+sensor of `dagster dev`).
 """
 
 import datetime as dt
-import os
-import uuid
-from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, AutomationCondition, ConfigurableResource, MaterializeResult, MetadataValue, asset
-from pydantic import Field
+from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, MetadataValue, asset
 
-from genai_lab.ml.scoring import TimingSettings
-from genai_lab.reports.comparison import ReportSettings
-from genai_lab.resources import LabHome
-
-
-class Reporting(ConfigurableResource):
-    """Prices and statistics of the reports, and how the models' inference is timed for them."""
-
-    comparison: ReportSettings = Field(default_factory=ReportSettings)
-    timing: TimingSettings = Field(default_factory=TimingSettings)
+from genai_lab.insight.inputs import market_inputs
+from genai_lab.partitions import eager_over_materialized_partitions
+from genai_lab.reports.writing import write_atomically
+from genai_lab.resources import HomeResource, InsightResource, ReportingResource
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Readers (a browser, the UI) see the old report or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
-@asset(group_name="reports", automation_condition=AutomationCondition.eager(),
+@asset(automation_condition=AutomationCondition.eager(),
        description="Which model to run and what each costs: quality with bootstrap 95% intervals per gold set, a cost table with "
                    "money figures, a price-performance plot, findings generated from the numbers. <home>/reports/comparison_report.*")
-def comparison_report(context: AssetExecutionContext, model_evaluation: pl.DataFrame, lab: LabHome,
-                      reporting: Reporting) -> MaterializeResult:
+def comparison_report(context: AssetExecutionContext, model_evaluation: pl.DataFrame, lab: HomeResource,
+                      reporting: ReportingResource) -> MaterializeResult:
     from genai_lab.reports.comparison import build_comparison_report
 
     report = build_comparison_report(model_evaluation, reporting.comparison, generated_at=dt.datetime.now(dt.UTC))
@@ -55,4 +39,30 @@ def comparison_report(context: AssetExecutionContext, model_evaluation: pl.DataF
     })
 
 
-assets = [comparison_report]
+@asset(automation_condition=eager_over_materialized_partitions(),
+       description="What users of each category hate and ask for: top unmet needs, per-category aspect shares, competing apps side "
+                   "by side, monthly trends, quoted complaints, feature-request themes. <home>/reports/opportunity_report.*")
+def opportunity_report(context: AssetExecutionContext, market_opportunities: pl.DataFrame, review_predictions: pl.DataFrame,
+                       clean_reviews: pl.DataFrame, insight: InsightResource, lab: HomeResource) -> MaterializeResult:
+    from genai_lab.insight.market import monthly_trend
+    from genai_lab.reports.opportunities import build_opportunity_report
+
+    settings = insight.opportunities
+    mentions, requests, reviews = market_inputs(review_predictions, clean_reviews, settings)
+    models = review_predictions.select("model", "model_version").unique().sort("model", "model_version").rows()
+    dates = reviews["date"].drop_nulls()
+    span = f" from {dates.min():%Y-%m} to {dates.max():%Y-%m}" if dates.len() else ""
+    summary = (f"{reviews.height:,} clean reviews of {reviews['app_id'].n_unique()} apps{span}; {mentions.height:,} aspect mentions and "
+               f"{requests.height:,} feature requests, scored by {', '.join(f'{m} {v}' for m, v in models) or 'no model'}.")
+    report = build_opportunity_report(market_opportunities, monthly_trend(mentions), settings, summary=summary,
+                                      generated_at=dt.datetime.now(dt.UTC))
+    folder = lab.paths.reports
+    write_atomically(folder / "opportunity_report.md", report.markdown)
+    write_atomically(folder / "opportunity_report.html", report.html)
+    context.log.info(f"Opportunity report in {folder}: {len(report.findings)} findings")
+    return MaterializeResult(metadata={
+        "report": MetadataValue.md(report.markdown),
+        "html": MetadataValue.path(str(folder / "opportunity_report.html")),
+        "markdown": MetadataValue.path(str(folder / "opportunity_report.md")),
+        "findings": len(report.findings),
+    })

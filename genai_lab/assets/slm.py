@@ -1,89 +1,28 @@
 """The custom small language model arm: trained from scratch on our reviews, fine-tuned on the pseudo-labels.
 
-clean_reviews, text_quality ─ slm_tokenizer ─ slm_pretrained ─ slm_classifier ─ slm_evaluation ─ model_evaluation
-pseudo_labels ───────────────────────────────────────────────┘                 gold_labels ┘
+clean_reviews, text_quality ─ slm_tokenizer ─ slm_pretrained ─ slm_classifier
+pseudo_labels ───────────────────────────────────────────────┘
 
 Every stage writes into the model store and returns metadata; nothing model-shaped goes through
-the IO manager. With `slm.sizes` set, each size of the ladder is pretrained, fine-tuned and
-evaluated (`slm_classifier@<size>` in the store and in `model_evaluation`).
+the IO manager. With `slm.sizes` set, each size of the ladder is pretrained and fine-tuned
+(`slm_classifier@<size>` in the store).
 """
 
 import polars as pl
-from dagster import (
-    AssetExecutionContext,
-    ConfigurableResource,
-    MaterializeResult,
-    MetadataValue,
-    Output,
-    asset,
-)
-from pydantic import Field
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from genai_lab.assets.finetune import (
-    TRAINING_POOL,
-    fingerprint,
-    pseudo_label_data,
-    store_classifier,
-)
-from genai_lab.assets.prep import DUCKDB_POOL, markdown_table
-from genai_lab.evaluation import markdown_summary
-from genai_lab.ml.cost import CostMeter, CostSettings
+from genai_lab.ml.arms import fingerprint, latest_version, load_classifier, pseudo_label_data, store_classifier, store_name, training_texts
+from genai_lab.ml.cost import CostMeter
 from genai_lab.ml.parallel import training_gpus, training_processes
-from genai_lab.ml.self_training import SelfTrainingSettings
-from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore, code_version
-
-TOKENIZER = "slm_tokenizer"
-PRETRAINED = "slm_pretrained"
-CLASSIFIER = "slm_classifier"
-
-
-class SlmSelfTrainingSettings(SelfTrainingSettings):
-    """The adapter arm's recipe with the SLM's budget: fine-tuning 3M parameters costs a fifth of a LoRA step on
-    23M (3,000 rows in 20 s against 84 s), so the same minutes buy four times the rows.
-
-    A subclass, not `SelfTrainingSettings(...)` in a default_factory: Dagster builds a nested Config
-    from its class defaults when it runs a job, so a factory's arguments would be silently dropped.
-    """
-
-    max_train_rows: int = 12000
-    min_train_rows: int = 3000
-    train_rows_share: float = 0.08
+from genai_lab.reports.writing import markdown_table
+from genai_lab.resources import SlmResource
+from genai_lab.vocabulary import SLM_CLASSIFIER, SLM_PRETRAINED, SLM_TOKENIZER, TRAINING_POOL
 
 
-class SlmTraining(ConfigurableResource):
-    """Everything the from-scratch arm is built, trained and measured with."""
-
-    slm: SlmSettings = Field(default_factory=SlmSettings)
-    training: SlmSelfTrainingSettings = Field(default_factory=SlmSelfTrainingSettings)
-    cost: CostSettings = Field(default_factory=CostSettings)
-
-
-def store_name(base: str, size: str) -> str:
-    return f"{base}@{size}"
-
-
-def evaluation_names(settings: SlmSettings, size: str) -> list[str]:
-    """The `model_evaluation` names of one size: `slm_classifier@<size>`, and plain `slm_classifier` for the default size."""
-    ladder = settings.ladder()
-    return [store_name(CLASSIFIER, size)] + ([CLASSIFIER] if size == settings.size or len(ladder) == 1 else [])
-
-
-def _latest(models: ModelStore, name: str):
-    versions = models.versions(name)
-    if not versions:
-        raise FileNotFoundError(f"model store {models.folder} holds no version of {name}: materialize it first")
-    return versions[-1]
-
-
-def training_texts(clean_reviews: pl.DataFrame, text_quality: pl.DataFrame) -> list[str]:
-    fit = text_quality.filter(pl.col("fit_for_training")).select("review_id")
-    return clean_reviews.join(fit, on="review_id", how="semi")["content"].drop_nulls().to_list()
-
-
-@asset(group_name="slm", pool=TRAINING_POOL,
+@asset(pool=TRAINING_POOL,
        description="WordPiece tokenizer trained on the clean review text fit for training (a standard tokenizer folder in the model store).")
-def slm_tokenizer(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame, slm: SlmTraining,
+def slm_tokenizer(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame, slm: SlmResource,
                   models: ModelStore) -> MaterializeResult:
     from genai_lab.ml.slm import train_tokenizer
 
@@ -94,7 +33,7 @@ def slm_tokenizer(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
     def write(folder):
         holder["tokenizer"] = train_tokenizer(texts, slm.slm.vocab_size, folder)
 
-    stored = models.save(TOKENIZER, write, {
+    stored = models.save(SLM_TOKENIZER, write, {
         "kind": "tokenizer", "algorithm": "wordpiece", "vocab_size_setting": slm.slm.vocab_size, "texts": len(texts),
         "data_version": {"partitions": dict(sorted(clean_reviews.group_by("dump_id").len().rows()))}, "code_version": code_version(),
         "cost": meter.stop()})
@@ -108,10 +47,10 @@ def slm_tokenizer(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
                                        "tokens_per_word": round(tokens / max(words, 1), 3)})
 
 
-@asset(group_name="slm", pool=TRAINING_POOL, deps=[slm_tokenizer],
+@asset(pool=TRAINING_POOL, deps=[slm_tokenizer],
        description="BERT-style encoder pretrained from random weights with masked-LM on the clean reviews (no pretrained weight "
                    "anywhere); one per size of the ladder; held-out perplexity, tokens/s and achieved FLOP/s vs a matmul ceiling.")
-def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame, slm: SlmTraining,
+def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, text_quality: pl.DataFrame, slm: SlmResource,
                    models: ModelStore) -> MaterializeResult:
     import torch
     from transformers import AutoTokenizer, BertForMaskedLM
@@ -121,7 +60,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     from genai_lab.ml.slm import flops_per_token, matmul_flops, model_config, pretrain_on_devices
 
     settings = slm.slm
-    tokenizer_version = _latest(models, TOKENIZER)
+    tokenizer_version = latest_version(models, SLM_TOKENIZER)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_version.path))
     texts = training_texts(clean_reviews, text_quality)
     processes = training_processes()
@@ -137,7 +76,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
         config = model_config(size, tokenizer, settings.max_length, settings.hidden_act)
         model = BertForMaskedLM(config)
         meter = CostMeter(slm.cost, gpus=gpus)
-        work_dir = models.work_dir(store_name(PRETRAINED, size)) / fingerprint(
+        work_dir = models.work_dir(store_name(SLM_PRETRAINED, size)) / fingerprint(
             tokenizer_version.version, settings.model_dump(), size, len(texts))
         context.log.info(f"Pretraining size '{size}' ({parameter_counts(model)['params_total']:,} parameters) on {len(texts):,} reviews")
         outcome = pretrain_on_devices(model, tokenizer, texts, settings, work_dir, processes)
@@ -148,7 +87,7 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
             model.save_pretrained(str(folder), safe_serialization=True)
             tokenizer.save_pretrained(str(folder))
 
-        stored = models.save(store_name(PRETRAINED, size), write, {
+        stored = models.save(store_name(SLM_PRETRAINED, size), write, {
             "kind": "masked_lm", "size": size, "config": config.to_dict(), "tokenizer_version": tokenizer_version.version,
             "settings": settings.model_dump(), "code_version": code_version(), "data_version": {"texts": len(texts), "blocks": outcome["blocks"]},
             "metrics": {"heldout_perplexity": outcome["heldout_perplexity"], "history": outcome["history"], "steps": outcome["steps"],
@@ -167,26 +106,10 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
     return MaterializeResult(metadata=metadata)
 
 
-def load_classifier(folder, served: bool = True):
-    """(model, tokenizer) for inference from a stored SLM classifier folder.
-
-    `served=False` keeps the fp32 weights a freshly trained candidate is scored with, so the champion
-    rule compares the two in the same arithmetic (`served` casts to bf16 where models compute in it).
-    """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from genai_lab.ml.precision import for_inference
-
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder))
-    model = for_inference(model) if served else model
-    model.eval()
-    return model, AutoTokenizer.from_pretrained(str(folder))
-
-
-@asset(group_name="slm", pool=TRAINING_POOL, deps=[slm_pretrained],
+@asset(pool=TRAINING_POOL, deps=[slm_pretrained],
        description="The pretrained SLM fully fine-tuned on the pseudo-labels with the adapter arm's self-training recipe; "
                    "champion rule as for the adapter.")
-def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, slm: SlmTraining, models: ModelStore) -> MaterializeResult:
+def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, slm: SlmResource, models: ModelStore) -> MaterializeResult:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -195,10 +118,10 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
     from genai_lab.ml.self_training import self_train_on_devices
 
     settings = slm.training
-    data, data_version = pseudo_label_data(context, pseudo_labels, settings)
+    data, data_version = pseudo_label_data(pseudo_labels, settings)
     metadata = {}
     for size in slm.slm.ladder():
-        pretrained = _latest(models, store_name(PRETRAINED, size))
+        pretrained = latest_version(models, store_name(SLM_PRETRAINED, size))
         processes = training_processes()
         meter = CostMeter(slm.cost, gpus=training_gpus(processes))
         id2label, label2id = label_maps()
@@ -206,7 +129,7 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
         model = AutoModelForSequenceClassification.from_pretrained(str(pretrained.path), num_labels=len(LABELS), id2label=id2label,
                                                                    label2id=label2id)
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained.path))
-        work_dir = models.work_dir(store_name(CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
+        work_dir = models.work_dir(store_name(SLM_CLASSIFIER, size)) / fingerprint(data_version, settings.model_dump(), pretrained.version)
         result = self_train_on_devices(model, tokenizer, data, settings, work_dir, processes)
         fine_tune = meter.stop(earlier=result.resumed_from)
         pretrain_cost = pretrained.manifest["cost"]
@@ -219,37 +142,10 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
                 **({"gpu_seconds": fine_tune.get("gpu_seconds", 0.0) + pretrain_cost.get("gpu_seconds", 0.0)}
                    if "gpu_seconds" in fine_tune or "gpu_seconds" in pretrain_cost else {}),
                 **parameter_counts(model)}
-        size_metadata = store_classifier(context, models, store_name(CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
+        size_metadata = store_classifier(models, store_name(SLM_CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
             "kind": "slm_classifier", "size": size, "pretrained_version": pretrained.version, "fine_tuning": "full",
             "data_version": data_version, "settings": {"training": settings.model_dump(), "slm": slm.slm.model_dump()},
             "cost": cost}, lambda folder: load_classifier(folder, served=False))
         metadata.update(size_metadata if size == slm.slm.size else {f"{size}_{k}": v for k, v in size_metadata.items()
                                                                     if k in ("version", "heldout_pseudo_label_macro_f1")})
     return MaterializeResult(metadata=metadata)
-
-
-@asset(group_name="evaluation", pool=DUCKDB_POOL, deps=[slm_classifier],
-       description="The champion SLM classifier of every size on every sentiment gold set and its training cost, with exactly "
-                   "the adapter arm's metrics (inference is timed in inference_timing, beside the adapter).")
-def slm_evaluation(context: AssetExecutionContext, gold_labels: pl.DataFrame, slm: SlmTraining, models: ModelStore):
-    from genai_lab.ml.scoring import evaluate_model
-
-    frames = []
-    for size in slm.slm.ladder():
-        champion = models.champion(store_name(CLASSIFIER, size))
-        if champion is None:
-            raise FileNotFoundError(f"model store {models.folder} holds no champion of {store_name(CLASSIFIER, size)}: "
-                                    f"materialize {CLASSIFIER} first")
-        model, tokenizer = load_classifier(champion.path)
-        manifest = champion.manifest
-        names = evaluation_names(slm.slm, size)
-        evaluation = evaluate_model(
-            model, tokenizer, gold_labels, names[0], batch_size=slm.training.inference_batch_size, max_length=slm.training.max_length,
-            training_cost={**manifest["cost"], "disk_mb": manifest["disk_mb"]})
-        for name in names:
-            frames.append(evaluation.with_columns(pl.lit(name).alias("model"), pl.lit(champion.version).alias("model_version")))
-    evaluation = pl.concat(frames)
-    return Output(evaluation, metadata={"summary": MetadataValue.md(markdown_summary(evaluation))})
-
-
-assets = [slm_tokenizer, slm_pretrained, slm_classifier, slm_evaluation]

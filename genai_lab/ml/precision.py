@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 
-PRECISION_ENV = "GENAI_LAB_PRECISION"
+from genai_lab import environment
+from genai_lab.environment import PRECISION_ENV
+
 CHOICES = ("auto", "bf16", "fp32")
 
 
 def _choice() -> str:
-    value = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
+    value = environment.precision()
     if value not in CHOICES:
         raise ValueError(f"{PRECISION_ENV}={value!r}: expected one of {', '.join(CHOICES)}")
     return value
