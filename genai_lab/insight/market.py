@@ -89,7 +89,7 @@ class OpportunitySettings(StrictConfig):
     app_word_share: float = 0.8
     embed_max_length: int = 64
     #: ranking stability in the table: bootstrap resamples of the reviews within each app (0: not measured)
-    stability_resamples: int = 30
+    stability_resamples: int = 100
     stability_top: int = 10
     #: the report: rows of the ranking, and categories with a section of their own (by volume)
     top_needs: int = 15
