@@ -45,6 +45,13 @@ def test_no_module_imports_an_asset_module():
     assert importers == []
 
 
+def test_the_asset_table_in_the_docs_is_generated_from_the_definitions():
+    from genai_lab.docgen import LINEAGE_DOC, render
+
+    text = LINEAGE_DOC.read_text()
+    assert render(text) == text, "docs/lineage.md is out of date: run `python -m genai_lab.docgen`"
+
+
 if __name__ == "__main__":
     SNAPSHOT.write_text(json.dumps(current_graph(), indent=1, sort_keys=True) + "\n")
     sys.exit(0)
