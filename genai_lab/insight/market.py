@@ -102,9 +102,10 @@ OPPORTUNITY_SCHEMA = {
     # themes: their key words (app and brand names left out); the need is named by a representative request phrase
     "keywords": pl.String,
     "mentions": pl.Int64, "negative": pl.Int64, "positive": pl.Int64, "apps": pl.Int64,
-    # negative_share is k/n; its interval is the 95% Beta-posterior interval (empirical-Bayes prior)
-    "negative_share": pl.Float64, "negative_share_low": pl.Float64, "negative_share_high": pl.Float64, "positive_share": pl.Float64,
-    # normal for the aspect: its negative share in the rest of the corpus; lift = negative_share / baseline
+    # negative_share is k/n; the estimate is the mean of its Beta posterior (empirical-Bayes prior), low/high its 95% interval
+    "negative_share": pl.Float64, "negative_share_estimate": pl.Float64, "negative_share_low": pl.Float64,
+    "negative_share_high": pl.Float64, "positive_share": pl.Float64,
+    # normal for the aspect: its negative share in the rest of the corpus; lift = the estimate / baseline
     "baseline_negative_share": pl.Float64, "lift": pl.Float64, "lift_low": pl.Float64, "lift_high": pl.Float64,
     # growth: recent over expected mentions, exact Poisson interval
     "recent": pl.Int64, "expected": pl.Float64, "growth": pl.Float64, "growth_low": pl.Float64, "growth_high": pl.Float64,
@@ -112,7 +113,7 @@ OPPORTUNITY_SCHEMA = {
     # competitors: apps of the category with enough mentions of the need (themes: every app of the category);
     # apps_asking (themes only): the apps whose users asked for it, apps_share_low its Wilson lower bound
     "competitors": pl.Int64, "apps_asking": pl.Int64, "apps_share_low": pl.Float64, "best_served_app": pl.String,
-    "best_served_negative_share": pl.Float64, "best_served_negative_share_low": pl.Float64,
+    "best_served_negative_share": pl.Float64, "best_served_negative_share_estimate": pl.Float64, "best_served_negative_share_low": pl.Float64,
     "best_served_negative_share_high": pl.Float64,
     "excess": pl.Float64, "score": pl.Float64, "thin": pl.Boolean, "rank": pl.Int64,
     # share of bootstrap resamples (reviews within each app) in which the need stays in the top `stability_top`
@@ -289,16 +290,16 @@ def _beta_columns(frame: pl.DataFrame, group: list[str], settings: OpportunitySe
     """Posterior interval of negative/mentions per row, the prior fitted over the rows sharing `group` (`fallback_mean`
     where a group has one row)."""
     if frame.is_empty():
-        return frame.with_columns(*(pl.lit(None, pl.Float64).alias(f"{prefix}{s}") for s in ("_low", "_high")))
-    low, high = np.zeros(frame.height), np.zeros(frame.height)
+        return frame.with_columns(*(pl.lit(None, pl.Float64).alias(f"{prefix}{s}") for s in ("_estimate", "_low", "_high")))
+    estimate, low, high = np.zeros(frame.height), np.zeros(frame.height), np.zeros(frame.height)
     indexed = frame.with_row_index("_i")
     for _, part in indexed.group_by(group):
         a, b = eb_beta_prior(part["negative"].to_numpy(), part["mentions"].to_numpy(), settings.prior_strength_min,
                              settings.prior_strength_max, fallback_mean)
-        _, lo, hi = beta_interval(part["negative"].to_numpy(), part["mentions"].to_numpy(), a, b)
+        mean, lo, hi = beta_interval(part["negative"].to_numpy(), part["mentions"].to_numpy(), a, b)
         idx = part["_i"].to_numpy()
-        low[idx], high[idx] = lo, hi
-    return frame.with_columns(pl.Series(f"{prefix}_low", low), pl.Series(f"{prefix}_high", high))
+        estimate[idx], low[idx], high[idx] = mean, lo, hi
+    return frame.with_columns(pl.Series(f"{prefix}_estimate", estimate), pl.Series(f"{prefix}_low", low), pl.Series(f"{prefix}_high", high))
 
 
 def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings, quotes: bool = True) -> pl.DataFrame:
@@ -324,7 +325,7 @@ def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings, 
         rest = pl.when(rest_n >= settings.min_support).then((pl.col("_k_all") - pl.col("negative")) / rest_n).otherwise(overall)
         frame = frame.join(totals, on="need", how="left").with_columns(rest.clip(1e-3, 1.0).alias("baseline_negative_share"))
         base = pl.col("baseline_negative_share")
-        return frame.with_columns((pl.col("negative_share") / base).alias("lift"), (pl.col("negative_share_low") / base).alias("lift_low"),
+        return frame.with_columns((pl.col("negative_share_estimate") / base).alias("lift"), (pl.col("negative_share_low") / base).alias("lift_low"),
                                   (pl.col("negative_share_high") / base).alias("lift_high")).with_columns(
             pl.max_horizontal(pl.col("lift_low").log(), pl.lit(0.0)).alias("excess")).drop("_n_all", "_k_all")
 
@@ -334,6 +335,7 @@ def aspect_opportunities(mentions: pl.DataFrame, settings: OpportunitySettings, 
     competing = by_app.filter(~pl.col("thin"))
     best = (competing.sort("negative_share_high", "app").group_by("category", "need", maintain_order=True)
             .agg(pl.col("app").first().alias("best_served_app"), pl.col("negative_share").first().alias("best_served_negative_share"),
+                 pl.col("negative_share_estimate").first().alias("best_served_negative_share_estimate"),
                  pl.col("negative_share_low").first().alias("best_served_negative_share_low"),
                  pl.col("negative_share_high").first().alias("best_served_negative_share_high"),
                  pl.len().cast(pl.Int64).alias("competitors")))
@@ -557,11 +559,11 @@ def _finish(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def market_opportunities(aspects: pl.DataFrame, themes: pl.DataFrame) -> pl.DataFrame:
-    """Both kinds of need in one table. Category-level rows with enough evidence (not ``thin``) are ranked by score
-    (1 = the biggest unmet need); thin category rows and app rows stay unranked."""
+    """Both kinds of need in one table. Category-level rows with enough evidence (not ``thin``) and a signal above
+    normal (score > 0) are ranked by score (1 = the biggest unmet need); the others stay unranked."""
     rows = pl.concat([aspects, themes]).sort(["level", "thin", "score", "category", "need"], descending=[False, False, True, False, False],
                                              nulls_last=True)
-    rankable = (pl.col("level") == CATEGORY_LEVEL) & ~pl.col("thin").fill_null(False)
+    rankable = (pl.col("level") == CATEGORY_LEVEL) & ~pl.col("thin").fill_null(False) & (pl.col("score") > 0)
     ranked = pl.when(rankable).then(pl.col("score").rank("ordinal", descending=True).over(rankable)).cast(pl.Int64)
     return rows.with_columns(ranked.alias("rank")).select(list(OPPORTUNITY_SCHEMA))
 

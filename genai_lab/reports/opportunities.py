@@ -66,8 +66,9 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 def _share(r: dict, prefix: str = "negative_share") -> str:
-    """"64% [57–71%]": a share with its 95% interval."""
-    value, low, high = r.get(prefix), r.get(f"{prefix}_low"), r.get(f"{prefix}_high")
+    """"64% [57–71%]": a share (its posterior estimate where there is one) with its 95% interval."""
+    value, low, high = r.get(f"{prefix}_estimate", r.get(prefix)), r.get(f"{prefix}_low"), r.get(f"{prefix}_high")
+    value = r.get(prefix) if value is None else value
     if value is None:
         return "–"
     return f"{_pct(value)} [{_pct(low)}–{_pct(high)}]" if low is not None and high is not None else _pct(value)
