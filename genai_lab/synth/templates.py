@@ -285,7 +285,9 @@ class Engine:
 
     def render(self, ctx: dict[str, np.ndarray], tids: np.ndarray, rng: np.random.Generator,
                app_names: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
-        """Render clause i with template tids[i]; returns texts and the aspect annotations."""
+        """Render clause i with template tids[i]; returns texts and the aspect annotations. `ctx` holds per
+        clause its category ("cat"), app, aspect ("a") and polarity ("p"), and the aspect it contrasts
+        with ("a2") and that one's polarity ("p2")."""
         n = len(tids)
         order = np.argsort(tids, kind="stable")
         uniq, starts, counts = np.unique(tids[order], return_index=True, return_counts=True)
