@@ -25,17 +25,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import duckdb  # noqa: E402
-import polars as pl  # noqa: E402
+import duckdb
+import polars as pl
+from genai_lab.assets.finetune import AdapterTraining
 
-from genai_lab.assets.finetune import AdapterTraining  # noqa: E402
-from genai_lab.assets.labels import LabelingSettings, labeller_gold_predictions, load_probe_ensemble  # noqa: E402
-from genai_lab.assets.slm import SlmTraining, load_classifier, store_name  # noqa: E402
-from genai_lab.evaluation import paired_bootstrap  # noqa: E402
-from genai_lab.ml.scoring import gold_predictions  # noqa: E402
-from genai_lab.ml.store import ModelStore  # noqa: E402
-from genai_lab.vocabulary import ADAPTER, SENTIMENT_LABELS, SENTIMENT_TASKS, TEACHER  # noqa: E402
-from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER  # noqa: E402
+from genai_lab.assets.labels import LabelingSettings, labeller_gold_predictions, load_probe_ensemble
+from genai_lab.assets.slm import SlmTraining, load_classifier, store_name
+from genai_lab.evaluation import paired_bootstrap
+from genai_lab.ml.scoring import gold_predictions
+from genai_lab.ml.store import ModelStore
+from genai_lab.vocabulary import ADAPTER, SENTIMENT_LABELS, SENTIMENT_TASKS, TEACHER
+from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER
 
 #: a gold row (a text has one row per aspect term, so its item_id does not name a row)
 KEY = ["dataset", "task", "row"]

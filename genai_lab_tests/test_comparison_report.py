@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from genai_lab.evaluation import score_predictions
+from genai_lab.evaluation import bootstrap_interval, paired_bootstrap, score_predictions
 from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.scoring import cost_rows
 from genai_lab.reports.comparison import (
@@ -17,11 +17,9 @@ from genai_lab.reports.comparison import (
     SLM,
     TEACHER,
     ReportSettings,
-    bootstrap_interval,
     build_comparison_report,
     cost_table,
     key_findings,
-    paired_bootstrap,
     price_performance_png,
     quality_table,
     strengths_and_limitations,

@@ -28,12 +28,14 @@ predicted types against the set of gold types —
 
 from __future__ import annotations
 
-from functools import lru_cache
+import math
+from functools import cache
 
 import numpy as np
 import polars as pl
 
 from genai_lab.evaluation.statistics import f1_from_counts, macro_f1_from_counts
+from genai_lab.reports.render import md_table
 from genai_lab.vocabulary import REVIEW_TYPE_MODEL, TASK_CLASSES, TEACHER
 
 # TEACHER and REVIEW_TYPE_MODEL are the vocabulary's, re-exported: model_evaluation's readers import them from here
@@ -53,7 +55,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = ("dataset", "task", "label", "prediction")
 COST_TASK = "cost"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _metric(name: str):
     from genai_lab.metrics import load_metric  # imports evaluate (and with it transformers): only when scoring
 
@@ -157,13 +159,9 @@ def mark_synthetic(evaluation: pl.DataFrame, gold: pl.DataFrame) -> pl.DataFrame
 
 
 def _cell(value: float | None, percent: bool = False) -> str:
-    if value is None or value != value:  # null or nan
+    if value is None or math.isnan(value):
         return "–"
     return f"{value:.0%}" if percent else f"{value:.3f}"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|")
 
 
 def markdown_summary(evaluation: pl.DataFrame) -> str:
@@ -183,28 +181,16 @@ def markdown_summary(evaluation: pl.DataFrame) -> str:
     }
     values = {(m, t, d, k): v for m, t, d, k, v, _ in wide.rows()}
     models = wide["model"].unique(maintain_order=True).to_list()
-    header = ["model"] + [f"{_md(d)}<br>{t}, n={sizes.get((t, d), '?')}" for t, d in columns]
-    lines = [
-        *banner,
-        "Cells: coverage · accuracy · macro-F1 (accuracy and F1 on the covered rows).",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for model in models:
-        cells = [
-            " · ".join(
-                (
-                    _cell(values.get((model, t, d, "coverage")), percent=True),
-                    _cell(values.get((model, t, d, "accuracy"))),
-                    _cell(values.get((model, t, d, "macro_f1"))),
-                )
-            )
-            if (model, t, d, "coverage") in values
-            else "–"
-            for t, d in columns
-        ]
-        lines.append("| " + " | ".join([_md(model), *cells]) + " |")
+    header = ["model"] + [f"{d}<br>{t}, n={sizes.get((t, d), '?')}" for t, d in columns]
+
+    def cell(model: str, task: str, dataset: str) -> str:
+        if (model, task, dataset, "coverage") not in values:
+            return "–"
+        return " · ".join((_cell(values.get((model, task, dataset, "coverage")), percent=True),
+                           _cell(values.get((model, task, dataset, "accuracy"))), _cell(values.get((model, task, dataset, "macro_f1")))))
+
+    rows = [[model, *(cell(model, t, d) for t, d in columns)] for model in models]
+    lines = [*banner, "Cells: coverage · accuracy · macro-F1 (accuracy and F1 on the covered rows).", "", *md_table(header, rows)]
     return "\n".join(lines)
 
 
@@ -215,8 +201,6 @@ def markdown_cost(evaluation: pl.DataFrame) -> str:
         return "_No cost figures._"
     metrics = cost["metric"].unique(maintain_order=True).to_list()
     values = {(m, k): v for m, k, v in cost.select("model", "metric", "value").rows()}
-    lines = ["| model | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
-    for model in cost["model"].unique(maintain_order=True).to_list():
-        cells = [f"{values[(model, k)]:.4g}" if values.get((model, k)) is not None else "–" for k in metrics]
-        lines.append("| " + " | ".join([_md(model), *cells]) + " |")
-    return "\n".join(lines)
+    rows = [[model, *(f"{values[(model, k)]:.4g}" if values.get((model, k)) is not None else "–" for k in metrics)]
+            for model in cost["model"].unique(maintain_order=True).to_list()]
+    return "\n".join(md_table(["model", *metrics], rows))

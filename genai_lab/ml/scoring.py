@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 from pydantic import model_validator
 
+from genai_lab.config import StrictConfig
 from genai_lab.evaluation import COST_TASK, EVALUATION_SCHEMA, mark_synthetic, score_predictions
 from genai_lab.ml.classifier import LABELS, predict_proba
-from genai_lab.settings import StrictConfig
 from genai_lab.vocabulary import ASPECT_POLARITY, REVIEW_SENTIMENT
 
 #: gold task -> whether its input is a (text, aspect term) pair

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def png(canvas) -> bytes:
@@ -47,10 +47,16 @@ def md_text(text: object) -> str:
     return re.sub(r"(?m)^([ \t]*)#", r"\1\\#", str(text).translate(_MD_ESCAPES))
 
 
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], bold: Sequence[bool] | None = None) -> list[str]:
+def md_table(header: Sequence[str], rows: Iterable[Sequence[object]], bold: Sequence[bool] | None = None,
+             float_format: str | None = None) -> list[str]:
+    """A Markdown table, a line per entry; `|` in a cell is escaped, a float cell is written with `float_format` where given
+    (else `str`), and the first cell of row i is bold where `bold[i]`."""
+    def cell(value: object) -> str:
+        return md_cell(float_format.format(value) if float_format is not None and isinstance(value, float) else value)
+
     lines = ["| " + " | ".join(map(md_cell, header)) + " |", "|" + "---|" * len(header)]
-    for i, cells in enumerate(rows):
-        cells = [md_cell(c) for c in cells]
+    for i, values in enumerate(rows):
+        cells = [cell(v) for v in values]
         if bold and bold[i]:
             cells[0] = f"**{cells[0]}**"
         lines.append("| " + " | ".join(cells) + " |")
