@@ -43,7 +43,7 @@ from pydantic import Field, model_validator
 
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
 from genai_lab.settings import StrictConfig
-from genai_lab.text.datafiles import read_json, read_list
+from genai_lab.datafiles import read_json, read_list
 from genai_lab.vocabulary import SENTIMENT_LABELS as LABELS
 
 __all__ = [

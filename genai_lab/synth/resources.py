@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from importlib.resources import files
 from typing import Any
 
+from genai_lab.datafiles import read_json, read_list
 from genai_lab.vocabulary import REVIEW_TYPES, SENTIMENT_LABELS
 
 
 def load_json(name: str) -> Any:
-    return json.loads(files(__package__).joinpath("data", name).read_text(encoding="utf-8"))
+    return read_json(__package__, name)
 
 
 def load_lines(name: str) -> list[str]:
-    """A .txt file, one item a line."""
-    return files(__package__).joinpath("data", name).read_text(encoding="utf-8").splitlines()
+    return list(read_list(__package__, name))
 
 
 def by_sentiment(named: dict[str, Any]) -> dict[int, Any]:

@@ -59,7 +59,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from genai_lab.settings import StrictConfig
-from genai_lab.text.datafiles import read_list
+from genai_lab.datafiles import read_list
 
 __all__ = [
     "LanguageSettings",

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from genai_lab.defects import DEFECTS
 from genai_lab.settings import StrictConfig
-from genai_lab.text.datafiles import read_list
+from genai_lab.datafiles import read_list
 
 APP_STORE_CATEGORIES: tuple[str, ...] = read_list(__package__, "rules/app_store_categories.txt")
 

@@ -120,7 +120,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from genai_lab.settings import StrictConfig
-from genai_lab.text.datafiles import read_list
+from genai_lab.datafiles import read_list
 
 __all__ = [
     "DEFAULT_SUBSCORE_KNOTS",
