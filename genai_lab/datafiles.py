@@ -1,7 +1,8 @@
 """Word lists, lexicons and taxonomies shipped as package data (a ``data/`` folder beside the module).
 
-Every package with a ``data/`` folder reads it through here. A ``.txt`` list holds one item per line; lines starting with ``#`` document the list and blank lines
-are skipped, so an item can neither be empty nor start with ``#``. Structured data is ``.json``.
+Every package with a ``data/`` folder reads it through here. A ``.txt`` list holds one item per
+line; lines starting with ``#`` document the list and blank lines are skipped, so an item can
+neither be empty nor start with ``#``. Structured data is ``.json``.
 Callers read each file once, at import, into a module-level constant.
 """
 

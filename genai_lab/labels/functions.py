@@ -136,7 +136,7 @@ class LabelSettings(StrictConfig):
     #: before the chunk that would pass this; the texts left out abstain on the zero-shot and probe
     #: sources (the other sources still vote). None (the default) embeds every text: the shared corpus'
     #: 187,874 distinct texts take ~8 min with bf16 and ~20 on an AVX2-only CPU, and leaving 27% of them
-    #: out cost the adapter 0.04-0.07 gold macro-F1 on four of five sets (README, Performance)
+    #: out cost the adapter 0.04-0.07 gold macro-F1 on four of five sets (docs/decisions.md)
     embed_max_minutes: float | None = None
     #: lf_zero_shot: prototype sentences per class (their mean embedding is the class prototype)
     prototypes_negative: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEGATIVE))
