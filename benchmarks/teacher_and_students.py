@@ -25,17 +25,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import duckdb
-import polars as pl
-from genai_lab.assets.finetune import AdapterTraining
+import duckdb  # noqa: E402
+import polars as pl  # noqa: E402
 
-from genai_lab.assets.labels import LabelingSettings, labeller_gold_predictions, load_probe_ensemble
-from genai_lab.assets.slm import SlmTraining, load_classifier, store_name
-from genai_lab.evaluation import paired_bootstrap
-from genai_lab.ml.scoring import gold_predictions
-from genai_lab.ml.store import ModelStore
-from genai_lab.vocabulary import ADAPTER, SENTIMENT_LABELS, SENTIMENT_TASKS, TEACHER
-from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER
+from genai_lab.evaluation import paired_bootstrap  # noqa: E402
+from genai_lab.labels.gold_scoring import labeller_gold_predictions  # noqa: E402
+from genai_lab.labels.probes import load_probe_ensemble  # noqa: E402
+from genai_lab.ml.arms import load_classifier, store_name  # noqa: E402
+from genai_lab.ml.scoring import gold_predictions  # noqa: E402
+from genai_lab.ml.store import ModelStore  # noqa: E402
+from genai_lab.resources import AdapterResource, LabelingResource, SlmResource  # noqa: E402
+from genai_lab.vocabulary import ADAPTER, SENTIMENT_LABELS, SENTIMENT_TASKS, TEACHER  # noqa: E402
+from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER  # noqa: E402
 
 #: a gold row (a text has one row per aspect term, so its item_id does not name a row)
 KEY = ["dataset", "task", "row"]
@@ -45,7 +46,7 @@ def arm_predictions(store: ModelStore, gold: pl.DataFrame) -> dict[str, pl.DataF
     """{arm: gold rows with its champion's ``prediction``}, each champion loaded as its evaluation asset loads it."""
     from genai_lab.ml.lora import load_merged_adapter
 
-    adapter, slm = AdapterTraining(), SlmTraining()
+    adapter, slm = AdapterResource(), SlmResource()
     loaders = {ADAPTER: (store.champion(ADAPTER), load_merged_adapter, adapter.training),
                CLASSIFIER: (store.champion(store_name(CLASSIFIER, slm.slm.size)), load_classifier, slm.training)}
     predicted = {}
@@ -95,7 +96,7 @@ def main() -> None:
         gold = connection.execute("select * from lab.gold_labels where task in (select unnest(?))", [list(SENTIMENT_TASKS)]).pl().with_row_index("row")
         pseudo_labels = connection.sql("select * from lab.pseudo_labels").pl()
     store = ModelStore(root=str(args.home / "models"))
-    settings = LabelingSettings().labels
+    settings = LabelingResource().labels
     probe = load_probe_ensemble(store, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
     teacher = pl.concat(rows.select(*KEY, "label").with_columns(labels[TEACHER].alias("prediction"))
                         for rows, labels in labeller_gold_predictions(gold, pseudo_labels, settings, probe).values())
