@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from genai_lab.reports.render import md_table
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Readers (a browser, the UI) see the old report or the new one, never half of one."""
@@ -18,9 +20,5 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def markdown_table(frame: pl.DataFrame, float_format: str = "{:.3f}") -> str:
-    def cell(value) -> str:
-        return float_format.format(value) if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join(lines)
+    """A frame as a Markdown table for asset metadata."""
+    return "\n".join(md_table(frame.columns, frame.iter_rows(), float_format=float_format))
