@@ -1,8 +1,11 @@
 """Reading review dumps as they arrive: CSV, JSON Lines, JSON and Parquet, with differing column names.
 
-Every record of a file becomes one row of the raw schema. A record that cannot be parsed still
-becomes a row, carrying its `parse_error`, so it reaches the rejects instead of vanishing. A file
-that cannot be read at all raises `DumpError` naming the file, the line and what was expected.
+Every record of a file becomes one row of the raw schema. A record that cannot be parsed (a broken
+CSV quote, a byte that is not text, a line that is not JSON) still becomes a row, carrying its
+`parse_error` (line and reason), so it reaches the rejects instead of vanishing and the rest of the
+file is read. A file that is not UTF-8 but decodes cleanly as Excel's legacy cp1252 is read as such
+(`DumpReading.encoding` says so). A file that cannot be read at all (empty, no header, unknown
+format, no content or rating column) raises `DumpError` naming the file, the line and what was expected.
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from genai_lab.hashing import map_distinct
 from genai_lab.synth import TRUTH_SUFFIX  # the truth file beside a synthetic dump is not a dump
+
+LOG = logging.getLogger(__name__)  # a managed logger (genai_lab/dagster.yaml): shown in the run's log
 
 FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 
@@ -89,7 +96,7 @@ _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), 
 
 
 def _utf8(data: bytes) -> bytes:
-    """The bytes polars parses: UTF-8 without BOM. Invalid UTF-8 is left for polars to reject and `_text` to locate."""
+    """The bytes polars parses: UTF-8 without BOM. Invalid UTF-8 is left for polars to reject and `_decode` to sort out."""
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):]
     for bom, encoding in _WIDE_BOMS:
@@ -98,15 +105,48 @@ def _utf8(data: bytes) -> bytes:
     return data
 
 
-def _text(path: Path, data: bytes) -> str:
-    """Decoded text, or a DumpError naming the line of the first byte that is not UTF-8."""
-    data = _utf8(data)
+def _bom_encoding(data: bytes) -> str:
+    return next((encoding for bom, encoding in _WIDE_BOMS if data.startswith(bom)), "utf-8")
+
+
+LEGACY_ENCODING = "cp1252"  # what Excel writes for "CSV" on Western Windows; latin-1 text decodes the same above 0x9f
+_INVALID_BYTE = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8, kept by 'surrogateescape'
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    """(text, encoding). UTF-8 (BOM or not) and UTF-16/32 with a BOM as they are. A file that is not UTF-8 but
+    decodes as cp1252, and whose non-ASCII bytes are mostly not UTF-8 sequences, is cp1252 (an Excel export).
+    Otherwise it is UTF-8 with some invalid bytes: those stay in the text as lone surrogates (U+DC80-U+DCFF),
+    and the records holding them are rejected by the record readers."""
+    bom = data.startswith(codecs.BOM_UTF8)
+    if not bom:
+        for mark, encoding in _WIDE_BOMS:
+            if data.startswith(mark):
+                try:
+                    return data.decode(encoding), encoding
+                except UnicodeDecodeError as error:
+                    raise DumpError(path, f"not valid {encoding} text ({error.reason} at byte {error.start})",
+                                    expected=f"the {encoding} its byte-order mark announces") from None
+    body = data[len(codecs.BOM_UTF8):] if bom else data
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise DumpError(path, f"byte 0x{data[error.start]:02x} at offset {error.start} is not valid UTF-8", line=line,
-                        expected="UTF-8 text (re-export the file as UTF-8; these bytes look like cp1252/latin-1)") from None
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    text = body.decode("utf-8", "surrogateescape")
+    invalid = len(_INVALID_BYTE.findall(text))
+    valid_non_ascii = len(text) - len(text.encode("ascii", "ignore")) - invalid
+    if not bom and valid_non_ascii < invalid:
+        try:
+            return body.decode(LEGACY_ENCODING), LEGACY_ENCODING
+        except UnicodeDecodeError:
+            pass
+    return text, "utf-8"
+
+
+def _invalid_byte(text: str) -> str | None:
+    """'byte 0x.. is not valid UTF-8' for the first byte of `text` that was not text, else None."""
+    found = _INVALID_BYTE.search(text)
+    return None if found is None else f"byte 0x{ord(found.group()) - 0xDC00:02x} is not valid UTF-8 (and the file is not cp1252 text)"
 
 
 def _strings(frame: pl.DataFrame) -> pl.DataFrame:
@@ -118,49 +158,96 @@ def _strings(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _csv_records(path: Path, data: bytes) -> pl.DataFrame:
+def _csv_records(path: Path, data: bytes) -> tuple[pl.DataFrame, str]:
     try:
         frame = pl.read_csv(_utf8(data), infer_schema=False, raise_if_empty=True)
-        return frame.with_columns(pl.lit(None, pl.String).alias("parse_error"))
+        if frame.height or data.strip().count(b"\n") == 0:  # no rows after a multi-line header: a quote broke it
+            return frame.with_columns(pl.lit(None, pl.String).alias("parse_error")), _bom_encoding(data)
     except pl.exceptions.NoDataError:
         raise DumpError(path, "empty file", expected="a header line and at least one record") from None
     except pl.exceptions.PolarsError:  # a malformed record or bad encoding: re-read record by record to say which
-        return _csv_records_one_by_one(path, _text(path, data))
+        pass
+    text, encoding = _decode(path, data)
+    if encoding == LEGACY_ENCODING:
+        try:
+            frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, raise_if_empty=True)
+            return frame.with_columns(pl.lit(None, pl.String).alias("parse_error")), encoding
+        except pl.exceptions.PolarsError:
+            pass
+    return _csv_records_one_by_one(path, text), encoding
+
+
+class _Lines(Iterator[str]):
+    """The physical lines of a text, fed to `csv.reader` one at a time; `position` is the next line's index,
+    so a reader can be restarted on the line after a broken record."""
+
+    def __init__(self, text: str):
+        self.lines = io.StringIO(text, newline="").readlines()  # split on \n, \r\n or \r, endings kept
+        self.position = 0
+
+    def __next__(self) -> str:
+        if self.position >= len(self.lines):
+            raise StopIteration
+        self.position += 1
+        return self.lines[self.position - 1]
 
 
 def _csv_records_one_by_one(path: Path, text: str) -> pl.DataFrame:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = next(reader, None)
+    """Record by record. A record with broken quoting (an unbalanced quote swallows the following lines until
+    the parser fails) is rejected as its first line, and reading restarts on the next line, so one bad
+    quote costs one record; a record with the wrong number of fields or a byte that is not text is rejected too."""
+    lines = _Lines(text)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise DumpError(path, f"broken quoting in the header ({error})", line=1, expected="a header line of column names (RFC 4180 CSV)") from None
     if not header:
         raise DumpError(path, "empty file", line=1, expected="a header line and at least one record")
+    if (problem := _invalid_byte(",".join(header))) is not None:
+        raise DumpError(path, f"the header line is not text: {problem}", line=1,
+                        expected="a header line of column names in UTF-8 (or a whole file in cp1252)")
+    check_bytes = _INVALID_BYTE.search(text) is not None
     rows: list[list[str | None]] = []
     errors: list[str | None] = []
-    start_line = reader.line_num + 1
+    start = lines.position
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            raise DumpError(path, f"broken quoting in the record starting at line {start_line} ({error})", line=start_line,
-                            expected="every opening quote closed before the next record (RFC 4180 CSV)") from None
-        if len(record) == len(header):
+            rows.append([None] * len(header))
+            errors.append(f"line {start + 1}: broken quoting ({error}), expected every opening quote closed before the next record: "
+                          f"{lines.lines[start].rstrip()[:300]!r}")
+            lines.position = start + 1
+            reader = csv.reader(lines, strict=True)
+            start = lines.position
+            continue
+        problem = _invalid_byte(",".join(record)) if check_bytes and record else None
+        if problem is not None:
+            rows.append([None] * len(header))
+            errors.append(f"line {start + 1}: {problem}")
+        elif len(record) == len(header):
             rows.append([value if value != "" else None for value in record])
             errors.append(None)
         elif record:
             rows.append([None] * len(header))
-            errors.append(f"line {start_line}: {len(record)} fields, expected {len(header)} as in the header: {','.join(record)[:300]!r}")
-        start_line = reader.line_num + 1
+            errors.append(f"line {start + 1}: {len(record)} fields, expected {len(header)} as in the header: {','.join(record)[:300]!r}")
+        start = lines.position
     frame = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
     return frame.with_columns(pl.Series("parse_error", errors, pl.String))
 
 
-def _json_object_records(path: Path, items: Iterable[tuple[str, object]]) -> pl.DataFrame:
-    """Items are (where, parsed value); a value of `_NOT_JSON` means that place did not parse at all."""
+def _json_object_records(path: Path, items: Iterable[tuple[str, object]], *, check_bytes: bool = False) -> pl.DataFrame:
+    """Items are (where, parsed value); a value of `_NOT_JSON` means that place did not parse at all.
+    With `check_bytes`, an object holding a byte that was not text (see `_decode`) is rejected."""
     rows: list[dict[str, str | None]] = []
     for where, item in items:
         if isinstance(item, dict):
-            rows.append({key: _scalar_text(value) for key, value in item.items()} | {"parse_error": None})
+            values = {key: _scalar_text(value) for key, value in item.items()}
+            problem = _invalid_byte(json.dumps(values, ensure_ascii=False)) if check_bytes else None
+            rows.append({"parse_error": f"{where}: {problem}"} if problem else values | {"parse_error": None})
         elif isinstance(item, _NotJson):
             rows.append({"parse_error": f"{where}: {item.reason}, expected a JSON object"})
         else:
@@ -182,29 +269,35 @@ def _scalar_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
-def _jsonl_records(path: Path, data: bytes) -> pl.DataFrame:
+def _jsonl_records(path: Path, data: bytes) -> tuple[pl.DataFrame, str]:
     try:
         frame = pl.read_ndjson(_utf8(data), infer_schema_length=None)
-        return _strings(frame).with_columns(pl.lit(None, pl.String).alias("parse_error"))
-    except pl.exceptions.PolarsError:  # a line is not valid JSON: parse line by line to name it
-        text = _text(path, data)
+        return _strings(frame).with_columns(pl.lit(None, pl.String).alias("parse_error")), _bom_encoding(data)
+    except pl.exceptions.PolarsError:  # a line is not valid JSON or not text: parse line by line to name it
+        text, encoding = _decode(path, data)
+    if encoding == LEGACY_ENCODING:
+        try:
+            frame = pl.read_ndjson(text.encode("utf-8"), infer_schema_length=None)
+            return _strings(frame).with_columns(pl.lit(None, pl.String).alias("parse_error")), encoding
+        except pl.exceptions.PolarsError:
+            pass
 
     def parsed_lines():
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):  # JSON Lines ends records on \n only
             if line.strip():
                 try:
                     yield f"line {number}", json.loads(line)
                 except json.JSONDecodeError as error:
                     yield f"line {number}", _NotJson(f"invalid JSON ({error.msg} at column {error.colno})")
 
-    return _json_object_records(path, parsed_lines())
+    return _json_object_records(path, parsed_lines(), check_bytes=_INVALID_BYTE.search(text) is not None), encoding
 
 
-def _json_records(path: Path, data: bytes) -> pl.DataFrame:
-    text = _text(path, data)
+def _json_records(path: Path, data: bytes) -> tuple[pl.DataFrame, str]:
+    text, encoding = _decode(path, data)
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
+    except json.JSONDecodeError as error:  # one document: no record boundary to recover at
         raise DumpError(path, f"invalid JSON ({error.msg} at column {error.colno})", line=error.lineno,
                         expected="a JSON array of review objects") from None
     if isinstance(document, dict):
@@ -214,7 +307,8 @@ def _json_records(path: Path, data: bytes) -> pl.DataFrame:
         document = lists[0]
     if not isinstance(document, list):
         raise DumpError(path, f"a JSON {type(document).__name__}", expected="a JSON array of review objects")
-    return _json_object_records(path, ((f"element {index}", item) for index, item in enumerate(document)))
+    items = ((f"element {index}", item) for index, item in enumerate(document))
+    return _json_object_records(path, items, check_bytes=_INVALID_BYTE.search(text) is not None), encoding
 
 
 def _parquet_records(path: Path) -> pl.DataFrame:
@@ -261,8 +355,30 @@ def pseudonymise(values: pl.Series, key: bytes) -> pl.Series:
     return map_distinct(values, lambda value: "u_" + hashlib.blake2b(value.encode(), key=mac_key, digest_size=8).hexdigest(), pl.String())
 
 
+@dataclass(frozen=True)
+class DumpReading:
+    """One dump file read: its rows in the raw schema, and the text encoding it was read in
+    ('utf-8', 'utf-16', 'utf-32', 'parquet', or 'cp1252' for a legacy export decoded as such)."""
+
+    frame: pl.DataFrame
+    encoding: str
+
+    @property
+    def legacy_encoding(self) -> bool:
+        return self.encoding == LEGACY_ENCODING
+
+    @property
+    def parse_errors(self) -> int:
+        return int(self.frame["parse_error"].is_not_null().sum())
+
+
 def read_dump(path: str | Path, dump_id: str, pseudonym_key: bytes) -> pl.DataFrame:
     """One row per record of the file, in the raw schema (`RAW_SCHEMA`)."""
+    return read_dump_file(path, dump_id, pseudonym_key).frame
+
+
+def read_dump_file(path: str | Path, dump_id: str, pseudonym_key: bytes) -> DumpReading:
+    """`read_dump`, with the encoding the file was read in (for the asset's metadata)."""
     path = Path(path)
     fmt = dump_format(path)
     if not path.is_file():
@@ -272,9 +388,10 @@ def read_dump(path: str | Path, dump_id: str, pseudonym_key: bytes) -> pl.DataFr
         raise DumpError(path, "empty file", expected="a header line and at least one record" if fmt == "csv" else "review records")
     file_hash = hashlib.sha256(data).hexdigest()
     if fmt == "parquet":
-        records = _parquet_records(path)
+        records, encoding = _parquet_records(path), "parquet"
     else:
-        records = {"csv": _csv_records, "jsonl": _jsonl_records, "json": _json_records}[fmt](path, data)
+        records, encoding = {"csv": _csv_records, "jsonl": _jsonl_records, "json": _json_records}[fmt](path, data)
+    del data
     if records.height == 0:
         raise DumpError(path, "no records", line=2, expected="at least one review after the header")
     records = map_columns(records, path)
@@ -294,4 +411,10 @@ def read_dump(path: str | Path, dump_id: str, pseudonym_key: bytes) -> pl.DataFr
         .otherwise(pl.col("source_id"))
         .alias("review_id")
     )
-    return records.select(list(RAW_SCHEMA)).cast(RAW_SCHEMA)
+    reading = DumpReading(records.select(list(RAW_SCHEMA)).cast(RAW_SCHEMA), encoding)
+    if reading.legacy_encoding:
+        LOG.warning(f"{path.name}: not UTF-8; read as {LEGACY_ENCODING} (a legacy export): all {reading.frame.height:,} rows decoded from it")
+    if reading.parse_errors:
+        first = reading.frame["parse_error"].drop_nulls()[0]
+        LOG.warning(f"{path.name}: {reading.parse_errors:,} record(s) could not be parsed and go to rejected_reviews (first: {first[:200]})")
+    return reading
