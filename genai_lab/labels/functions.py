@@ -42,7 +42,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 from genai_lab.datafiles import read_json, read_list
 from genai_lab.vocabulary import SENTIMENT_LABELS as LABELS
 

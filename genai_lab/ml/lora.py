@@ -18,7 +18,7 @@ from genai_lab.ml.classifier import (
     lora_target_modules,
 )
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL, resolve_base_model
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 
 
 class LoraSettings(StrictConfig):

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from genai_lab.ml.budget import seconds_per_item
 from genai_lab.ml.store import StoredModel
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 
 AUTO = "auto"
 SCORE_METRIC = "heldout_pseudo_label_macro_f1"

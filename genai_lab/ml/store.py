@@ -25,7 +25,7 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from genai_lab.settings import resolve_home
+from genai_lab.paths import resolve_home
 
 MANIFEST = "manifest.json"
 CHAMPION = "champion.json"

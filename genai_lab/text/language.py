@@ -58,7 +58,7 @@ from typing import Any
 import polars as pl
 from pydantic import Field, model_validator
 
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 from genai_lab.datafiles import read_list
 
 __all__ = [

@@ -18,7 +18,7 @@ import polars as pl
 from pydantic import Field
 
 from genai_lab.defects import DEFECTS
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 from genai_lab.datafiles import read_list
 
 APP_STORE_CATEGORIES: tuple[str, ...] = read_list(__package__, "rules/app_store_categories.txt")

@@ -119,7 +119,7 @@ import polars as pl
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 from genai_lab.datafiles import read_list
 
 __all__ = [
