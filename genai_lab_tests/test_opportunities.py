@@ -254,3 +254,31 @@ def test_stability_benchmark_prints_json_on_a_small_home(tmp_path):
     assert result["resamples"] == 5 and 0 <= result["top10_overlap_median"] <= 1
     assert json.loads(out.read_text())["top10_overlap_median"] == result["top10_overlap_median"]
     assert "in top 10" in done.stdout
+
+
+def test_the_assets_write_the_table_with_stability_and_the_report_with_its_plot_files(tmp_path):
+    from dagster import build_asset_context
+
+    from genai_lab.assets.insight import market_opportunities as table_asset
+    from genai_lab.assets.reports import opportunity_report
+    from genai_lab.resources import HomeResource, InsightResource, LabelingResource
+
+    mentions = _evidence_market()
+    predictions = mentions.select("dump_id", "review_id", pl.lit("aspect").alias("level"), pl.col("need").alias("aspect_category"),
+                                  "aspect_term", "text", "sentiment", "confidence", pl.lit(None, pl.Boolean).alias("is_feature_request"),
+                                  pl.lit("slm_classifier").alias("model"), pl.lit("v1").alias("model_version"))
+    reviews = mentions.select("dump_id", "review_id", pl.col("app").alias("app_id"), pl.col("app").alias("app_name"), "category",
+                              pl.col("month").cast(pl.Datetime("us", "UTC")).alias("date"), pl.col("helpful").alias("vote_sum"))
+    insight = InsightResource(opportunities=OpportunitySettings(stability_resamples=5))
+    out = table_asset(build_asset_context(), review_predictions=predictions, clean_reviews=reviews, insight=insight,
+                      labeling=LabelingResource())
+    table = out.value
+    assert {"negative_share_low", "negative_share_high", "lift_low", "lift_high", "growth_low", "growth_high", "stability"} <= set(table.columns)
+    assert table.filter(pl.col("rank").is_not_null())["stability"].is_not_null().all()
+    result = opportunity_report(build_asset_context(), market_opportunities=table, review_predictions=predictions, clean_reviews=reviews,
+                                insight=insight, lab=HomeResource(home=str(tmp_path)))
+    folder = tmp_path / "reports"
+    markdown = (folder / "opportunity_report.md").read_text()
+    assert result.metadata["markdown_bytes"] == len(markdown.encode()) and "data:image" not in markdown
+    linked = [line.split("](")[1].rstrip(")") for line in markdown.splitlines() if line.startswith("![")]
+    assert linked and all((folder / path).exists() for path in linked)

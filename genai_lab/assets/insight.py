@@ -12,7 +12,6 @@ import datetime as dt
 import polars as pl
 from dagster import AssetExecutionContext, AutomationCondition, MetadataValue, Output, asset
 
-from genai_lab.insight.inputs import market_inputs
 from genai_lab.ml.arms import load_classifier, store_name
 from genai_lab.ml.lora import load_merged_adapter
 from genai_lab.ml.store import ModelStore
@@ -92,30 +91,36 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
 
 
 @asset(pool=DUCKDB_POOL, automation_condition=eager_over_materialized_partitions(),
-       description="Unmet needs per category and app: share of negative/positive mentions by aspect, growth, helpful votes, "
-                   "PII-masked complaints, feature requests clustered into themes, ranked by a documented opportunity score.")
+       description="Unmet needs per category and app, on evidence: negative share by aspect with its 95% interval and its lift over "
+                   "the aspect's share in the rest of the corpus, growth with a Poisson interval, a bounded helpful-vote weight, "
+                   "quotes that say the need, feature requests clustered into themes named by a request phrase; needs with enough "
+                   "support ranked by a documented opportunity score, each with its bootstrap stability.")
 def market_opportunities(context: AssetExecutionContext, review_predictions: pl.DataFrame, clean_reviews: pl.DataFrame,
                          insight: InsightResource, labeling: LabelingResource):
-    from genai_lab.insight.market import aspect_opportunities, feature_request_themes, review_meta
-    from genai_lab.insight.market import market_opportunities as rank_needs
+    import numpy as np
+
+    from genai_lab.insight.market import CATEGORY_LEVEL, build_market
     from genai_lab.ml.embeddings import embed
     from genai_lab.text.text_quality import STOPWORDS
 
     settings = insight.opportunities
-    mentions, requests, reviews = market_inputs(review_predictions, clean_reviews, settings)
-    context.log.info(f"{mentions.height:,} scored aspect mentions and {requests.height:,} feature requests in {reviews.height:,} reviews")
-    aspects = aspect_opportunities(mentions, settings)
 
     def embed_requests(texts: list[str]):
         return embed(texts, model_name=labeling.labels.base_model, max_length=settings.embed_max_length)
 
-    themes = feature_request_themes(requests, embed_requests, set(STOPWORDS), settings, all_reviews=review_meta(reviews, settings))
-    table = rank_needs(aspects, themes)
-    top = table.filter(pl.col("rank").is_not_null()).sort("rank").head(settings.top_needs)
+    market = build_market(review_predictions, clean_reviews, embed_requests, set(STOPWORDS), settings)
+    table = market.table
+    ranked = table.filter(pl.col("rank").is_not_null()).sort("rank")
+    context.log.info(f"{market.mentions.height:,} scored aspect mentions and {market.requests.height:,} feature requests in "
+                     f"{market.reviews.height:,} reviews: {ranked.height} needs ranked")
     return Output(table, metadata={
-        "top_needs": MetadataValue.md(markdown_table(top.select("rank", "category", "kind", "need", "mentions", "negative_share",
-                                                                "best_served_app", "growth", "score"))),
-        "needs": int(table["rank"].is_not_null().sum()),
-        "feature_requests": requests.height,
-        "feature_requests_embedded": min(requests.height, settings.max_requests),
+        "top_needs": MetadataValue.md(markdown_table(ranked.head(settings.top_needs).select(
+            "rank", "category", "kind", "need", "mentions", "apps", "negative_share_estimate", "negative_share_low",
+            "negative_share_high", "lift_low", "growth", "growth_low", "growth_high", "score", "stability"))),
+        "needs": ranked.height,
+        "thin_needs": table.filter((pl.col("level") == CATEGORY_LEVEL) & pl.col("thin")).height,
+        "feature_requests": market.requests.height,
+        "feature_requests_embedded": min(market.requests.height, settings.max_requests),
+        "stability_resamples": settings.stability_resamples,
+        "top10_overlap_median": float(np.median(market.overlaps)) if market.overlaps else None,
     })

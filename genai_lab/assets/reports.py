@@ -45,7 +45,7 @@ def comparison_report(context: AssetExecutionContext, model_evaluation: pl.DataF
 def opportunity_report(context: AssetExecutionContext, market_opportunities: pl.DataFrame, review_predictions: pl.DataFrame,
                        clean_reviews: pl.DataFrame, insight: InsightResource, lab: HomeResource) -> MaterializeResult:
     from genai_lab.insight.market import monthly_trend
-    from genai_lab.reports.opportunities import build_opportunity_report
+    from genai_lab.reports.opportunities import build_opportunity_report, write_opportunity_report
 
     settings = insight.opportunities
     mentions, requests, reviews = market_inputs(review_predictions, clean_reviews, settings)
@@ -56,13 +56,16 @@ def opportunity_report(context: AssetExecutionContext, market_opportunities: pl.
                f"{requests.height:,} feature requests, scored by {', '.join(f'{m} {v}' for m, v in models) or 'no model'}.")
     report = build_opportunity_report(market_opportunities, monthly_trend(mentions), settings, summary=summary,
                                       generated_at=dt.datetime.now(dt.UTC))
-    folder = lab.paths.reports
-    write_atomically(folder / "opportunity_report.md", report.markdown)
-    write_atomically(folder / "opportunity_report.html", report.html)
-    context.log.info(f"Opportunity report in {folder}: {len(report.findings)} findings")
+    # the Markdown (also the UI's metadata) links its plots as PNG files beside it; the HTML embeds them
+    paths = write_opportunity_report(report, lab.paths.reports)
+    context.log.info(f"Opportunity report in {lab.paths.reports}: {len(report.findings)} findings, Markdown "
+                     f"{len(report.markdown.encode()):,} bytes, HTML {len(report.html.encode()):,} bytes, {len(report.files)} plots")
     return MaterializeResult(metadata={
         "report": MetadataValue.md(report.markdown),
-        "html": MetadataValue.path(str(folder / "opportunity_report.html")),
-        "markdown": MetadataValue.path(str(folder / "opportunity_report.md")),
+        "html": MetadataValue.path(str(paths["html"])),
+        "markdown": MetadataValue.path(str(paths["markdown"])),
+        "plots": MetadataValue.path(str(paths["plots"])),
+        "markdown_bytes": len(report.markdown.encode()),
+        "html_bytes": len(report.html.encode()),
         "findings": len(report.findings),
     })

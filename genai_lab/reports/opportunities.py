@@ -30,6 +30,7 @@ from genai_lab.insight.market import (
     score_formula,
 )
 from genai_lab.reports.render import CSS, data_uri, empty_png, figure, md_table, md_text, png
+from genai_lab.reports.writing import write_atomically
 
 TITLE = "Market opportunities from app reviews"
 _KIND_LABEL = {ASPECT: "complaint", FEATURE_REQUEST: "feature request"}
@@ -424,14 +425,11 @@ def write_opportunity_report(report: OpportunityReport, folder: Path, stem: str 
         if f"{PLOT_FOLDER}/{old.name}" not in report.files:
             old.unlink()
 
-    def write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-
     for name, data in report.files.items():
-        write(folder / name, data)
+        temporary = (folder / name).with_name(f".{Path(name).name}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, folder / name)
     paths = {"markdown": folder / f"{stem}.md", "html": folder / f"{stem}.html", "plots": plots}
-    write(paths["markdown"], report.markdown.encode())
-    write(paths["html"], report.html.encode())
+    write_atomically(paths["markdown"], report.markdown)
+    write_atomically(paths["html"], report.html)
     return paths
