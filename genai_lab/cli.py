@@ -1,4 +1,4 @@
-"""`genai-lab`: run the lineage on a folder of dumps, open the UI, or write a synthetic dump."""
+"""`genai-lab`: run the lineage on a folder of dumps, open the UI, write a synthetic dump, or plan a corpus's cost."""
 
 from __future__ import annotations
 
@@ -151,6 +151,44 @@ def command_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_plan(args: argparse.Namespace) -> int:
+    """Counts the dumps' rows, measures the per-row rates on a sample here, and prints each step's projected cost."""
+    import json
+
+    from genai_lab import planning
+
+    dumps: list[Path] = []
+    if args.rows is None or args.dumps:
+        from genai_lab.ingest import DumpError, list_dump_files
+
+        home, dumps_dir = prepare_home(args.home, args.dumps)
+        dumps = list_dump_files(dumps_dir)
+        if not dumps and args.rows is None:
+            print(f"genai-lab plan failed: no dump in {dumps_dir}; give --dumps DIR or --rows N", file=sys.stderr)
+            return 1
+        try:
+            counts = {path.name: planning.count_rows(path) for path in dumps}
+        except DumpError as error:
+            print(f"genai-lab plan failed: {error}", file=sys.stderr)
+            return 1
+        for name, count in counts.items():
+            print(f"genai-lab plan: {name}: {count:,} rows")
+        gold = planning.count_gold_rows(home / "gold")
+    else:
+        from genai_lab.paths import LabPaths
+
+        counts, gold = {}, planning.count_gold_rows(LabPaths.from_home(args.home).home / "gold")
+    rows = args.rows if args.rows is not None else sum(counts.values())
+    from genai_lab.resources import lab_resources
+
+    resources = lab_resources()
+    rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
+                                   log=lambda line: print(f"genai-lab plan: {line}", file=sys.stderr))
+    plan = planning.project(rows, rates, planning.Budgets.from_resources(resources, gold_rows=gold), gpu=planning.gpu_name())
+    print(json.dumps(plan.as_dict() | {"rates": vars(rates)}) if args.json else planning.render(plan))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genai-lab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--rows", type=int, default=DEFAULT_DUMP_ROWS)
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=command_synth)
+
+    plan = commands.add_parser("plan", help="project each step's time, the disk and the device for the dumps (or --rows N)")
+    plan.add_argument("--home", help=home_help)
+    plan.add_argument("--dumps", help="folder of review dumps whose rows are counted (default: <home>/dumps)")
+    plan.add_argument("--rows", type=int, help="project a corpus of this many raw reviews instead (e.g. 22200000)")
+    plan.add_argument("--sample-rows", type=int, default=20000, help="rows the prep rates are measured on (default: 20000)")
+    plan.add_argument("--json", action="store_true", help="print the plan and the rates as one JSON object")
+    plan.set_defaults(handler=command_plan)
     return parser
 
 

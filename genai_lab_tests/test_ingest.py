@@ -144,7 +144,7 @@ def test_a_cp1252_export_is_read_as_cp1252_and_flagged(tmp_path):
 
 def test_a_byte_that_is_neither_utf8_nor_cp1252_costs_its_record(tmp_path):
     # 0x81 is undefined in cp1252, so the file is UTF-8 with one bad record: that record is rejected, with its line
-    data = "id,content,rating\n1,déjà vu in UTF-8,5\n2,bad \x81 byte here,4\n3,fine again,3\n".encode("utf-8").replace(b"\xc2\x81", b"\x81")
+    data = "id,content,rating\n1,déjà vu in UTF-8,5\n2,bad \x81 byte here,4\n3,fine again,3\n".encode().replace(b"\xc2\x81", b"\x81")
     path = write(tmp_path, "a.csv", data)
     frame = read_dump(path, "a", KEY)
     assert frame["parse_error"].to_list() == [None, "line 3: byte 0x81 is not valid UTF-8 (and the file is not cp1252 text)", None]

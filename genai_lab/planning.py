@@ -1,0 +1,565 @@
+"""What a corpus will cost before it is run: the projected time of each step, the disk, and the device.
+
+Two halves. The arithmetic (`Rates`, `Budgets`, `project`) is pure: measured per-unit rates and the
+settings' caps in, one `StepCost` per Dagster step out, so it is tested with fixed rates. The
+measuring (`count_rows`, `measure_rates`) runs the pipeline's own functions on a small sample of
+the dumps on this machine: prep on a few thousand rows, the base model's embeddings, and one
+training step and one inference batch of each arm's model (untrained weights of the trained shape:
+a step costs the same). `genai-lab plan` joins them.
+
+What the projection leaves out: the gold-set steps are projected from the gold rows found (none:
+seconds of setup each, not projected), model loading and Dagster's own per-step overhead (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# ---- the arithmetic (pure) ---------------------------------------------------------------------
+
+#: Dagster steps in the order a whole-graph run executes them (the clean/rejected multi-asset is one step)
+STEPS = ("raw_reviews", "reviews", "review_quality", "clean_reviews_and_rejects", "text_quality", "aspect_mentions",
+         "pseudo_labels", "finetuned_adapter", "slm_tokenizer", "slm_pretrained", "slm_classifier", "review_predictions",
+         "market_opportunities", "opportunity_report", "gold_labels", "label_quality", "review_type_quality",
+         "adapter_evaluation", "slm_evaluation", "inference_timing", "model_evaluation", "comparison_report")
+#: steps that run a model, on a GPU when there is one
+MODEL_STEPS = frozenset({"pseudo_labels", "finetuned_adapter", "slm_pretrained", "slm_classifier", "review_predictions",
+                         "label_quality", "adapter_evaluation", "slm_evaluation", "inference_timing"})
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Seconds per unit measured on this machine, and the shape of the corpus measured on the sample."""
+
+    #: per raw row: raw_reviews, reviews, review_quality, clean_reviews_and_rejects
+    per_raw_row: dict[str, float]
+    #: per clean review: text_quality, aspect_mentions, slm_tokenizer, market_opportunities, opportunity_report
+    per_clean_row: dict[str, float]
+    #: seconds a step costs whatever the corpus (fitted from timings at two sample sizes)
+    fixed_s: dict[str, float]
+    #: labelling functions (without embeddings) per labelled item (a clean review or an aspect mention)
+    label_s_per_item: float
+    embed_s_per_text: float
+    adapter_train_s_per_row: float
+    adapter_infer_s_per_row: float
+    slm_train_s_per_row: float
+    slm_infer_s_per_row: float
+    slm_pretrain_s_per_token: float
+    #: share of raw rows kept clean, aspect mentions per clean review, distinct embedded texts per clean review
+    #: (its text and its aspect clauses), tokens per clean review (the SLM tokenizer's)
+    clean_share: float
+    mentions_per_clean: float
+    embed_texts_per_clean: float
+    tokens_per_clean: float
+    #: warehouse bytes per raw row (every table), and the model store's bytes (independent of the corpus)
+    warehouse_bytes_per_row: float
+    model_store_bytes: float
+    #: where the rates were measured (sample size, machine)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ArmBudget:
+    """What a self-training arm trains on and scores, read from its `SelfTrainingSettings`."""
+
+    rounds: int
+    epochs_per_round: int
+    min_train_rows: int
+    max_train_rows: int
+    train_rows_share: float
+    pool_rows: int
+    holdout_rows: int
+    max_train_minutes: float | None
+
+    @classmethod
+    def of(cls, settings) -> ArmBudget:
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+
+    def rows_per_round(self, candidates: float) -> int:
+        # as SelfTrainingSettings.rows_per_round
+        return min(self.max_train_rows, max(self.min_train_rows, round(self.train_rows_share * candidates)))
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The caps the settings put on steps, so their cost does not grow with the corpus (read from the resources)."""
+
+    adapter: ArmBudget
+    slm: ArmBudget
+    embed_max_minutes: float | None
+    pretrain_minutes: float
+    pretrain_epochs: float
+    pretrain_steps: int | None
+    pretrain_batch_blocks: int
+    block_tokens: int
+    serving_max_minutes: float | None
+    timing_rows: int
+    timing_passes: int
+    gold_rows: int = 0
+
+    @classmethod
+    def from_resources(cls, resources: dict, gold_rows: int = 0) -> Budgets:
+        adapter, slm, labeling, insight, reporting = (resources[k] for k in ("adapter", "slm", "labeling", "insight", "reporting"))
+        return cls(
+            adapter=ArmBudget.of(adapter.training), slm=ArmBudget.of(slm.training),
+            embed_max_minutes=labeling.labels.embed_max_minutes if labeling.labels.use_embeddings else 0.0,
+            pretrain_minutes=slm.slm.pretrain_minutes, pretrain_epochs=slm.slm.pretrain_epochs, pretrain_steps=slm.slm.pretrain_steps,
+            pretrain_batch_blocks=slm.slm.optimizer.batch_size, block_tokens=slm.slm.max_length,
+            serving_max_minutes=insight.serving.max_minutes,
+            timing_rows=reporting.timing.throughput_rows, timing_passes=reporting.timing.passes, gold_rows=gold_rows,
+        )
+
+
+@dataclass(frozen=True)
+class StepCost:
+    step: str
+    seconds: float
+    #: how the number was reached, in words (units × rate, or the cap that binds)
+    basis: str
+    capped: bool = False
+    model: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows: int
+    clean_rows: int
+    steps: list[StepCost]
+    warehouse_bytes: float
+    model_store_bytes: float
+    gpu: str | None
+    served_arm: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(step.seconds for step in self.steps)
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"total_seconds": self.total_seconds}
+
+
+def self_training_seconds(items: float, train_s_per_row: float, infer_s_per_row: float, budget: ArmBudget) -> tuple[float, bool, str]:
+    """An arm's training step: rounds × epochs × the round budget of rows trained (the time cap stops new epochs),
+    plus the pool rows labelled in each later round and the held-out rows scored after each round."""
+    per_round = budget.rows_per_round(items)
+    train = budget.rounds * budget.epochs_per_round * per_round * train_s_per_row
+    capped = budget.max_train_minutes is not None and train > budget.max_train_minutes * 60
+    if capped:
+        train = budget.max_train_minutes * 60
+    rounds_run = budget.rounds if not capped else max(1, round(budget.rounds * train / (budget.rounds * budget.epochs_per_round * per_round * train_s_per_row)))
+    scored = min(items, budget.pool_rows) * max(0, rounds_run - 1) + min(items, budget.holdout_rows) * rounds_run
+    basis = (f"{budget.rounds} rounds x {budget.epochs_per_round} epoch x {per_round:,} rows at {train_s_per_row * 1e3:.1f} ms"
+             + (f", capped at {budget.max_train_minutes:g} min" if capped else "") + f"; {scored:,.0f} rows scored")
+    return train + scored * infer_s_per_row, capped, basis
+
+
+def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -> Plan:
+    """Projected seconds of each step for a corpus of `rows` raw reviews."""
+    clean = rows * rates.clean_share
+    mentions = clean * rates.mentions_per_clean
+    items = clean + mentions  # labelled items: reviews and aspect mentions
+    steps: list[StepCost] = []
+
+    def add(step: str, seconds: float, basis: str, capped: bool = False) -> None:
+        steps.append(StepCost(step, seconds, basis, capped, step in MODEL_STEPS))
+
+    def fixed(step: str) -> tuple[float, str]:
+        seconds = rates.fixed_s.get(step, 0.0)
+        return seconds, (f" + {seconds:.1f} s fixed" if seconds else "")
+
+    for step, rate in rates.per_raw_row.items():
+        extra, words = fixed(step)
+        add(step, extra + rows * rate, f"{rows:,} rows x {rate * 1e6:.1f} us{words}")
+    for step in ("text_quality", "aspect_mentions"):
+        extra, words = fixed(step)
+        add(step, extra + clean * rates.per_clean_row[step], f"{clean:,.0f} clean x {rates.per_clean_row[step] * 1e6:.1f} us{words}")
+
+    texts = clean * rates.embed_texts_per_clean
+    embed = texts * rates.embed_s_per_text
+    embed_capped = budgets.embed_max_minutes is not None and embed > budgets.embed_max_minutes * 60
+    if embed_capped:
+        embed = budgets.embed_max_minutes * 60
+    add("pseudo_labels", embed + items * rates.label_s_per_item,
+        f"{texts:,.0f} texts embedded x {rates.embed_s_per_text * 1e3:.2f} ms" + (f" (capped at {budgets.embed_max_minutes:g} min)" if embed_capped else "")
+        + f" + {items:,.0f} items labelled x {rates.label_s_per_item * 1e6:.0f} us", embed_capped)
+
+    seconds, capped, basis = self_training_seconds(items, rates.adapter_train_s_per_row, rates.adapter_infer_s_per_row, budgets.adapter)
+    add("finetuned_adapter", seconds, basis, capped)
+    add("slm_tokenizer", clean * rates.per_clean_row["slm_tokenizer"], f"{clean:,.0f} clean x {rates.per_clean_row['slm_tokenizer'] * 1e6:.1f} us")
+
+    tokens = clean * rates.tokens_per_clean
+    if budgets.pretrain_steps is not None:
+        trained_tokens = budgets.pretrain_steps * budgets.pretrain_batch_blocks * budgets.block_tokens
+        pretrain, capped, cap_words = trained_tokens * rates.slm_pretrain_s_per_token, False, f"{budgets.pretrain_steps:,} steps"
+    else:
+        trained_tokens = tokens * budgets.pretrain_epochs
+        pretrain = trained_tokens * rates.slm_pretrain_s_per_token
+        capped = pretrain > budgets.pretrain_minutes * 60
+        pretrain, cap_words = (budgets.pretrain_minutes * 60 if capped else pretrain), f"{budgets.pretrain_epochs:g} epoch"
+    add("slm_pretrained", pretrain, f"{trained_tokens:,.0f} tokens ({cap_words}) x {rates.slm_pretrain_s_per_token * 1e6:.1f} us"
+        + (f", capped at {budgets.pretrain_minutes:g} min" if capped else ""), capped)
+    seconds, capped, basis = self_training_seconds(items, rates.slm_train_s_per_row, rates.slm_infer_s_per_row, budgets.slm)
+    add("slm_classifier", seconds, basis, capped)
+
+    # serving: the adapter unless its projected pass is over the serving budget (then the faster SLM)
+    adapter_pass = items * rates.adapter_infer_s_per_row
+    over = budgets.serving_max_minutes is not None and adapter_pass > budgets.serving_max_minutes * 60
+    served, rate = ("slm_classifier", rates.slm_infer_s_per_row) if over else ("finetuned_adapter", rates.adapter_infer_s_per_row)
+    add("review_predictions", items * rate, f"{items:,.0f} inputs x {rate * 1e3:.2f} ms ({served}"
+        + (f": the adapter's {adapter_pass / 60:,.0f} min is over the {budgets.serving_max_minutes:g}-min serving budget)" if over else ")"))
+    for step in ("market_opportunities", "opportunity_report"):
+        add(step, clean * rates.per_clean_row[step], f"{clean:,.0f} clean x {rates.per_clean_row[step] * 1e6:.1f} us")
+
+    gold = budgets.gold_rows
+    gold_basis = f"{gold:,} gold rows" if gold else "no gold files: setup only (not projected)"
+    add("gold_labels", 0.0, gold_basis)
+    add("label_quality", gold * (rates.embed_s_per_text + rates.label_s_per_item), gold_basis)
+    add("review_type_quality", gold * rates.label_s_per_item, gold_basis)
+    add("adapter_evaluation", gold * rates.adapter_infer_s_per_row, gold_basis)
+    add("slm_evaluation", gold * rates.slm_infer_s_per_row, gold_basis)
+    timed = budgets.timing_rows * budgets.timing_passes if gold else 0
+    add("inference_timing", timed * (rates.adapter_infer_s_per_row + rates.slm_infer_s_per_row),
+        f"{budgets.timing_passes} passes x {budgets.timing_rows} rows per arm" if gold else gold_basis)
+    add("model_evaluation", 0.0, "joins the evaluations (not projected)")
+    add("comparison_report", 0.0, "renders the report (not projected)")
+    order = {name: index for index, name in enumerate(STEPS)}
+    steps.sort(key=lambda step: order.get(step.step, len(order)))
+    return Plan(rows=rows, clean_rows=round(clean), steps=steps, warehouse_bytes=rows * rates.warehouse_bytes_per_row,
+                model_store_bytes=rates.model_store_bytes, gpu=gpu, served_arm=served)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return ""  # not reached
+
+
+def render(plan: Plan) -> str:
+    """The plan as the text `genai-lab plan` prints."""
+    width = max(len(step.step) for step in plan.steps)
+    device = f"a GPU ({plan.gpu}) would run the model steps (marked *); the rates were measured on the CPU" if plan.gpu else \
+        "no GPU: every step runs on the CPU"
+    lines = [f"{plan.rows:,} raw reviews -> about {plan.clean_rows:,} clean; {device}.", ""]
+    for step in plan.steps:
+        mark = "*" if step.model and plan.gpu else " "
+        lines.append(f"{step.step:<{width}} {mark} {format_duration(step.seconds):>9}   {step.basis}")
+    lines += ["", f"{'total':<{width}}   {format_duration(plan.total_seconds):>9}",
+              f"disk: warehouse ~{format_bytes(plan.warehouse_bytes)}, model store ~{format_bytes(plan.model_store_bytes)}",
+              *plan.notes]
+    return "\n".join(lines)
+
+
+# ---- counting the dumps (cheap: Parquet metadata, line counts) ----------------------------------
+
+
+def count_rows(path: Path) -> int:
+    """Records of a dump without reading it into memory: Parquet's footer, a streaming count for CSV (its lines, less
+    the header, where the file does not parse), newlines for JSON Lines, the parsed length for a single JSON document."""
+    from genai_lab.ingest import dump_format
+
+    fmt = dump_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if fmt == "json":
+        from genai_lab.ingest import read_dump
+
+        return read_dump(path, "count", b"count").height
+    if fmt == "csv":
+        import polars as pl
+
+        try:  # quote-aware and fast: a record with a quoted line break counts once
+            return pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True).select(pl.len()).collect().item()
+        except pl.exceptions.PolarsError:
+            pass  # a malformed file: count its lines
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"  # a last line without its newline
+    return max(0, lines - 1) if fmt == "csv" else lines
+
+
+def count_gold_rows(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".csv", ".jsonl") and path.is_file() or path.suffix == ".parquet":
+            total += count_rows(path)
+    return total
+
+
+# ---- measuring the rates on this machine (not pure) ----------------------------------------------
+
+
+def _timed(function: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
+    """Median seconds of `repeat` calls, and the last result. A model pass is timed twice on the same inputs and the
+    second counts: the first builds the CPU kernels for each new input shape, which a long pass builds once."""
+    times, result = [], None
+    for _ in range(repeat):  # with repeat 2: the second call (the median of two would average in the cold one)
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return (times[-1] if repeat == 2 else statistics.median(times)), result
+
+
+def _fit(units: tuple[int, int], seconds: tuple[float, float]) -> tuple[float, float]:
+    """(fixed seconds, seconds per unit) through two timings at two sizes; per unit only when noise makes the slope negative."""
+    (small, large), (t_small, t_large) = units, seconds
+    if large <= small or t_large <= t_small:
+        return 0.0, t_large / max(1, large)
+    slope = (t_large - t_small) / (large - small)
+    return max(0.0, t_large - slope * large), slope
+
+
+def _sample_dump(path: Path, rows: int, folder: Path) -> Path:
+    """The first `rows` records of a dump, in its own format, as a file read_dump can time."""
+    import polars as pl
+
+    from genai_lab.ingest import dump_format
+
+    out = folder / path.name
+    fmt = dump_format(path)
+    if fmt == "parquet":
+        pl.scan_parquet(path).head(rows).collect().write_parquet(out)
+    elif fmt == "csv":
+        pl.read_csv(path, n_rows=rows, infer_schema=False, truncate_ragged_lines=True).write_csv(out)
+    elif fmt == "jsonl":
+        with open(path, "rb") as source, open(out, "wb") as target:
+            for number, line in enumerate(source):
+                if number >= rows:
+                    break
+                target.write(line)
+    else:
+        document = json.loads(path.read_bytes())
+        document = document if isinstance(document, list) else next(v for v in document.values() if isinstance(v, list))
+        out.write_text(json.dumps(document[:rows]))
+    return out
+
+
+def _directory_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _train_step_seconds(model, batches: list[dict], repeat: int = 3) -> float:
+    """Median seconds of one optimizer step (forward, backward, AdamW) over `batches` (the first is a warm-up)."""
+    import torch
+
+    from genai_lab.ml.precision import autocast
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    model.train()
+    times = []
+    for index, batch in enumerate([*batches[:repeat], *batches[:repeat]]):  # the first pass builds the kernels
+        started = time.perf_counter()
+        with autocast("cpu"):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if index >= repeat:
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _classifier_batches(tokenizer, texts: Sequence[str], batch_size: int, max_length: int, count: int) -> list[dict]:
+    import torch
+
+    from genai_lab.ml.classifier import LABELS
+
+    batches = []
+    for index in range(count):
+        chunk = [texts[(index * batch_size + i) % len(texts)] for i in range(batch_size)]
+        encoded = tokenizer(chunk, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        encoded["labels"] = torch.arange(batch_size) % len(LABELS)
+        batches.append(dict(encoded))
+    return batches
+
+
+def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 20000, counts: dict[str, int] | None = None,
+                  log: Callable[[str], None] = print) -> Rates:
+    """Times the pipeline's functions on a sample of the dumps (the embedded synthetic generator when none): the first
+    rows of each dump, as many from each as its share of `counts` (file name -> rows) asks, at least 100."""
+    import numpy as np
+    import polars as pl
+    import torch
+
+    from genai_lab.ingest import read_dump
+    from genai_lab.labels.functions import aspect_clauses, aspect_votes, review_votes
+    from genai_lab.ml.classifier import LABELS, predict_proba
+    from genai_lab.ml.embeddings import embed
+    from genai_lab.ml.lora import build_adapter_model
+    from genai_lab.ml.slm import mask_tokens, mlm_loss, model_config, pack_blocks, train_tokenizer
+    from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_scores
+    from genai_lab.text.aspects import aspect_mentions as find_aspect_mentions
+    from genai_lab.text.text_quality import text_quality as score_text_quality
+
+    per_raw_steps = ("reviews", "review_quality", "clean_reviews_and_rejects")
+    prep, labeling, adapter, slm, insight = (resources[k] for k in ("prep", "labeling", "adapter", "slm", "insight"))
+    with tempfile.TemporaryDirectory(prefix="genai-lab-plan-") as work:
+        work = Path(work)
+        if not dumps:
+            from genai_lab.synth import write_dump
+
+            dumps = [write_dump(work / "synthetic.csv", rows=sample_rows, seed=0)[0]]
+        total = sum((counts or {}).get(path.name, 1) for path in dumps)
+        samples = [_sample_dump(path, max(100, round(sample_rows * (counts or {}).get(path.name, 1) / total)), work) for path in dumps]
+        read_dump(samples[0], "warmup", b"plan")
+        seconds, frames = 0.0, []
+        for path in samples:
+            elapsed, frame = _timed(lambda path=path: read_dump(path, path.stem, b"plan"))
+            seconds, frames = seconds + elapsed, [*frames, frame]
+        raw = pl.concat(frames)
+        n = raw.height
+        log(f"measuring on {n:,} sample rows of {len(dumps)} dump(s)")
+        per_raw = {"raw_reviews": seconds / n}
+        fixed: dict[str, float] = {}
+        normalise_reviews(raw.head(100))
+        assess_quality(normalise_reviews(raw.head(100)), prep.rules, prep.language)  # loads the language model
+
+        def prep_chain(frame: pl.DataFrame) -> tuple[dict[str, float], dict[str, pl.DataFrame]]:
+            seconds: dict[str, float] = {}
+            seconds["reviews"], typed = _timed(lambda: normalise_reviews(frame))
+            seconds["review_quality"], quality = _timed(lambda: (q := assess_quality(typed, prep.rules, prep.language), quality_scores(typed, q))[0])
+            seconds["clean_reviews_and_rejects"], (clean, rejected) = _timed(lambda: clean_and_reject(typed, quality, prep.rules))
+            seconds["text_quality"], scored = _timed(lambda: score_text_quality(clean.select("review_id", "dump_id", "content"), prep.text_quality))
+            seconds["aspect_mentions"], (mentions, _) = _timed(
+                lambda: find_aspect_mentions(clean.select("review_id", "dump_id", "content"), labeling.aspects))
+            return seconds, {"typed": typed, "quality": quality, "clean": clean, "rejected": rejected, "scored": scored, "mentions": mentions}
+
+        # two sizes, so a step's fixed cost (models, lexicon mining) is not spread over a few thousand rows as if per row
+        small_n = max(1, n // 4)
+        small_seconds, small = prep_chain(raw.head(small_n))
+        large_seconds, large = prep_chain(raw)
+        typed, quality, clean, rejected, scored, mentions = (large[k] for k in ("typed", "quality", "clean", "rejected", "scored", "mentions"))
+        m = max(1, clean.height)
+        per_clean: dict[str, float] = {}
+        for step in large_seconds:
+            units = (small_n, n) if step in per_raw_steps else (small["clean"].height, clean.height)
+            fixed[step], rate = _fit(units, (small_seconds[step], large_seconds[step]))
+            (per_raw if step in per_raw_steps else per_clean)[step] = rate
+        log(f"prep: {n / (seconds + sum(large_seconds.values())):,.0f} raw rows/s through aspect_mentions; "
+            f"{clean.height:,} clean, {mentions.height:,} aspect mentions")
+
+        # labelling functions without embeddings, then the embeddings of a sample of the texts they embed
+        settings = labeling.labels
+        reviews = clean.select("review_id", "dump_id", "content", pl.col("rating").cast(pl.Int64))
+        aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left").select(
+            pl.format("{}#{}", "review_id", pl.int_range(pl.len()).over("review_id")).alias("item_id"), pl.col("sentence").alias("text"),
+            pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
+        plain = settings.model_copy(update={"use_embeddings": False})
+        elapsed, clauses = _timed(lambda: (review_votes(reviews, plain), aspect_votes(aspect_input, plain), aspect_clauses(aspect_input, settings))[2])
+        label_s_per_item = elapsed / max(1, reviews.height + aspect_input.height)
+        texts = pl.concat([reviews["content"], clauses["clause"]]).unique(maintain_order=True)
+        picked = texts.sample(n=min(256, len(texts)), seed=0, shuffle=True).to_list()
+        elapsed, _ = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length), 2)
+        embed_s_per_text = elapsed / len(picked)
+        log(f"embeddings: {1 / embed_s_per_text:,.0f} texts/s ({settings.base_model})")
+
+        # the adapter arm: LoRA on the base model, one training step and one inference pass
+        torch.manual_seed(0)
+        model, tokenizer, _, _ = build_adapter_model(adapter.lora)
+        train = adapter.training
+        batch = train.optimizer.batch_size
+        adapter_train = _train_step_seconds(model, _classifier_batches(tokenizer, picked, batch, train.max_length, 4)) / batch
+        serving = insight.serving
+        elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 2)
+        adapter_infer = elapsed / len(picked)
+        adapter_bytes = sum(p.numel() for p in model.parameters() if p.requires_grad) * 4
+        model = None  # free it before the SLM is built
+        log(f"adapter: {1 / adapter_train:,.0f} rows/s training, {1 / adapter_infer:,.0f} rows/s inference")
+
+        # the SLM arm: its tokenizer (timed on the sample), masked-LM steps, and a classifier of the same shape
+        from transformers import BertForMaskedLM, BertForSequenceClassification
+
+        corpus = reviews["content"].to_list()
+        elapsed, slm_tokenizer = _timed(lambda: train_tokenizer(corpus, slm.slm.vocab_size, work / "tokenizer"))
+        per_clean["slm_tokenizer"] = elapsed / m
+        config = model_config(slm.slm.size, slm_tokenizer, slm.slm.max_length, slm.slm.hidden_act)
+        masked_lm = BertForMaskedLM(config)
+        blocks = torch.from_numpy(pack_blocks(slm_tokenizer, corpus, slm.slm.max_length))
+        tokens_per_clean = blocks.numel() / m
+        per_batch = slm.slm.optimizer.batch_size
+        generator = torch.Generator().manual_seed(0)
+        optimizer = torch.optim.AdamW(masked_lm.parameters(), lr=1e-4)
+        from genai_lab.ml.precision import autocast
+
+        times = []
+        for step in range(4):
+            ids = blocks[(torch.arange(per_batch) + step * per_batch) % len(blocks)]
+            inputs, labels = mask_tokens(ids, slm_tokenizer, slm.slm.mask_probability, generator)
+            started = time.perf_counter()
+            with autocast("cpu"):
+                loss = mlm_loss(masked_lm, inputs, labels)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if step:
+                times.append(time.perf_counter() - started)
+        slm_pretrain = statistics.median(times) / ids.numel()
+        slm_bytes = sum(p.numel() for p in masked_lm.parameters()) * 4
+        del masked_lm, optimizer
+        config.num_labels = len(LABELS)
+        classifier = BertForSequenceClassification(config)
+        slm_batch = slm.training.optimizer.batch_size
+        slm_train = _train_step_seconds(classifier, _classifier_batches(slm_tokenizer, picked, slm_batch, slm.training.max_length, 4)) / slm_batch
+        elapsed, _ = _timed(lambda: predict_proba(classifier, slm_tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 2)
+        slm_infer = elapsed / len(picked)
+        log(f"SLM ({slm.slm.size}): {1 / slm_pretrain:,.0f} tokens/s pretraining, {1 / slm_train:,.0f} rows/s training, "
+            f"{1 / slm_infer:,.0f} rows/s inference")
+
+        # market steps: not timed (they need predictions); counted at the text-quality rate, which is of their order
+        per_clean["market_opportunities"] = per_clean["text_quality"]
+        per_clean["opportunity_report"] = 0.0
+
+        # the warehouse: the sample's tables in a DuckDB file, labels and predictions as the texts they hold
+        import duckdb
+
+        labelled = pl.DataFrame({"text": texts, "label": np.zeros(len(texts), dtype=np.int8),
+                                 "confidence": np.random.default_rng(0).random(len(texts))})
+        with duckdb.connect(str(work / "sample.duckdb")) as connection:
+            for name, frame in {"raw": raw, "reviews": typed, "quality": quality, "clean": clean, "rejected": rejected, "scored": scored,
+                                "mentions": mentions, "labels": labelled, "predictions": labelled}.items():
+                connection.register("frame", frame.to_arrow())
+                connection.execute(f"create table {name} as select * from frame")
+                connection.unregister("frame")
+            connection.execute("checkpoint")
+        warehouse_bytes_per_row = (work / "sample.duckdb").stat().st_size / n
+        # the store: each arm's weights, a checkpoint beside them (weights and AdamW's two moments), and the probes
+        model_store_bytes = (adapter_bytes + slm_bytes) * 4 + _directory_bytes(work / "tokenizer")
+    return Rates(
+        per_raw_row=per_raw, per_clean_row=per_clean, fixed_s=fixed, label_s_per_item=label_s_per_item, embed_s_per_text=embed_s_per_text,
+        adapter_train_s_per_row=adapter_train, adapter_infer_s_per_row=adapter_infer, slm_train_s_per_row=slm_train,
+        slm_infer_s_per_row=slm_infer, slm_pretrain_s_per_token=slm_pretrain, clean_share=clean.height / n,
+        mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens_per_clean,
+        warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes,
+        note=f"measured on {n:,} sample rows of {len(dumps)} dump(s)",
+    )
+
+
+def gpu_name() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

@@ -1,0 +1,109 @@
+"""`genai-lab plan`: the projection's arithmetic with fixed rates, the settings it reads, and the cheap row counts."""
+
+import json
+
+import polars as pl
+import pytest
+
+from genai_lab.cli import build_parser
+from genai_lab.planning import STEPS, ArmBudget, Budgets, Rates, count_rows, project, render, self_training_seconds
+
+RATES = Rates(
+    per_raw_row={"raw_reviews": 2e-6, "reviews": 1e-6, "review_quality": 40e-6, "clean_reviews_and_rejects": 2e-6},
+    per_clean_row={"text_quality": 5e-6, "aspect_mentions": 100e-6, "slm_tokenizer": 50e-6, "market_opportunities": 5e-6,
+                   "opportunity_report": 0.0},
+    fixed_s={"aspect_mentions": 3.0},
+    label_s_per_item=50e-6, embed_s_per_text=2e-3, adapter_train_s_per_row=30e-3, adapter_infer_s_per_row=2e-3,
+    slm_train_s_per_row=5e-3, slm_infer_s_per_row=0.4e-3, slm_pretrain_s_per_token=50e-6,
+    clean_share=0.5, mentions_per_clean=2.0, embed_texts_per_clean=2.5, tokens_per_clean=40.0,
+    warehouse_bytes_per_row=1000.0, model_store_bytes=5e7,
+)
+ARM = ArmBudget(rounds=3, epochs_per_round=1, min_train_rows=800, max_train_rows=3000, train_rows_share=0.02,
+                pool_rows=3000, holdout_rows=800, max_train_minutes=7.0)
+BUDGETS = Budgets(adapter=ARM, slm=ARM, embed_max_minutes=None, pretrain_minutes=5.0, pretrain_epochs=1.0, pretrain_steps=None,
+                  pretrain_batch_blocks=32, block_tokens=128, serving_max_minutes=10.0, timing_rows=512, timing_passes=3)
+
+
+def seconds(plan, step):
+    return next(s.seconds for s in plan.steps if s.step == step)
+
+
+def test_per_row_steps_scale_with_the_corpus_plus_their_fixed_cost():
+    plan = project(100_000, RATES, BUDGETS)
+    assert [s.step for s in plan.steps] == list(STEPS)
+    assert plan.clean_rows == 50_000
+    assert seconds(plan, "raw_reviews") == pytest.approx(0.2)
+    assert seconds(plan, "review_quality") == pytest.approx(4.0)
+    assert seconds(plan, "aspect_mentions") == pytest.approx(3.0 + 5.0)
+    # 50k clean: 125k texts embedded at 2 ms, 150k items (reviews and mentions) labelled at 50 us
+    assert seconds(plan, "pseudo_labels") == pytest.approx(250 + 7.5)
+    # 2M tokens at 50 us = 100 s: under the 5-minute cap
+    assert seconds(plan, "slm_pretrained") == pytest.approx(100.0)
+    assert plan.total_seconds == pytest.approx(sum(s.seconds for s in plan.steps))
+    assert plan.warehouse_bytes == 1e8 and plan.model_store_bytes == 5e7
+
+
+def test_the_settings_caps_bind_at_scale():
+    budgets = Budgets(**{**BUDGETS.__dict__, "embed_max_minutes": 60.0})
+    plan = project(22_200_000, RATES, budgets)
+    step = {s.step: s for s in plan.steps}
+    assert step["pseudo_labels"].capped and step["pseudo_labels"].seconds == pytest.approx(3600 + 33.3e6 * 50e-6)
+    assert step["slm_pretrained"].capped and step["slm_pretrained"].seconds == 300
+    # 3 rounds x 3000 rows x 30 ms = 270 s: under the 7-minute cap; then 2 pool passes of 3000 and 3 holdout passes of 800
+    assert not step["finetuned_adapter"].capped
+    assert step["finetuned_adapter"].seconds == pytest.approx(270 + (2 * 3000 + 3 * 800) * 2e-3)
+    # the adapter's pass over 33.3M inputs at 2 ms is far over the 10-minute serving budget: the SLM serves
+    assert plan.served_arm == "slm_classifier"
+    assert step["review_predictions"].seconds == pytest.approx(33.3e6 * 0.4e-3)
+    # per-row prep grows linearly: 222x the rows of the 100k plan
+    assert step["review_quality"].seconds == pytest.approx(222 * seconds(project(100_000, RATES, budgets), "review_quality"))
+
+
+def test_an_arm_over_its_minutes_is_cut_at_them():
+    slow = 200e-3  # 3 x 3000 rows x 200 ms = 30 min
+    total, capped, basis = self_training_seconds(1_000_000, slow, 1e-3, ARM)
+    assert capped and "capped at 7 min" in basis
+    assert 7 * 60 < total < 7 * 60 + (3000 + 800) * 3 * 1e-3
+    # a small corpus: the round budget is the minimum, and the pool is what there is
+    total, capped, _ = self_training_seconds(500, 10e-3, 1e-3, ARM)
+    assert not capped and total == pytest.approx(3 * 800 * 10e-3 + (2 * 500 + 3 * 500) * 1e-3)
+
+
+def test_a_gpu_is_named_and_its_steps_marked():
+    plan = project(10_000, RATES, BUDGETS, gpu="NVIDIA H100")
+    text = render(plan)
+    assert "a GPU (NVIDIA H100) would run the model steps" in text
+    assert any(line.startswith("pseudo_labels") and " * " in line for line in text.splitlines())
+    assert "no GPU" in render(project(10_000, RATES, BUDGETS))
+    assert text.splitlines()[-2].startswith("total")
+    json.dumps(plan.as_dict())  # the --json output serialises
+
+
+def test_budgets_are_read_from_the_resources_settings():
+    from genai_lab.resources import lab_resources
+
+    resources = lab_resources(home="/tmp/genai-lab-plan-test-home")
+    budgets = Budgets.from_resources(resources, gold_rows=7)
+    assert budgets.adapter.max_train_minutes == resources["adapter"].training.max_train_minutes
+    assert budgets.slm.max_train_rows == resources["slm"].training.max_train_rows
+    assert budgets.pretrain_minutes == resources["slm"].slm.pretrain_minutes
+    assert budgets.serving_max_minutes == resources["insight"].serving.max_minutes
+    assert budgets.gold_rows == 7
+
+
+def test_rows_are_counted_without_reading_the_dumps(tmp_path):
+    csv = tmp_path / "a.csv"
+    csv.write_text('id,content,rating\n1,"two\nlines",5\n2,plain,4\n3,last without newline,3')
+    assert count_rows(csv) == 3
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text('{"content":"a","rating":5}\n{"content":"b","rating":4}\n')
+    assert count_rows(jsonl) == 2
+    parquet = tmp_path / "c.parquet"
+    pl.DataFrame({"content": ["x"] * 5, "rating": [5] * 5}).write_parquet(parquet)
+    assert count_rows(parquet) == 5
+
+
+def test_the_plan_subcommand_sits_beside_run_ui_and_synth():
+    args = build_parser().parse_args(["plan", "--rows", "22200000", "--dumps", "d", "--home", "h"])
+    assert (args.command, args.rows, args.dumps, args.home, args.json) == ("plan", 22_200_000, "d", "h", False)
+    assert build_parser().parse_args(["run"]).select == "*"
