@@ -172,7 +172,7 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
 
     def fixed(step: str) -> tuple[float, str]:
         seconds = rates.fixed_s.get(step, 0.0)
-        return seconds, (f" + {seconds:.1f} s fixed" if seconds else "")
+        return seconds, (f" + {seconds:.1f} s fixed" if seconds >= 0.05 else "")
 
     for step, rate in rates.per_raw_row.items():
         extra, words = fixed(step)
@@ -233,6 +233,21 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
     steps.sort(key=lambda step: order.get(step.step, len(order)))
     return Plan(rows=rows, clean_rows=round(clean), steps=steps, warehouse_bytes=rows * rates.warehouse_bytes_per_row,
                 model_store_bytes=rates.model_store_bytes, gpu=gpu, served_arm=served)
+
+
+def compare(plan: Plan, measured: dict[str, float], tolerance: float = 0.3) -> list[dict]:
+    """Each step's projection against a measured run's seconds (step key -> seconds): the ratio and whether it is
+    within `tolerance` (steps under 10 s both ways are counted as within: there the per-step overhead decides)."""
+    rows = []
+    for step in plan.steps:
+        if step.step not in measured:
+            continue
+        seen = measured[step.step]
+        ratio = step.seconds / seen if seen > 0 else float("inf")
+        within = abs(ratio - 1) <= tolerance or (step.seconds < 10 and seen < 10)
+        rows.append({"step": step.step, "projected_s": round(step.seconds, 1), "measured_s": round(seen, 1),
+                     "ratio": round(ratio, 2), "within": within})
+    return rows
 
 
 def format_duration(seconds: float) -> str:

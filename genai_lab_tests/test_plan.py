@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from genai_lab.cli import build_parser
-from genai_lab.planning import STEPS, ArmBudget, Budgets, Rates, count_rows, project, render, self_training_seconds
+from genai_lab.planning import STEPS, ArmBudget, Budgets, Rates, compare, count_rows, project, render, self_training_seconds
 
 RATES = Rates(
     per_raw_row={"raw_reviews": 2e-6, "reviews": 1e-6, "review_quality": 40e-6, "clean_reviews_and_rejects": 2e-6},
@@ -107,3 +107,12 @@ def test_the_plan_subcommand_sits_beside_run_ui_and_synth():
     args = build_parser().parse_args(["plan", "--rows", "22200000", "--dumps", "d", "--home", "h"])
     assert (args.command, args.rows, args.dumps, args.home, args.json) == ("plan", 22_200_000, "d", "h", False)
     assert build_parser().parse_args(["run"]).select == "*"
+
+
+def test_a_projection_is_compared_step_by_step_with_a_measured_run():
+    plan = project(100_000, RATES, BUDGETS)
+    rows = {row["step"]: row for row in compare(plan, {"pseudo_labels": 200.0, "review_quality": 2.0, "finetuned_adapter": 1000.0})}
+    assert rows["pseudo_labels"]["ratio"] == pytest.approx(257.5 / 200, abs=0.01) and rows["pseudo_labels"]["within"]
+    assert rows["review_quality"]["within"]  # 4 s against 2 s: both under 10 s, where per-step overhead decides
+    assert not rows["finetuned_adapter"]["within"]
+    assert "raw_reviews" not in rows  # not in the measured run: not compared
