@@ -250,17 +250,23 @@ def _helpful(settings: OpportunitySettings, rows: pl.Expr | None = None) -> list
             (1 + settings.helpful_scale * votes.clip(0, settings.helpful_cap).mean().fill_null(0).log1p()).alias("helpful_weight")]
 
 
-def _says(text: pl.Expr, terms: pl.Expr) -> pl.Expr:
-    """Whether the lower-cased text holds one of the terms (a list column) as a whole word."""
-    pattern = pl.lit(r"(?i)\b(?:") + terms.list.eval(pl.element().str.replace_all(r"([\\.^$|?*+()\[\]{}])", r"\\$1")).list.join("|") + pl.lit(r")\b")
-    return text.str.contains(pattern) & (terms.list.len() > 0)
+def _saying(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose text holds one of their `terms` (a list column) as whole words, case-insensitively."""
+
+    def spaced(text: pl.Expr) -> pl.Expr:  # " word word ": a literal search for " term " is a whole-word search
+        return pl.lit(" ") + text.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ") + pl.lit(" ")
+
+    indexed = rows.with_row_index("_row")
+    words = (indexed.select("_row", spaced(pl.col("text")).alias("_text"), "terms").explode("terms")
+             .filter(pl.col("terms").str.strip_chars().str.len_chars() > 0)
+             .filter(pl.col("_text").str.contains(spaced(pl.col("terms")).str.replace_all(" +", " "), literal=True)))
+    return indexed.filter(pl.col("_row").is_in(words["_row"].unique().implode())).drop("_row")
 
 
 def _quotes(rows: pl.DataFrame, keys: list[str], settings: OpportunitySettings, order: list[str], descending: list[bool]) -> pl.DataFrame:
     """The first `settings.quotes` readable texts of each group in `order` that say the need (`terms`), PII-masked."""
-    readable = pl.col("text").str.len_chars().is_between(settings.quote_min_chars, settings.quote_max_chars)
-    saying = _says(pl.col("text"), pl.col("terms")) if "terms" in rows.columns else pl.lit(True)
-    picked = (rows.filter(readable & saying)
+    readable = rows.filter(pl.col("text").str.len_chars().is_between(settings.quote_min_chars, settings.quote_max_chars))
+    picked = ((_saying(readable) if "terms" in rows.columns else readable)
               .sort(order, descending=descending)
               # a sentence with two mentions of one need is one quote, not two
               .unique(subset=[*keys, "text"], keep="first", maintain_order=True)
