@@ -355,6 +355,20 @@ def pseudonymise(values: pl.Series, key: bytes) -> pl.Series:
     return map_distinct(values, lambda value: "u_" + hashlib.blake2b(value.encode(), key=mac_key, digest_size=8).hexdigest(), pl.String())
 
 
+def _require_a_parsable_record(path: Path, records: pl.DataFrame) -> None:
+    """One bad record costs that record; a file in which no record parses is not a dump of reviews at all
+    (a wrong format or a quote broken before the first record): it fails, naming the first problem."""
+    errors = records["parse_error"]
+    if errors.null_count():
+        return
+    first = errors[0]
+    found = re.match(r"(?:line|element) (\d+): ", first)
+    line = int(found.group(1)) if found and first.startswith("line") else None
+    reason = first[found.end():] if found and line is not None else first
+    raise DumpError(path, f"{reason} (no record of the file could be parsed: {records.height:,} tried)", line=line,
+                    expected="at least one parsable record")
+
+
 @dataclass(frozen=True)
 class DumpReading:
     """One dump file read: its rows in the raw schema, and the text encoding it was read in
@@ -394,6 +408,7 @@ def read_dump_file(path: str | Path, dump_id: str, pseudonym_key: bytes) -> Dump
     del data
     if records.height == 0:
         raise DumpError(path, "no records", line=2, expected="at least one review after the header")
+    _require_a_parsable_record(path, records)
     records = map_columns(records, path)
     records = records.with_columns(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("record_number"),

@@ -106,6 +106,14 @@ def test_one_unbalanced_quote_costs_one_record_not_the_file(tmp_path):
     assert good.filter(pl.col("source_id") == "15")["content"][0] == "quoted, with a comma"
 
 
+def test_a_file_in_which_no_record_parses_still_fails(tmp_path):
+    path = write(tmp_path, "a.csv", b'id,content,rating\n1,"unclosed quote,5\n')
+    with pytest.raises(DumpError, match=r"a.csv, line 2: broken quoting .*no record of the file could be parsed: 1 tried"):
+        read_dump(path, "a", KEY)
+    with pytest.raises(DumpError, match=r"line 1: invalid JSON .*2 tried"):
+        read_dump(write(tmp_path, "b.jsonl", "{oops\n[1]\n"), "b", KEY)
+
+
 def test_a_quote_broken_at_the_end_of_the_file_costs_its_record(tmp_path):
     path = write(tmp_path, "a.csv", b'id,content,rating\n1,"hello,5\n2,world,4\n')
     frame = read_dump(path, "a", KEY)
