@@ -146,18 +146,29 @@ class Plan:
 
 
 def self_training_seconds(items: float, train_s_per_row: float, infer_s_per_row: float, budget: ArmBudget) -> tuple[float, bool, str]:
-    """An arm's training step: rounds × epochs × the round budget of rows trained (the time cap stops new epochs),
-    plus the pool rows labelled in each later round and the held-out rows scored after each round."""
-    per_round = budget.rows_per_round(items)
-    train = budget.rounds * budget.epochs_per_round * per_round * train_s_per_row
-    capped = budget.max_train_minutes is not None and train > budget.max_train_minutes * 60
-    if capped:
-        train = budget.max_train_minutes * 60
-    rounds_run = budget.rounds if not capped else max(1, round(budget.rounds * train / (budget.rounds * budget.epochs_per_round * per_round * train_s_per_row)))
-    scored = min(items, budget.pool_rows) * max(0, rounds_run - 1) + min(items, budget.holdout_rows) * rounds_run
-    basis = (f"{budget.rounds} rounds x {budget.epochs_per_round} epoch x {per_round:,} rows at {train_s_per_row * 1e3:.1f} ms"
-             + (f", capped at {budget.max_train_minutes:g} min" if capped else "") + f"; {scored:,.0f} rows scored")
-    return train + scored * infer_s_per_row, capped, basis
+    """An arm's training step, as `self_train` runs it: each epoch trains the round's rows and then scores the
+    held-out rows; each later round first labels a sample of the pool. The time cap is checked after each epoch
+    and ends the run after the round in which it is spent, so a round is never cut: the first always runs whole."""
+    per_round = min(items, budget.rows_per_round(items))
+    epoch = per_round * train_s_per_row + min(items, budget.holdout_rows) * infer_s_per_row
+    pool = min(items, budget.pool_rows) * infer_s_per_row
+    cap = budget.max_train_minutes * 60 if budget.max_train_minutes is not None else float("inf")
+    total, rounds_run, out_of_time = 0.0, 0, False
+    for round_index in range(budget.rounds):
+        if out_of_time:
+            break
+        total += pool if round_index else 0.0
+        for _ in range(budget.epochs_per_round):
+            total += epoch
+            if total >= cap:
+                out_of_time = True
+                break
+        rounds_run += 1
+    capped = rounds_run < budget.rounds or (out_of_time and budget.epochs_per_round > 1)
+    basis = (f"{rounds_run} of {budget.rounds} rounds x {budget.epochs_per_round} epoch x {per_round:,.0f} rows at {train_s_per_row * 1e3:.1f} ms"
+             + (f" (the {budget.max_train_minutes:g}-min cap ends it after a whole round)" if capped else "")
+             + f"; held-out and pool rows scored at {infer_s_per_row * 1e3:.1f} ms")
+    return total, capped, basis
 
 
 def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -> Plan:

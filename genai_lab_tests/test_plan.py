@@ -59,14 +59,21 @@ def test_the_settings_caps_bind_at_scale():
     assert step["review_quality"].seconds == pytest.approx(222 * seconds(project(100_000, RATES, budgets), "review_quality"))
 
 
-def test_an_arm_over_its_minutes_is_cut_at_them():
-    slow = 200e-3  # 3 x 3000 rows x 200 ms = 30 min
-    total, capped, basis = self_training_seconds(1_000_000, slow, 1e-3, ARM)
-    assert capped and "capped at 7 min" in basis
-    assert 7 * 60 < total < 7 * 60 + (3000 + 800) * 3 * 1e-3
-    # a small corpus: the round budget is the minimum, and the pool is what there is
+def test_an_arm_stops_after_the_round_in_which_its_minutes_are_spent():
+    # round 0 takes 3000 rows x 200 ms = 10 min, over the 7-minute cap: it runs whole (the cap is checked after
+    # each epoch), then the run stops
+    total, capped, basis = self_training_seconds(1_000_000, 200e-3, 1e-3, ARM)
+    assert capped and "1 of 3 rounds" in basis and "7-min cap" in basis
+    assert total == pytest.approx(3000 * 0.2 + 800 * 1e-3)
+    # at 60 ms a round takes 3 min: two rounds leave it at 6 min (under the cap), so the third runs too
+    total, capped, _ = self_training_seconds(1_000_000, 60e-3, 1e-3, ARM)
+    assert not capped and total == pytest.approx(3 * (180 + 0.8) + 2 * 3.0)
+    # at 100 ms: 5 min, then 10 min after round 1 (over the cap): round 2 does not start
+    total, capped, _ = self_training_seconds(1_000_000, 100e-3, 1e-3, ARM)
+    assert capped and total == pytest.approx(2 * (300 + 0.8) + 3.0)
+    # a small corpus: a round trains on what there is, and the pool is what there is
     total, capped, _ = self_training_seconds(500, 10e-3, 1e-3, ARM)
-    assert not capped and total == pytest.approx(3 * 800 * 10e-3 + (2 * 500 + 3 * 500) * 1e-3)
+    assert not capped and total == pytest.approx(3 * 500 * 10e-3 + (2 * 500 + 3 * 500) * 1e-3)
 
 
 def test_a_gpu_is_named_and_its_steps_marked():
