@@ -282,3 +282,11 @@ def test_the_assets_write_the_table_with_stability_and_the_report_with_its_plot_
     assert result.metadata["markdown_bytes"] == len(markdown.encode()) and "data:image" not in markdown
     linked = [line.split("](")[1].rstrip(")") for line in markdown.splitlines() if line.startswith("![")]
     assert linked and all((folder / path).exists() for path in linked)
+
+
+def test_a_theme_is_named_by_a_phrase_only_where_the_phrase_holds_a_key_word():
+    from genai_lab.insight.market import _theme_title
+
+    texts = ["I wish I could check my mail without my phone", "Please add playlists for music on the ipad"]
+    assert _theme_title(texts, np.array([0.9, 0.5]), ["music", "ipad"]) == "playlists for music on the ipad"
+    assert _theme_title(texts[:1], np.array([0.9]), ["music", "ipad"]) is None  # the key words name it instead

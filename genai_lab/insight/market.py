@@ -466,15 +466,15 @@ def request_phrase(text: str, max_words: int = 7) -> str | None:
 
 def _theme_title(texts: list[str], closeness: np.ndarray, keywords: list[str]) -> str | None:
     """A short representative request phrase: of the phrases of the members closest to the centre, the one holding the
-    most key words (then the closest)."""
-    best, best_key = None, None
+    most key words (then the shortest, then the closest); None where no phrase holds one (the key words name the theme)."""
+    best, best_key = None, (0, 0)
     for i in np.argsort(-closeness)[:40]:
         phrase = request_phrase(texts[i])
         if phrase is None:
             continue
         hits = sum(1 for w in keywords if re.search(rf"\b{re.escape(w)}\b", phrase))
-        key = (hits, -len(phrase.split()) if hits else 0)
-        if best_key is None or key > best_key:
+        key = (hits, -len(phrase.split()))
+        if hits and key > best_key:
             best, best_key = phrase, key
     return best
 

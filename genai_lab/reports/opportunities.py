@@ -133,7 +133,8 @@ def key_findings(opportunities: pl.DataFrame, settings: OpportunitySettings | No
         top = aspects.row(0, named=True)
         served = (f"even the best-served app, {top['best_served_app']}, has {_share(top, 'best_served_negative_share')} negative"
                   if top["best_served_app"] else f"no app has {settings.min_support} mentions of it to compare")
-        findings.append(f"The biggest unmet need is **{top['need']}** in {top['category']} (rank {top['rank']}, score {top['score']:.2f}): "
+        findings.append(f"The biggest unmet need users complain about is **{top['need']}** in {top['category']} (rank {top['rank']}, "
+                        f"score {top['score']:.2f}): "
                         f"{top['negative']:,} negative of {top['mentions']:,} mentions from {top['apps']} apps, {_share(top)} negative, "
                         f"{_lift(top)} for {top['need']} in the rest of the corpus; {served}; {_growth(top)}{_stable(top, settings)}.")
     if not themes.is_empty():
