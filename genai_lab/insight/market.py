@@ -433,11 +433,6 @@ def theme_keywords(texts: list[str], labels: np.ndarray, words: int, stopwords: 
     return {int(c): list(named.get(int(c), [])) for c in np.unique(labels)}
 
 
-def theme_names(texts: list[str], labels: np.ndarray, words: int, stopwords: set[str]) -> dict[int, str]:
-    """Each cluster named by its most distinctive words joined by " · " (see :func:`theme_keywords`)."""
-    return {c: " · ".join(w) or f"theme {c + 1}" for c, w in theme_keywords(texts, labels, words, stopwords).items()}
-
-
 #: what follows these in a request clause is the thing asked for ("please add >dark mode for the home screen<")
 _ASK = re.compile(
     r"\b(?:please (?:just |also )?(?:add|make|bring back|include|give us|let us|allow|put|create|fix)|(?:i|we) wish (?:there (?:was|were|is)"
