@@ -14,6 +14,7 @@ seconds of setup each, not projected), model loading and Dagster's own per-step 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -243,7 +244,7 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
     order = {name: index for index, name in enumerate(STEPS)}
     steps.sort(key=lambda step: order.get(step.step, len(order)))
     return Plan(rows=rows, clean_rows=round(clean), steps=steps, warehouse_bytes=rows * rates.warehouse_bytes_per_row,
-                model_store_bytes=rates.model_store_bytes, gpu=gpu, served_arm=served)
+                model_store_bytes=rates.model_store_bytes, gpu=gpu, served_arm=served, notes=[rates.note] if rates.note else [])
 
 
 def compare(plan: Plan, measured: dict[str, float], tolerance: float = 0.3) -> list[dict]:
@@ -441,6 +442,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
     from genai_lab.text.text_quality import text_quality as score_text_quality
 
     per_raw_steps = ("reviews", "review_quality", "clean_reviews_and_rejects")
+    load = os.getloadavg()[0]
     prep, labeling, adapter, slm, insight = (resources[k] for k in ("prep", "labeling", "adapter", "slm", "insight"))
     with tempfile.TemporaryDirectory(prefix="genai-lab-plan-") as work:
         work = Path(work)
@@ -579,7 +581,8 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         slm_infer_s_per_row=slm_infer, slm_pretrain_s_per_token=slm_pretrain, clean_share=clean.height / n,
         mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens_per_clean,
         warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes,
-        note=f"measured on {n:,} sample rows of {len(dumps)} dump(s)",
+        note=(f"rates measured on {n:,} sample rows of {len(dumps)} dump(s), at load average {load:.1f} on {os.cpu_count()} cores "
+              "(a busier machine measures slower rates and runs slower too)"),
     )
 
 
