@@ -15,6 +15,7 @@ from genai_lab.ml.self_training import (
     self_train_on_devices,
     split_pseudo_labels,
 )
+from genai_lab.ml.training_loop import OptimizerSettings
 from genai_lab_tests.conftest import kill_at_checkpoint
 
 WORDS = {0: ["awful", "crash", "hate", "broken"], 1: ["okay", "fine", "average", "alright"], 2: ["love", "great", "perfect", "amazing"]}
@@ -78,8 +79,9 @@ def test_macro_f1():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_self_training_learns_and_saves_a_plain_peft_adapter(tiny_base_model, tmp_path, seed):
-    settings = SelfTrainingSettings(max_train_rows=300, rounds=3, pool_rows=200, add_per_round=60, learning_rate=5e-3,
-                                    self_training_threshold=0.5, holdout_fraction=0.2, batch_size=16, epochs_per_round=2)
+    settings = SelfTrainingSettings(max_train_rows=300, rounds=3, pool_rows=200, add_per_round=60,
+                                    optimizer=OptimizerSettings(learning_rate=5e-3, batch_size=16),
+                                    self_training_threshold=0.5, holdout_fraction=0.2, epochs_per_round=2)
     data = split_pseudo_labels(toy_pseudo_labels(), settings)
     # the LoRA and head initialisation draw from torch's global generator: seeded, so earlier tests cannot change them
     torch.manual_seed(seed)
@@ -123,14 +125,14 @@ self_train(model, tokenizer, data, settings, Path(sys.argv[4]))
 
 
 def test_a_killed_training_run_resumes_from_its_checkpoint(tiny_base_model, tmp_path):
-    settings = SelfTrainingSettings(max_train_rows=1500, rounds=1, batch_size=2, checkpoint_every_steps=5, holdout_fraction=0.1,
-                                    holdout_rows=20)
+    settings = SelfTrainingSettings(max_train_rows=1500, rounds=1, optimizer=OptimizerSettings(batch_size=2), checkpoint_every_steps=5,
+                                    holdout_fraction=0.1, holdout_rows=20)
     frame = toy_pseudo_labels(n=2400)
     (tmp_path / "settings.json").write_text(settings.model_dump_json())
     frame.write_parquet(tmp_path / "labels.parquet")
     work = tmp_path / "work"
     killed_at = kill_at_checkpoint(RESUMABLE_RUN, [str(tmp_path / "settings.json"), str(tmp_path / "labels.parquet"), str(tiny_base_model),
-                                                   str(work)], work / "checkpoint" / "position.json", 10, tmp_path / "stderr")
+                                                   str(work)], work / "checkpoint" / "state.json", 10, tmp_path / "stderr")
     assert killed_at >= 10
 
     data = split_pseudo_labels(frame, settings)
@@ -151,8 +153,9 @@ def test_two_training_processes_train_one_model_each_on_half_the_batches(tiny_ba
     import copy
     import logging
 
-    settings = SelfTrainingSettings(max_train_rows=300, rounds=2, pool_rows=200, add_per_round=60, learning_rate=1e-2,
-                                    self_training_threshold=0.5, holdout_fraction=0.2, batch_size=8, epochs_per_round=3)
+    settings = SelfTrainingSettings(max_train_rows=300, rounds=2, pool_rows=200, add_per_round=60,
+                                    optimizer=OptimizerSettings(learning_rate=1e-2, batch_size=8),
+                                    self_training_threshold=0.5, holdout_fraction=0.2, epochs_per_round=3)
     data = split_pseudo_labels(toy_pseudo_labels(), settings)
     torch.manual_seed(0)
     model, tokenizer, _, _ = build_adapter_model(LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8))
@@ -210,7 +213,7 @@ def test_a_stored_adapter_loads_after_its_base_folder_moved(tiny_base_model, tmp
 
 
 def test_a_kill_between_the_checkpoint_renames_keeps_the_last_whole_checkpoint(tmp_path):
-    from genai_lab.ml.self_training import latest_checkpoint, swap_in_checkpoint
+    from genai_lab.ml.training_loop import latest_checkpoint, swap_in_checkpoint
 
     swap_in_checkpoint(tmp_path, lambda folder: (folder / "state.json").write_text('{"step": 1}'))
     assert latest_checkpoint(tmp_path, "state.json") == tmp_path / "checkpoint"

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from genai_lab.ml.slm import SIZES, SlmSettings, mask_tokens, model_config, pack_blocks, pretrain, pretrain_on_devices, train_tokenizer
+from genai_lab.ml.training_loop import OptimizerSettings
 from genai_lab_tests.conftest import kill_at_checkpoint
 from genai_lab_tests.test_self_training import toy_pseudo_labels
 
@@ -84,8 +85,8 @@ pretrain(BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length)), 
 def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path):
     from transformers import BertForMaskedLM
 
-    settings = SlmSettings(size="tiny", max_length=32, batch_size=4, pretrain_steps=400, eval_every_steps=100, checkpoint_every_steps=10,
-                           heldout_blocks=20, warmup_steps=10)
+    settings = SlmSettings(size="tiny", max_length=32, optimizer=OptimizerSettings(batch_size=4), pretrain_steps=400, eval_every_steps=100,
+                           checkpoint_every_steps=10, heldout_blocks=20, warmup_steps=10)
     (tmp_path / "settings.json").write_text(settings.model_dump_json())
     tokenizer.save_pretrained(str(tmp_path / "tokenizer"))
     work = tmp_path / "work"
@@ -95,12 +96,12 @@ def test_pretraining_learns_and_resumes_after_a_kill(tokenizer, texts, tmp_path)
     torch.manual_seed(0)
     model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
     outcome = pretrain(model, tokenizer, texts, settings, work)
-    assert outcome["resumed"] is True and outcome["steps"] == 400 and killed_at >= 30
-    assert outcome["resumed_at_step"] >= killed_at  # the steps before the kill were not done again
-    earlier = outcome["cost_before_resume"]  # carried into the manifest's cost (CostMeter.stop)
+    assert outcome.resumed is True and outcome.steps == 400 and killed_at >= 30
+    assert outcome.resumed_at_step >= killed_at  # the steps before the kill were not done again
+    earlier = outcome.cost_before_resume  # carried into the manifest's cost (CostMeter.stop)
     assert earlier["train_seconds"] > 0 and earlier["cpu_seconds"] > 0
-    assert 0.95 * 400 * 4 * 32 <= outcome["tokens"] <= 400 * 4 * 32
-    history = outcome["history"]
+    assert 0.95 * 400 * 4 * 32 <= outcome.tokens <= 400 * 4 * 32
+    history = outcome.history
     assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)  # it learned the corpus
     assert not work.exists()
 
@@ -110,15 +111,16 @@ def test_two_pretraining_processes_learn_one_model_from_a_batch_each(tokenizer, 
     replicas are checked equal), the weights, tokens and progress of both back in this process."""
     from transformers import BertForMaskedLM
 
-    settings = SlmSettings(size="tiny", max_length=32, batch_size=4, pretrain_steps=200, eval_every_steps=100, heldout_blocks=20,
+    settings = SlmSettings(size="tiny", max_length=32, optimizer=OptimizerSettings(batch_size=4), pretrain_steps=200, eval_every_steps=100,
+                           heldout_blocks=20,
                            warmup_steps=10)
     torch.manual_seed(0)
     model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
     initial = model.bert.embeddings.word_embeddings.weight.detach().clone()
     outcome = pretrain_on_devices(model, tokenizer, texts, settings, tmp_path / "work", processes=2)
-    assert outcome["processes"] == 2 and outcome["steps"] == 200
-    assert outcome["tokens"] == 200 * 2 * 4 * 32  # every step, a whole batch on each process
-    history = outcome["history"]
+    assert outcome.processes == 2 and outcome.steps == 200
+    assert outcome.tokens == 200 * 2 * 4 * 32  # every step, a whole batch on each process
+    history = outcome.history
     assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)
     assert not torch.equal(model.bert.embeddings.word_embeddings.weight, initial)  # the trained weights came back
     assert not (tmp_path / "work").exists()
@@ -130,7 +132,8 @@ def test_pretraining_computes_in_the_precision_of_the_accelerator_it_is_given(to
     from accelerate.state import AcceleratorState
     from transformers import BertForMaskedLM
 
-    settings = SlmSettings(size="tiny", max_length=32, batch_size=4, pretrain_steps=3, eval_every_steps=100, heldout_blocks=4, warmup_steps=1)
+    settings = SlmSettings(size="tiny", max_length=32, optimizer=OptimizerSettings(batch_size=4), pretrain_steps=3, eval_every_steps=100,
+                           heldout_blocks=4, warmup_steps=1)
     torch.manual_seed(0)
     model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
     seen = []
@@ -142,7 +145,7 @@ def test_pretraining_computes_in_the_precision_of_the_accelerator_it_is_given(to
     finally:
         AcceleratorState._reset_state()
         hook.remove()
-    assert outcome["steps"] == 3 and seen == [computes_in] * 3
+    assert outcome.steps == 3 and seen == [computes_in] * 3
     assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights, whatever the matrix products ran in
     assert model.forward.__func__ is BertForMaskedLM.forward  # handed back plain: no mixed-precision forward left on it
 
@@ -153,12 +156,13 @@ def test_pretraining_runs_on_the_gpu_where_there_is_one(tokenizer, texts, tmp_pa
 
     from genai_lab.ml.slm import matmul_flops
 
-    settings = SlmSettings(size="tiny", max_length=32, batch_size=16, pretrain_steps=200, eval_every_steps=100, heldout_blocks=20,
+    settings = SlmSettings(size="tiny", max_length=32, optimizer=OptimizerSettings(batch_size=16), pretrain_steps=200, eval_every_steps=100,
+                           heldout_blocks=20,
                            warmup_steps=10)
     torch.manual_seed(0)
     model = BertForMaskedLM(model_config("tiny", tokenizer, settings.max_length))
     outcome = pretrain(model, tokenizer, texts, settings, tmp_path / "work")
     assert next(model.parameters()).device.type == "cuda"
-    history = outcome["history"]
+    history = outcome.history
     assert history[-1]["heldout_perplexity"] < history[0]["heldout_perplexity"] < len(tokenizer)
     assert matmul_flops(seconds=0.5, device="cuda") > matmul_flops(seconds=0.5)  # the ceiling is the GPU's, not the CPU's

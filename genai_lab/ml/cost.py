@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 
 
 class CostSettings(StrictConfig):

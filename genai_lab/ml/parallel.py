@@ -1,4 +1,5 @@
-"""Data parallelism for both training loops: one process per GPU, started from inside the Dagster step.
+"""Data parallelism for both training loops: one process per GPU, started from inside the Dagster step
+(`training_loop.on_devices` starts them and collects the main process's weights and result).
 
 `self_train` and `pretrain` run unchanged in every process. accelerate wraps the model in DistributedDataParallel,
 so gradients are averaged across processes at every step. Each process trains on its own share of every epoch's
@@ -20,10 +21,9 @@ import logging.handlers
 import os
 import socket
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["agree", "check_replicas", "on_devices", "run_in_processes", "shard", "training_gpus", "training_processes"]
+__all__ = ["agree", "check_replicas", "run_in_processes", "shard", "training_gpus", "training_processes"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -146,20 +146,3 @@ def run_in_processes(function: Callable, args: tuple, processes: int, *, cpu: bo
                                               nprocs=processes, start_method="spawn", join=True)
     finally:
         listener.stop()
-
-
-def on_devices(in_this_process: Callable[[], T], worker: Callable, args: tuple, collect: Callable[[Path], T],
-               processes: int | None = None) -> T:
-    """A training on every visible GPU, one process each: `worker(*args, result_dir)` in each, then
-    `collect(result_dir)` here, where the main process left its results. With one process (one GPU or none),
-    `in_this_process()` instead. `processes` overrides the count (the tests run two CPU processes)."""
-    import tempfile
-
-    import torch
-
-    processes = processes or training_processes()
-    if processes == 1:
-        return in_this_process()
-    with tempfile.TemporaryDirectory(prefix="training_") as folder:
-        run_in_processes(worker, (*args, Path(folder)), processes, cpu=not torch.cuda.is_available())
-        return collect(Path(folder))

@@ -7,30 +7,38 @@ which bounds the cost) with dropout and word-dropout noise (a noisy student). Af
 model is scored on held-out pseudo-labels (never on gold); the best weights win, and rounds stop
 when one brings no improvement.
 
-Checkpoints (every `checkpoint_every_steps` and at each epoch end) hold the trainable weights, the
-optimizer state (safetensors, nothing pickled), the training set and the loop position, so a killed
-run continues where it stopped when it is started again with the same data and settings.
+Checkpoints (every `checkpoint_every_steps` and at each epoch end; `training_loop.TrainingRun`) hold the trainable
+weights, the optimizer state, the best weights, the training set and the loop's state, so a killed run continues
+where it stopped when it is started again with the same data and settings.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
+from genai_lab.config import StrictConfig
 from genai_lab.evaluation.statistics import macro_f1
 from genai_lab.hashing import map_distinct
 from genai_lab.ml.classifier import LABELS, encode, predict_proba, task_batches
-from genai_lab.ml.cost import process_cpu_seconds
-from genai_lab.settings import StrictConfig
+from genai_lab.ml.parallel import shard
+from genai_lab.ml.training_loop import (
+    OptimizerSettings,
+    Progress,
+    TrainingRun,
+    adamw,
+    load_trainable,
+    on_devices,
+    trainable_state,
+    warmup_then_linear_decay,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +52,10 @@ class SelfTrainingSettings(StrictConfig):
     seed: int = 0
     #: tokens per input (reviews longer than this are cut; the opening carries most of the tone)
     max_length: int = 64
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
+    #: learning rate, weight decay, batch size, gradient clipping (as in pretraining)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
     #: share of each round's steps spent warming the learning rate up (then linear decay to zero)
     warmup_fraction: float = 0.1
-    max_grad_norm: float = 1.0
     #: round 0: pseudo-labels at least this confident (label-model posterior) are training candidates
     min_confidence: float = 0.8
     #: the training budget: rows trained on per round, `train_rows_share` of the confident
@@ -157,103 +163,7 @@ def _word_dropout(texts: list[str], p: float, rng: np.random.Generator) -> list[
     return noisy
 
 
-# ---- checkpoints: safetensors + JSON + parquet, nothing pickled --------------------------------
-
-
-def _trainable_state(model) -> dict:
-    return {name: p.detach().cpu().contiguous().clone() for name, p in model.named_parameters() if p.requires_grad}
-
-
-def _load_trainable(model, state: dict) -> None:
-    params = dict(model.named_parameters())
-    missing = [name for name, p in params.items() if p.requires_grad and name not in state]
-    if missing:
-        raise ValueError(f"checkpoint lacks trainable parameters {missing[:5]}; it belongs to another model")
-    import torch
-
-    with torch.no_grad():
-        for name, tensor in state.items():
-            params[name].copy_(tensor.to(params[name].device))
-
-
-def save_optimizer_state(optimizer, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    state = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for index, slots in state["state"].items():
-        for key, value in slots.items():
-            if hasattr(value, "shape"):
-                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars[f"{index}.{key}"] = value
-    save_file(tensors, str(path / "optimizer.safetensors"))
-    (path / "optimizer.json").write_text(json.dumps({"param_groups": state["param_groups"], "scalars": scalars}))
-
-
-def load_optimizer_state(optimizer, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    meta = json.loads((path / "optimizer.json").read_text())
-    slots: dict[int, dict] = {}
-    for name, tensor in load_file(str(path / "optimizer.safetensors")).items():
-        index, key = name.split(".", 1)
-        slots.setdefault(int(index), {})[key] = tensor
-    for name, value in meta["scalars"].items():
-        index, key = name.split(".", 1)
-        slots.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
-
-
-def swap_in_checkpoint(folder: Path, write) -> None:
-    """`write(staging)` fills a new checkpoint beside the last one, then it is swapped in: a kill at any point
-    leaves a whole checkpoint as `checkpoint` or `checkpoint.old` (see `latest_checkpoint`)."""
-    staging = folder / "checkpoint.new"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    write(staging)
-    current, old = folder / "checkpoint", folder / "checkpoint.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if current.exists():
-        current.rename(old)
-    staging.rename(current)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def latest_checkpoint(folder: Path, last_file: str) -> Path | None:
-    """The checkpoint `swap_in_checkpoint` left, by the file its writer writes last; None when there is none."""
-    for name in ("checkpoint", "checkpoint.old"):  # .old survives a kill between the two renames
-        candidate = folder / name
-        if (candidate / last_file).exists():
-            return candidate
-    return None
-
-
-POSITION_FILE = "position.json"
-
-
-def _write_checkpoint(folder: Path, model, optimizer, best_state: dict | None, train_set: pl.DataFrame, position: dict) -> None:
-    from safetensors.torch import save_file
-
-    def write(staging: Path) -> None:
-        save_file(_trainable_state(model), str(staging / "trainable.safetensors"))
-        if best_state is not None:
-            save_file(best_state, str(staging / "best.safetensors"))
-        save_optimizer_state(optimizer, staging)
-        train_set.write_parquet(staging / "train_set.parquet")
-        (staging / POSITION_FILE).write_text(json.dumps(position))
-
-    swap_in_checkpoint(folder, write)
-
-
 # ---- the loop ----------------------------------------------------------------------------------
-
-
-def _learning_rate(settings: SelfTrainingSettings, step: int, total: int) -> float:
-    warmup = max(1, math.ceil(total * settings.warmup_fraction))
-    if step < warmup:
-        return settings.learning_rate * (step + 1) / warmup
-    return settings.learning_rate * max(0.0, (total - step) / max(1, total - warmup))
 
 
 def _round_rows(train_set: pl.DataFrame, round_index: int, settings: SelfTrainingSettings, budget: int) -> pl.DataFrame:
@@ -285,6 +195,140 @@ def _pseudo_label_pool(model, tokenizer, pool: pl.DataFrame, settings: SelfTrain
     return confident.sort("confidence", descending=True).group_by("label_index", maintain_order=True).head(per_class)
 
 
+class _SelfTraining:
+    """One self-training run between its steps: the prepared model and optimizer, the checkpoint's state dict
+    (`state`: round, epoch, step, best score, history), the training rows and the best weights so far."""
+
+    def __init__(self, run: TrainingRun, model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings) -> None:
+        import torch
+
+        self.run, self.tokenizer, self.data, self.settings = run, tokenizer, data, settings
+        torch.manual_seed(settings.seed)
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
+        self.model, self.optimizer = run.accelerator.prepare(model, adamw(self.trainable, settings.optimizer))
+        self.unwrapped = run.accelerator.unwrap_model(self.model)
+        self.budget = settings.rows_per_round(data["candidates"].height)
+        self.best_state: dict | None = None
+        self.resumed_from: dict | None = None
+        resumed = run.resume(self.unwrapped, self.optimizer)
+        if resumed is not None:
+            self._resume(*resumed)
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        settings = self.settings
+        self.train_set = balanced_sample(self.data["candidates"], self.budget, settings.seed, settings.aspect_share).with_columns(
+            pl.lit(0, pl.Int64).alias("joined_round"))
+        self.state = {"round": 0, "epoch": 0, "step": 0, "best_score": -1.0, "best_round": -1, "history": [], "steps_total": 0}
+        if self.train_set.height == 0:
+            raise ValueError(f"no training rows: no pseudo-label of a fit review reaches confidence {settings.min_confidence}")
+        log.info(f"Round 0: {self.train_set.height:,} confident pseudo-labels "
+                 f"({self.train_set.group_by('level', 'label_index').len().sort('level', 'label_index').rows()})")
+
+    def _resume(self, state: dict, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        if (folder / "best.safetensors").exists():
+            self.best_state = load_file(str(folder / "best.safetensors"))
+        self.train_set = pl.read_parquet(folder / "train_set.parquet")
+        self.resumed_from = {**{k: state[k] for k in ("round", "epoch", "step")}, **self.run.earlier}
+        log.info(f"Resuming training from round {state['round']}, epoch {state['epoch']}, step {state['step']} ({folder})")
+        if state.get("processes", 1) != self.run.processes:  # its step counts another number of shards: redo the epoch
+            log.info(f"The checkpoint was written by {state.get('processes', 1)} training processes, this run has "
+                     f"{self.run.processes}: epoch {state['epoch']} starts again")
+            state["step"] = 0
+        self.state = state
+
+    def save(self) -> None:
+        from safetensors.torch import save_file
+
+        def write(folder: Path) -> None:
+            if self.best_state is not None:
+                save_file(self.best_state, str(folder / "best.safetensors"))
+            self.train_set.write_parquet(folder / "train_set.parquet")
+
+        self.run.save(self.unwrapped, self.optimizer, self.state, write)
+
+    def add_pool_rows(self, round_index: int) -> None:
+        """Labels a sample of the pool with the current model (main process) and adds the confident predictions."""
+        unseen = lambda: self.data["pool"].filter(~pl.col("item_id").is_in(self.train_set["item_id"].implode()))
+        added = self.run.agree(_pseudo_label_pool(self.unwrapped, self.tokenizer, unseen(), self.settings, round_index)
+                               if self.run.main else None)
+        self.train_set = pl.concat([self.train_set, added.with_columns(pl.lit(round_index, pl.Int64).alias("joined_round"))
+                                    .select(self.train_set.columns)])
+        self.state["pool_added"] = added.height
+        log.info(f"Round {round_index}: added {added.height:,} self-labelled pool rows at confidence >= "
+                 f"{self.settings.self_training_threshold} (now {self.train_set.height:,} training rows)")
+        self.save()
+
+    def train_epoch(self, round_set: pl.DataFrame, round_index: int, progress: Progress, losses: list[float]) -> None:
+        """The epoch `state` is at, from its step on: this process's shard of the epoch's batches."""
+        settings, state, run, batch_size = self.settings, self.state, self.run, self.settings.optimizer.batch_size
+        epoch = state["epoch"]
+        lengths, is_pair = round_set["text"].str.len_chars().to_numpy(), round_set["aspect"].is_not_null().to_numpy()
+        steps_per_epoch = len(shard(task_batches(lengths, is_pair, batch_size, np.random.default_rng(0)), run.rank, run.processes))
+        total_steps = steps_per_epoch * settings.epochs_per_round
+        warmup = max(1, math.ceil(total_steps * settings.warmup_fraction))
+        rng = np.random.default_rng([settings.seed, round_index, epoch])
+        batches = shard(task_batches(lengths, is_pair, batch_size, rng), run.rank, run.processes)
+        noise = settings.word_dropout if round_index > 0 else 0.0
+        self.model.train()
+        for step in range(state["step"], len(batches)):
+            loss = self._loss(round_set, batches[step], is_pair, noise, rng)
+            done = epoch * steps_per_epoch + step
+            run.step(self.optimizer, loss, self.trainable, warmup_then_linear_decay(
+                settings.optimizer.learning_rate, done, total_steps, warmup), settings.optimizer.max_grad_norm)
+            losses.append(float(loss.detach()))
+            progress.add(batch_size)
+            state["step"] = step + 1
+            state["steps_total"] += 1
+            if progress.due():
+                progress.log(f"round {round_index} epoch {epoch} step {step + 1}/{len(batches)}: loss {np.mean(losses[-50:]):.4f}",
+                             total_steps - done - 1)
+            if state["step"] % settings.checkpoint_every_steps == 0 and state["step"] < len(batches):
+                self.save()
+
+    def _loss(self, round_set: pl.DataFrame, index: np.ndarray, is_pair: np.ndarray, noise: float, rng: np.random.Generator):
+        import torch
+
+        texts = _word_dropout([round_set["text"][int(i)] or "" for i in index], noise, rng)
+        aspects = [round_set["aspect"][int(i)] for i in index] if is_pair[index[0]] else None
+        batch = encode(self.tokenizer, texts, aspects, self.settings.max_length)
+        labels = torch.as_tensor(round_set["label_index"].to_numpy()[index], dtype=torch.long)
+        device = self.run.accelerator.device
+        return self.model(**{k: v.to(device) for k, v in batch.items()}, labels=labels.to(device)).loss
+
+    def evaluate(self, round_index: int) -> None:
+        """Held-out pseudo-label macro-F1 after an epoch (main process); the best weights are kept."""
+        state = self.state
+        score = self.run.agree(_score(self.unwrapped, self.tokenizer, self.data["holdout"], self.settings) if self.run.main else None)
+        if score > state["best_score"]:
+            state["best_score"], state["best_round"] = score, round_index
+            self.best_state = trainable_state(self.unwrapped)
+        log.info(f"round {round_index} epoch {state['epoch']}: held-out pseudo-label macro-F1 {score:.4f} (best {state['best_score']:.4f})")
+        state["epoch"], state["step"], state["last_score"] = state["epoch"] + 1, 0, score
+        self.save()
+
+    def round_summary(self, round_index: int, round_set: pl.DataFrame, losses: list[float], progress: Progress) -> dict:
+        state = self.state
+        return {"round": round_index, "train_rows": round_set.height, "labelled_rows": self.train_set.height,
+                "added_rows": state.get("pool_added", 0), "steps": state["steps_total"],
+                "train_loss": float(np.mean(losses)) if losses else None, "heldout_macro_f1": state.get("last_score"),
+                "seconds": round(progress.seconds(), 1)}
+
+    def finish(self) -> TrainingResult:
+        """The best weights loaded, the model handed back plain, the checkpoints removed."""
+        if self.best_state is not None:
+            load_trainable(self.unwrapped, self.best_state)
+        state = self.state
+        result = TrainingResult(best_score=state["best_score"], best_round=state["best_round"], history=state["history"],
+                                train_rows=self.train_set.height, steps=state["steps_total"], resumed_from=self.resumed_from,
+                                processes=self.run.processes)
+        self.run.finish(self.model)
+        return result
+
+
 def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings, work_dir: Path,
                accelerator=None) -> TrainingResult:
     """Trains `model` (its parameters with requires_grad) in place and leaves the best weights loaded.
@@ -293,178 +337,35 @@ def self_train(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTr
     fingerprint the data and settings); removed when training completes. Run in several processes (see
     `self_train_on_devices`), each trains on its shard of the batches and the main process decides and writes.
     """
-    import torch
-
-    from genai_lab.ml.parallel import agree, shard
-    from genai_lab.ml.precision import training_accelerator
-
-    accelerator = accelerator or training_accelerator()
-    processes, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
-    work_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(settings.seed)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    model, optimizer = accelerator.prepare(model, optimizer)
-
-    budget = settings.rows_per_round(data["candidates"].height)
-    checkpoint = latest_checkpoint(work_dir, POSITION_FILE)
-    best_state: dict | None = None
-    if checkpoint is not None:
-        from safetensors.torch import load_file
-
-        position = json.loads((checkpoint / "position.json").read_text())
-        _load_trainable(accelerator.unwrap_model(model), load_file(str(checkpoint / "trainable.safetensors")))
-        load_optimizer_state(optimizer, checkpoint)
-        if (checkpoint / "best.safetensors").exists():
-            best_state = load_file(str(checkpoint / "best.safetensors"))
-        train_set = pl.read_parquet(checkpoint / "train_set.parquet")
-        resumed_from = {**{k: position[k] for k in ("round", "epoch", "step")},
-                        "train_seconds": position["elapsed_s"], "cpu_seconds": position.get("cpu_s", 0.0)}
-        log.info(f"Resuming training from round {position['round']}, epoch {position['epoch']}, step {position['step']} ({checkpoint})")
-        if position.get("processes", 1) != processes:  # its step counts another number of shards: redo the epoch
-            log.info(f"The checkpoint was written by {position.get('processes', 1)} training processes, this run has "
-                     f"{processes}: epoch {position['epoch']} starts again")
-            position["step"] = 0
-    else:
-        train_set = balanced_sample(data["candidates"], budget, settings.seed, settings.aspect_share).with_columns(
-            pl.lit(0, pl.Int64).alias("joined_round"))
-        position = {"round": 0, "epoch": 0, "step": 0, "best_score": -1.0, "best_round": -1, "history": [],
-                    "rounds_done": 0, "steps_total": 0, "elapsed_s": 0.0}
-        resumed_from = None
-        if train_set.height == 0:
-            raise ValueError(f"no training rows: no pseudo-label of a fit review reaches confidence {settings.min_confidence}")
-        log.info(f"Round 0: {train_set.height:,} confident pseudo-labels "
-                 f"({train_set.group_by('level', 'label_index').len().sort('level', 'label_index').rows()})")
-
-    started = time.monotonic() - position["elapsed_s"]
-    cpu_started = process_cpu_seconds() - position.get("cpu_s", 0.0)
-    unwrapped = accelerator.unwrap_model(model)
-
-    def save(pos: dict) -> None:
-        pos["elapsed_s"] = time.monotonic() - started
-        pos["cpu_s"] = process_cpu_seconds() - cpu_started  # with elapsed_s, the cost a resumed run carries forward
-        pos["processes"] = processes
-        if main:  # the replicas hold the same weights and optimizer state
-            _write_checkpoint(work_dir, unwrapped, optimizer, best_state, train_set, pos)
-        accelerator.wait_for_everyone()
-
-    def budget_spent() -> bool:  # by the main process's clock, for every process alike
-        return agree(accelerator, settings.max_train_minutes is not None
-                     and (time.monotonic() - started) / 60 >= settings.max_train_minutes)
-
-    while position["round"] < settings.rounds:
-        round_index = position["round"]
-        if round_index > 0 and position["epoch"] == 0 and position["step"] == 0 and not position.get("pool_added"):
-            added = agree(accelerator, _pseudo_label_pool(
-                unwrapped, tokenizer, data["pool"].filter(~pl.col("item_id").is_in(train_set["item_id"].implode())), settings,
-                round_index) if main else None)
-            train_set = pl.concat([train_set, added.with_columns(pl.lit(round_index, pl.Int64).alias("joined_round")).select(train_set.columns)])
-            position["pool_added"] = added.height
-            log.info(f"Round {round_index}: added {added.height:,} self-labelled pool rows at confidence >= "
-                     f"{settings.self_training_threshold} (now {train_set.height:,} training rows)")
-            save(position)
-        round_set = _round_rows(train_set, round_index, settings, budget)
-        lengths = round_set["text"].str.len_chars().to_numpy()
-        is_pair = round_set["aspect"].is_not_null().to_numpy()
-        noise = settings.word_dropout if round_index > 0 else 0.0
-        steps_per_epoch = len(shard(task_batches(lengths, is_pair, settings.batch_size, np.random.default_rng(0)), rank, processes))
-        total_steps = steps_per_epoch * settings.epochs_per_round
-        round_started, losses = time.monotonic(), []
-        while position["epoch"] < settings.epochs_per_round:
-            epoch = position["epoch"]
-            rng = np.random.default_rng([settings.seed, round_index, epoch])
-            batches = shard(task_batches(lengths, is_pair, settings.batch_size, rng), rank, processes)
-            model.train()
-            reported = time.monotonic()
-            for step in range(position["step"], len(batches)):
-                index = batches[step]
-                texts = _word_dropout([round_set["text"][int(i)] or "" for i in index], noise, rng)
-                aspects = [round_set["aspect"][int(i)] for i in index] if is_pair[index[0]] else None
-                batch = encode(tokenizer, texts, aspects, settings.max_length)
-                labels = torch.as_tensor(round_set["label_index"].to_numpy()[index], dtype=torch.long)
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(settings, epoch * steps_per_epoch + step, total_steps)
-                loss = model(**batch, labels=labels.to(accelerator.device)).loss
-                accelerator.backward(loss)
-                accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-                losses.append(float(loss.detach()))
-                position["step"] = step + 1
-                position["steps_total"] += 1
-                if time.monotonic() - reported > 30:
-                    log.info(f"round {round_index} epoch {epoch} step {step + 1}/{len(batches)}: loss "
-                             f"{np.mean(losses[-50:]):.4f}, {settings.batch_size * len(losses) / (time.monotonic() - round_started):.1f} rows/s")
-                    reported = time.monotonic()
-                if position["step"] % settings.checkpoint_every_steps == 0 and position["step"] < len(batches):
-                    save(position)
-            score = agree(accelerator, _score(unwrapped, tokenizer, data["holdout"], settings) if main else None)
-            if score > position["best_score"]:
-                position["best_score"], position["best_round"] = score, round_index
-                best_state = _trainable_state(unwrapped)
-            log.info(f"round {round_index} epoch {epoch}: held-out pseudo-label macro-F1 {score:.4f} (best {position['best_score']:.4f})")
-            position["epoch"], position["step"] = epoch + 1, 0
-            position["last_score"] = score
-            save(position)
-            if budget_spent():
+    run = TrainingRun(work_dir, accelerator)
+    loop = _SelfTraining(run, model, tokenizer, data, settings)
+    state = loop.state
+    while state["round"] < settings.rounds:
+        round_index = state["round"]
+        if round_index > 0 and state["epoch"] == 0 and state["step"] == 0 and not state.get("pool_added"):
+            loop.add_pool_rows(round_index)
+        round_set = _round_rows(loop.train_set, round_index, settings, loop.budget)
+        progress, losses = Progress("rows"), []
+        while state["epoch"] < settings.epochs_per_round:
+            loop.train_epoch(round_set, round_index, progress, losses)
+            loop.evaluate(round_index)
+            if run.out_of_time(settings.max_train_minutes):
                 break
-        position["history"].append({
-            "round": round_index, "train_rows": round_set.height, "labelled_rows": train_set.height, "added_rows": position.get("pool_added", 0),
-            "steps": position["steps_total"], "train_loss": float(np.mean(losses)) if losses else None,
-            "heldout_macro_f1": position.get("last_score"), "seconds": round(time.monotonic() - round_started, 1)})
-        improved = position["best_round"] == round_index
-        out_of_time = budget_spent()
-        position.update({"round": round_index + 1, "epoch": 0, "step": 0, "pool_added": 0})
-        save(position)
+        state["history"].append(loop.round_summary(round_index, round_set, losses, progress))
+        improved, out_of_time = state["best_round"] == round_index, run.out_of_time(settings.max_train_minutes)
+        state.update({"round": round_index + 1, "epoch": 0, "step": 0, "pool_added": 0})
+        loop.save()
         if out_of_time:
             log.info(f"Stopping after round {round_index}: the {settings.max_train_minutes} min training budget is spent")
             break
         if round_index > 0 and not improved:
             log.info(f"Stopping after round {round_index}: held-out pseudo-label macro-F1 did not improve")
             break
-
-    if best_state is not None:
-        _load_trainable(unwrapped, best_state)
-    # the caller gets its model back as a plain module: no device wrapper, no mixed-precision forward
-    accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    result = TrainingResult(best_score=position["best_score"], best_round=position["best_round"], history=position["history"],
-                            train_rows=train_set.height, steps=position["steps_total"], resumed_from=resumed_from, processes=processes)
-    accelerator.wait_for_everyone()
-    if main:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return result
-
-
-def _self_train_process(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings, work_dir: Path,
-                        result_dir: Path) -> None:
-    """One data-parallel process of `self_train_on_devices`: trains, checks that every replica ended with the same
-    weights, and the main process writes them and the result to `result_dir`."""
-    from safetensors.torch import save_file
-
-    from genai_lab.ml.parallel import check_replicas
-    from genai_lab.ml.precision import training_accelerator
-
-    accelerator = training_accelerator()
-    result = self_train(model, tokenizer, data, settings, work_dir, accelerator=accelerator)
-    state = _trainable_state(model)
-    check_replicas(accelerator, state)
-    if accelerator.is_main_process:
-        save_file(state, str(result_dir / "trainable.safetensors"))
-        (result_dir / "result.json").write_text(json.dumps(result.__dict__))
+    return loop.finish()
 
 
 def self_train_on_devices(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings, work_dir: Path,
                           processes: int | None = None) -> TrainingResult:
     """`self_train` on every visible GPU, one process each, or in this process where there is one GPU or none
-    (`genai_lab.ml.parallel.on_devices`); the trained weights end up in `model` either way."""
-    from safetensors.torch import load_file
-
-    from genai_lab.ml.parallel import on_devices
-
-    def collect(result_dir: Path) -> TrainingResult:
-        _load_trainable(model, load_file(str(result_dir / "trainable.safetensors")))
-        return TrainingResult(**json.loads((result_dir / "result.json").read_text()))
-
-    return on_devices(lambda: self_train(model, tokenizer, data, settings, work_dir), _self_train_process,
-                      (model, tokenizer, data, settings, work_dir), collect, processes)
+    (`training_loop.on_devices`); the trained weights end up in `model` either way."""
+    return on_devices(self_train, model, (tokenizer, data, settings, work_dir), TrainingResult, processes)

@@ -10,7 +10,7 @@ budget-pretraining work (Cramming, BabyLM's strict-small track) shows to classif
 
 Pretraining packs the reviews into blocks of `max_length` tokens (no padding is computed) and
 runs for a number of minutes or steps; checkpoints every `checkpoint_every_steps` let a killed run
-continue. Device placement and mixed precision come from accelerate, as in the adapter arm: a GPU with
+continue (`training_loop.TrainingRun`). Device placement and mixed precision come from accelerate, as in the adapter arm: a GPU with
 bf16 (fp16 where bf16 is missing) where one is present, else the CPU (bf16 where it is fast).
 Hardware efficiency: achieved FLOP/s (6 × non-embedding parameters × tokens/s, plus attention)
 against a plain matmul on the same device.
@@ -18,17 +18,17 @@ against a plain matmul on the same device.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
+from genai_lab.ml.training_loop import OptimizerSettings, Progress, TrainingRun, adamw, on_devices, warmup_capped_linear_decay
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -46,10 +46,6 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
-#: written last into a pretraining checkpoint: its presence marks the checkpoint whole
-STATE_FILE = "state.json"
-
-
 class SlmSettings(StrictConfig):
     """Tokenizer, model size and pretraining budget of the from-scratch arm."""
 
@@ -62,11 +58,10 @@ class SlmSettings(StrictConfig):
     hidden_act: str = "gelu"
     max_length: int = 128
     mask_probability: float = 0.15
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
+    #: learning rate, weight decay, blocks per batch, gradient clipping (as in self-training)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    #: learning-rate warm-up steps, then linear decay
     warmup_steps: int = 100
-    max_grad_norm: float = 1.0
     #: pretraining length: passes over the corpus, capped at `pretrain_minutes` (the cap keeps the
     #: 136k shared reviews within the whole graph's 30 minutes; the embedded default ends sooner);
     #: `pretrain_steps`, when set, replaces both
@@ -220,15 +215,78 @@ def _heldout_loss(model, blocks: np.ndarray, tokenizer, settings: SlmSettings, d
     generator = torch.Generator().manual_seed(settings.seed + 1)  # the same masks every evaluation
     losses = []
     with torch.inference_mode():
-        for start in range(0, len(blocks), settings.batch_size):
-            ids = torch.as_tensor(blocks[start:start + settings.batch_size])
+        for start in range(0, len(blocks), settings.optimizer.batch_size):
+            ids = torch.as_tensor(blocks[start:start + settings.optimizer.batch_size])
             inputs, labels = mask_tokens(ids, tokenizer, settings.mask_probability, generator)
             losses.append(float(mlm_loss(model, inputs.to(device), labels.to(device))))
     model.train()
     return float(np.mean(losses)) if losses else float("nan")
 
 
-def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, accelerator=None) -> dict:
+@dataclass
+class PretrainingResult:
+    """What `pretrain` did: steps, tokens (every process's), seconds and tokens/s, the held-out history."""
+
+    steps: int
+    tokens: int
+    seconds: float
+    history: list[dict]
+    tokens_per_s: float
+    heldout_perplexity: float
+    resumed: bool
+    resumed_at_step: int
+    #: training blocks of `max_length` tokens
+    blocks: int
+    #: the seconds a killed run had spent up to the checkpoint this one resumed from (for `CostMeter.stop`)
+    cost_before_resume: dict = field(default_factory=dict)
+    processes: int = 1
+
+
+def _split_blocks(tokenizer, texts: list[str], settings: SlmSettings) -> tuple[np.ndarray, np.ndarray]:
+    """(training blocks, held-out blocks), a seeded permutation of the packed texts."""
+    blocks = pack_blocks(tokenizer, texts, settings.max_length)
+    order = np.random.default_rng(settings.seed).permutation(len(blocks))
+    heldout, train = blocks[order[: settings.heldout_blocks]], blocks[order[settings.heldout_blocks:]]
+    if len(train) == 0:
+        raise ValueError(f"too little text to pretrain: {len(blocks)} blocks of {settings.max_length} tokens")
+    return train, heldout
+
+
+def _total_steps(state: dict, settings: SlmSettings, epoch_steps: int) -> int:
+    """Where training will stop: `pretrain_steps`, else the epochs, else where the time cap will stop it at the pace
+    so far (the learning-rate decay then ends when training does)."""
+    if settings.pretrain_steps is not None:
+        return settings.pretrain_steps
+    done = state["step"]
+    if done < 20 or state["elapsed_s"] <= 0:
+        return epoch_steps
+    return max(done + 1, min(epoch_steps, int(done / state["elapsed_s"] * settings.pretrain_minutes * 60)))
+
+
+def _finished(state: dict, settings: SlmSettings, epoch_steps: int, elapsed_s: float) -> bool:
+    if settings.pretrain_steps is not None:
+        return state["step"] >= settings.pretrain_steps
+    return elapsed_s >= settings.pretrain_minutes * 60 or state["step"] >= epoch_steps
+
+
+def _batch_rows(train: np.ndarray, step: int, per_epoch: int, settings: SlmSettings, run: TrainingRun) -> np.ndarray:
+    """This process's blocks at `step`: each epoch a seeded permutation, one batch per process and step. One process:
+    the epoch's last batch may be short; several: each takes a whole batch, wrapping round the epoch."""
+    epoch, within = divmod(step, per_epoch)
+    permutation = np.random.default_rng([settings.seed, epoch]).permutation(len(train))
+    batch_size = settings.optimizer.batch_size
+    start = (within * run.processes + run.rank) * batch_size
+    if run.processes == 1:
+        return train[permutation[start:start + batch_size]]
+    return train[permutation[np.arange(start, start + batch_size) % len(train)]]
+
+
+def _evaluation(state: dict, loss: float | None, heldout_loss: float, tokens_per_s: float) -> dict:
+    return {"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": loss, "heldout_loss": heldout_loss,
+            "heldout_perplexity": float(math.exp(min(heldout_loss, 50))), "tokens_per_s": round(tokens_per_s, 1)}
+
+
+def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, accelerator=None) -> PretrainingResult:
     """Masked-LM pretraining in place on `accelerator`'s device (default `training_accelerator()`: a GPU where
     present, else the CPU); resumes from `work_dir`'s checkpoint. Returns the evaluation history and speed.
 
@@ -237,158 +295,58 @@ def pretrain(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir
     tokens/s count every process.
     """
     import torch
-    from safetensors.torch import load_model, save_model
 
-    from genai_lab.ml.cost import process_cpu_seconds
-    from genai_lab.ml.parallel import agree
-    from genai_lab.ml.precision import training_accelerator
-    from genai_lab.ml.self_training import latest_checkpoint, load_optimizer_state, save_optimizer_state, swap_in_checkpoint
-
-    accelerator = accelerator or training_accelerator()
-    device = accelerator.device
-    processes, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
-
-    blocks = pack_blocks(tokenizer, texts, settings.max_length)
-    rng = np.random.default_rng(settings.seed)
-    order = rng.permutation(len(blocks))
-    heldout = blocks[order[: settings.heldout_blocks]]
-    train = blocks[order[settings.heldout_blocks:]]
-    if len(train) == 0:
-        raise ValueError(f"too little text to pretrain: {len(blocks)} blocks of {settings.max_length} tokens")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay, betas=(0.9, 0.98))
-    work_dir.mkdir(parents=True, exist_ok=True)
-    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "history": []}
-    checkpoint = latest_checkpoint(work_dir, STATE_FILE)
-    if checkpoint is not None:
-        state = json.loads((checkpoint / STATE_FILE).read_text())
-        load_model(model, str(checkpoint / "model.safetensors"))  # save_model/load_model keep tied weights tied
-    objective, optimizer = accelerator.prepare(masked_lm_objective(model), optimizer)
-    if checkpoint is not None:
-        load_optimizer_state(optimizer, checkpoint)  # after prepare: the moments land on the parameters' device
+    run = TrainingRun(work_dir, accelerator)
+    device, opt = run.accelerator.device, settings.optimizer
+    train, heldout = _split_blocks(tokenizer, texts, settings)
+    evaluate = lambda: _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) else float("nan")
+    objective, optimizer = run.accelerator.prepare(masked_lm_objective(model), adamw(model.parameters(), opt, betas=(0.9, 0.98)))
+    resumed = run.resume(model, optimizer)
+    state = resumed[0] if resumed else {"step": 0, "elapsed_s": 0.0, "tokens": 0, "history": []}
+    if resumed:
         log.info(f"Resuming pretraining at step {state['step']} ({state['elapsed_s']:.0f} s done)")
-    log.info(f"Pretraining on {device} ({accelerator.mixed_precision} mixed precision)")
+    log.info(f"Pretraining on {device} ({run.accelerator.mixed_precision} mixed precision)")
     resumed_at = state["step"]
-    earlier = {"train_seconds": state["elapsed_s"], "cpu_seconds": state.get("cpu_s", 0.0)}
-    budget_s = settings.pretrain_minutes * 60
-    per_epoch = math.ceil(len(train) / (settings.batch_size * processes))
-    generator = torch.Generator().manual_seed(settings.seed)
-
+    per_epoch = math.ceil(len(train) / (opt.batch_size * run.processes))
     epoch_steps = max(1, int(settings.pretrain_epochs * per_epoch))
-
-    def total_steps() -> int:
-        if settings.pretrain_steps is not None:
-            return settings.pretrain_steps
-        done = state["step"]
-        if done < 20 or state["elapsed_s"] <= 0:
-            return epoch_steps
-        # where the time cap will stop us, at the pace so far: the decay then ends when training does
-        return max(done + 1, min(epoch_steps, int(done / state["elapsed_s"] * budget_s)))
-
-    def save() -> None:
-        state["cpu_s"] = process_cpu_seconds() - cpu_started
-
-        def write(staging: Path) -> None:
-            save_model(model, str(staging / "model.safetensors"))
-            save_optimizer_state(optimizer, staging)
-            (staging / STATE_FILE).write_text(json.dumps(state))
-
-        if main:  # the replicas hold the same weights and optimizer state
-            swap_in_checkpoint(work_dir, write)
-        accelerator.wait_for_everyone()
-
+    generator, progress = torch.Generator().manual_seed(settings.seed), Progress("tokens")
     model.train()
-    started = time.monotonic() - state["elapsed_s"]
-    cpu_started = process_cpu_seconds() - state.get("cpu_s", 0.0)
-    reported = time.monotonic()
-    window_tokens, window_started = 0, time.monotonic()
     while True:
-        elapsed = time.monotonic() - started
-        if settings.pretrain_steps is not None:
-            stop = state["step"] >= settings.pretrain_steps
-        else:
-            stop = elapsed >= budget_s or state["step"] >= epoch_steps
         # the main process's clock decides, for every process alike: when to stop, and so the learning-rate decay
-        stop, total = agree(accelerator, (stop, total_steps()))
+        stop, total = run.agree((_finished(state, settings, epoch_steps, run.clock.elapsed()), _total_steps(state, settings, epoch_steps)))
         if stop:
             break
-        epoch, within = divmod(state["step"], per_epoch)
-        permutation = np.random.default_rng([settings.seed, epoch]).permutation(len(train))
-        start = (within * processes + rank) * settings.batch_size
-        # one process: the epoch's last batch may be short; several: each takes a whole batch, wrapping round the epoch
-        index = (permutation[start:start + settings.batch_size] if processes == 1
-                 else permutation[np.arange(start, start + settings.batch_size) % len(train)])
-        ids = torch.as_tensor(train[index])
-        generator.manual_seed(settings.seed * 1_000_003 + state["step"] * processes + rank)  # masks depend on the step alone: resumable
+        ids = torch.as_tensor(_batch_rows(train, state["step"], per_epoch, settings, run))
+        generator.manual_seed(settings.seed * 1_000_003 + state["step"] * run.processes + run.rank)  # masks depend on the step alone: resumable
         inputs, labels = mask_tokens(ids, tokenizer, settings.mask_probability, generator)
-        step = state["step"]
-        warm = min(1.0, (step + 1) / settings.warmup_steps)
-        decay = max(0.05, 1 - step / total)
-        for group in optimizer.param_groups:
-            group["lr"] = settings.learning_rate * min(warm, decay)
         loss = objective(inputs.to(device), labels.to(device))
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad()
+        run.step(optimizer, loss, model.parameters(), warmup_capped_linear_decay(
+            opt.learning_rate, state["step"], total, settings.warmup_steps, floor=0.05), opt.max_grad_norm)
         state["step"] += 1
-        state["tokens"] += int(ids.numel()) * processes
-        window_tokens += int(ids.numel()) * processes
-        state["elapsed_s"] = time.monotonic() - started
-        if state["step"] % settings.eval_every_steps == 0 and main:
-            tokens_per_s = window_tokens / (time.monotonic() - window_started)
-            heldout_loss = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) else float("nan")
-            state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": float(loss.detach()),
-                                     "heldout_loss": heldout_loss, "heldout_perplexity": float(math.exp(min(heldout_loss, 50))),
-                                     "tokens_per_s": round(tokens_per_s, 1)})
-            log.info(f"pretraining step {state['step']}: held-out MLM perplexity {math.exp(min(heldout_loss, 50)):.1f}, "
-                     f"{tokens_per_s:,.0f} tokens/s")
-            window_tokens, window_started = 0, time.monotonic()
-        elif main and time.monotonic() - reported > 30:
-            log.info(f"pretraining step {state['step']}: loss {float(loss.detach()):.3f}, {state['elapsed_s'] / 60:.1f} min")
-            reported = time.monotonic()
+        state["tokens"] += int(ids.numel()) * run.processes
+        progress.add(int(ids.numel()) * run.processes)
+        state["elapsed_s"] = run.clock.elapsed()
+        if state["step"] % settings.eval_every_steps == 0 and run.main:
+            state["history"].append(_evaluation(state, float(loss.detach()), evaluate(), progress.rate()))
+            log.info(f"pretraining step {state['step']}: held-out MLM perplexity {state['history'][-1]['heldout_perplexity']:.1f}, "
+                     f"{state['history'][-1]['tokens_per_s']:,.0f} tokens/s")
+            progress.reset()
+        elif run.main and progress.due():
+            progress.log(f"pretraining step {state['step']}/{total}: loss {float(loss.detach()):.3f}", total - state["step"])
         if state["step"] % settings.checkpoint_every_steps == 0:
-            save()
-    final = _heldout_loss(model, heldout, tokenizer, settings, device) if len(heldout) and main else float("nan")
-    # the caller gets its model back as a plain module: no device wrapper, no mixed-precision forward
-    accelerator.unwrap_model(objective, keep_fp32_wrapper=False)
-    state["history"].append({"step": state["step"], "minutes": round(state["elapsed_s"] / 60, 2), "train_loss": None,
-                             "heldout_loss": final, "heldout_perplexity": float(math.exp(min(final, 50))),
-                             "tokens_per_s": round(state["tokens"] / max(state["elapsed_s"], 1e-9), 1)})
-    accelerator.wait_for_everyone()
-    if main:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return {"steps": state["step"], "tokens": state["tokens"], "seconds": state["elapsed_s"], "history": state["history"],
-            "tokens_per_s": state["tokens"] / max(state["elapsed_s"], 1e-9), "heldout_perplexity": float(math.exp(min(final, 50))),
-            "resumed": resumed_at > 0, "resumed_at_step": resumed_at, "blocks": int(len(train)),
-            "cost_before_resume": earlier, "processes": processes}
+            run.save(model, optimizer, state)
+    final = evaluate() if run.main else float("nan")
+    run.finish(objective)
+    state["history"].append(_evaluation(state, None, final, state["tokens"] / max(state["elapsed_s"], 1e-9)))
+    return PretrainingResult(
+        steps=state["step"], tokens=state["tokens"], seconds=state["elapsed_s"], history=state["history"],
+        tokens_per_s=state["tokens"] / max(state["elapsed_s"], 1e-9), heldout_perplexity=float(math.exp(min(final, 50))),
+        resumed=resumed_at > 0, resumed_at_step=resumed_at, blocks=len(train), cost_before_resume=run.earlier,
+        processes=run.processes)
 
 
-def _pretrain_process(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, result_dir: Path) -> None:
-    """One data-parallel process of `pretrain_on_devices`: pretrains, checks that the replicas agree, and the main
-    process writes the weights and the outcome to `result_dir`."""
-    from safetensors.torch import save_model
-
-    from genai_lab.ml.parallel import check_replicas
-    from genai_lab.ml.precision import training_accelerator
-
-    accelerator = training_accelerator()
-    outcome = pretrain(model, tokenizer, texts, settings, work_dir, accelerator=accelerator)
-    check_replicas(accelerator, dict(model.named_parameters()))
-    if accelerator.is_main_process:
-        save_model(model, str(result_dir / "model.safetensors"))
-        (result_dir / "outcome.json").write_text(json.dumps(outcome))
-
-
-def pretrain_on_devices(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path, processes: int | None = None) -> dict:
+def pretrain_on_devices(model, tokenizer, texts: list[str], settings: SlmSettings, work_dir: Path,
+                        processes: int | None = None) -> PretrainingResult:
     """`pretrain` on every visible GPU, one process each, or in this process where there is one GPU or none
-    (`genai_lab.ml.parallel.on_devices`); the pretrained weights end up in `model` either way."""
-    from safetensors.torch import load_model
-
-    from genai_lab.ml.parallel import on_devices
-
-    def collect(result_dir: Path) -> dict:
-        load_model(model, str(result_dir / "model.safetensors"))
-        return json.loads((result_dir / "outcome.json").read_text())
-
-    return on_devices(lambda: pretrain(model, tokenizer, texts, settings, work_dir), _pretrain_process,
-                      (model, tokenizer, texts, settings, work_dir), collect, processes)
+    (`training_loop.on_devices`); the pretrained weights end up in `model` either way."""
+    return on_devices(pretrain, model, (tokenizer, texts, settings, work_dir), PretrainingResult, processes)
