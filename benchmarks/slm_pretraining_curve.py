@@ -68,8 +68,8 @@ def run_budget(minutes: float, tables: dict, tokenizer_path: Path, arm: SlmResou
         if minutes > 0:
             texts = training_texts(tables["clean_reviews"], tables["text_quality"])
             outcome = pretrain(model, tokenizer, texts, settings, scratch / "pretrain")
-            row.update(pretrain_minutes=outcome["seconds"] / 60, tokens=outcome["tokens"], steps=outcome["steps"],
-                       heldout_perplexity=outcome["heldout_perplexity"], tokens_per_s=outcome["tokens_per_s"])
+            row.update(pretrain_minutes=outcome.seconds / 60, tokens=outcome.tokens, steps=outcome.steps,
+                       heldout_perplexity=outcome.heldout_perplexity, tokens_per_s=outcome.tokens_per_s)
         else:
             row.update(pretrain_minutes=0.0, tokens=0, steps=0, heldout_perplexity=None, tokens_per_s=None)
         model.save_pretrained(str(scratch / "pretrained"), safe_serialization=True)

@@ -23,12 +23,14 @@ from genai_lab.ml.lora import LoraSettings
 from genai_lab.ml.scoring import COST_METRICS, TimingSettings
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.slm import SlmSettings
+from genai_lab.ml.training_loop import OptimizerSettings
 from genai_lab.ml.store import ModelStore
 from genai_lab.partitions import review_dumps
 from genai_lab.sensors import retrain_sensor
 from genai_lab.synth import write_dump
 
-TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4, "batch_size": 16}
+TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4,
+                 "optimizer": OptimizerSettings(batch_size=16)}
 TINY_TIMING = ReportingResource(timing=TimingSettings(throughput_rows=32, passes=2, latency_runs=5))
 
 
@@ -38,7 +40,7 @@ def tiny_adapter(base_model) -> AdapterResource:
 
 def tiny_slm() -> SlmResource:
     return SlmResource(slm=SlmSettings(size="tiny", vocab_size=600, pretrain_steps=30, eval_every_steps=10, checkpoint_every_steps=10,
-                                       heldout_blocks=5, batch_size=8),
+                                       heldout_blocks=5, optimizer=OptimizerSettings(batch_size=8)),
                        training=SlmSelfTrainingSettings(**TINY_TRAINING))
 
 

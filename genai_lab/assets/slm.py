@@ -80,8 +80,8 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
             tokenizer_version.version, settings.model_dump(), size, len(texts))
         context.log.info(f"Pretraining size '{size}' ({parameter_counts(model)['params_total']:,} parameters) on {len(texts):,} reviews")
         outcome = pretrain_on_devices(model, tokenizer, texts, settings, work_dir, processes)
-        achieved = flops_per_token(config) * outcome["tokens_per_s"]
-        cost = {**meter.stop(earlier=outcome["cost_before_resume"]), **parameter_counts(model)}
+        achieved = flops_per_token(config) * outcome.tokens_per_s
+        cost = {**meter.stop(earlier=outcome.cost_before_resume), **parameter_counts(model)}
 
         def write(folder, model=model):
             model.save_pretrained(str(folder), safe_serialization=True)
@@ -89,19 +89,19 @@ def slm_pretrained(context: AssetExecutionContext, clean_reviews: pl.DataFrame, 
 
         stored = models.save(store_name(SLM_PRETRAINED, size), write, {
             "kind": "masked_lm", "size": size, "config": config.to_dict(), "tokenizer_version": tokenizer_version.version,
-            "settings": settings.model_dump(), "code_version": code_version(), "data_version": {"texts": len(texts), "blocks": outcome["blocks"]},
-            "metrics": {"heldout_perplexity": outcome["heldout_perplexity"], "history": outcome["history"], "steps": outcome["steps"],
-                        "tokens": outcome["tokens"], "tokens_per_s": outcome["tokens_per_s"], "achieved_gflops": achieved / 1e9,
-                        "matmul_gflops": ceiling / 1e9, "device": device, "processes": processes, "resumed": outcome["resumed"]},
+            "settings": settings.model_dump(), "code_version": code_version(), "data_version": {"texts": len(texts), "blocks": outcome.blocks},
+            "metrics": {"heldout_perplexity": outcome.heldout_perplexity, "history": outcome.history, "steps": outcome.steps,
+                        "tokens": outcome.tokens, "tokens_per_s": outcome.tokens_per_s, "achieved_gflops": achieved / 1e9,
+                        "matmul_gflops": ceiling / 1e9, "device": device, "processes": processes, "resumed": outcome.resumed},
             "cost": cost})
-        rows.append({"size": size, "version": stored.version, "params": cost["params_total"], "steps": outcome["steps"],
-                     "minutes": round(outcome["seconds"] / 60, 2), "tokens_per_s": round(outcome["tokens_per_s"]),
+        rows.append({"size": size, "version": stored.version, "params": cost["params_total"], "steps": outcome.steps,
+                     "minutes": round(outcome.seconds / 60, 2), "tokens_per_s": round(outcome.tokens_per_s),
                      "achieved_gflops": round(achieved / 1e9, 2), "share_of_matmul": round(achieved / ceiling, 3),
-                     "heldout_perplexity": round(outcome["heldout_perplexity"], 2)})
+                     "heldout_perplexity": round(outcome.heldout_perplexity, 2)})
         if size == settings.size or len(settings.ladder()) == 1:
-            metadata.update({"heldout_perplexity": float(outcome["heldout_perplexity"]), "tokens_per_s": float(outcome["tokens_per_s"]),
-                             "achieved_gflops": float(achieved / 1e9), "steps": outcome["steps"],
-                             "perplexity_curve": MetadataValue.md(markdown_table(pl.DataFrame(outcome["history"])))})
+            metadata.update({"heldout_perplexity": float(outcome.heldout_perplexity), "tokens_per_s": float(outcome.tokens_per_s),
+                             "achieved_gflops": float(achieved / 1e9), "steps": outcome.steps,
+                             "perplexity_curve": MetadataValue.md(markdown_table(pl.DataFrame(outcome.history)))})
     metadata["sizes"] = MetadataValue.md(markdown_table(pl.DataFrame(rows)))
     return MaterializeResult(metadata=metadata)
 
