@@ -66,10 +66,11 @@ def main() -> None:
     resources = lab_resources()
     rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
                                    log=lambda line: print(line, file=sys.stderr))
-    budgets = planning.Budgets.from_resources(resources)
+    gold_folder = Path(args.measured_home) / "gold" if args.measured_home else Path(args.dumps) / "no-gold-here"
+    budgets = planning.Budgets.from_resources(resources, gold_rows=planning.count_gold_rows(gold_folder))
     gpu = planning.gpu_name()
     plans = {"dumps": planning.project(sum(counts.values()), rates, budgets, gpu), "reference": planning.project(args.rows, rates, budgets, gpu)}
-    result = {"rates": vars(rates), "dump_rows": counts, "cpu": {"cores": os.cpu_count()},
+    result = {"rates": vars(rates), "dump_rows": counts, "cpu": {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]},
               "gpu": gpu or "none present: no GPU rates measured, so no GPU projection"}
     for name, plan in plans.items():
         print(f"\n== {name}: {plan.rows:,} raw reviews ==\n{planning.render(plan)}")

@@ -230,7 +230,7 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
         add(step, clean * rates.per_clean_row[step], f"{clean:,.0f} clean x {rates.per_clean_row[step] * 1e6:.1f} us")
 
     gold = budgets.gold_rows
-    gold_basis = f"{gold:,} gold rows" if gold else "no gold files: setup only (not projected)"
+    gold_basis = f"{gold:,} gold rows" if gold else "no gold rows: setup only (not projected)"
     add("gold_labels", 0.0, gold_basis)
     add("label_quality", gold * (rates.embed_s_per_text + rates.label_s_per_item), gold_basis)
     add("review_type_quality", gold * rates.label_s_per_item, gold_basis)
@@ -327,13 +327,12 @@ def count_rows(path: Path) -> int:
 
 
 def count_gold_rows(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    total = 0
-    for path in sorted(folder.rglob("*")):
-        if path.suffix in (".csv", ".jsonl") and path.is_file() or path.suffix == ".parquet":
-            total += count_rows(path)
-    return total
+    """Rows of the gold sets the evaluation steps score: the home's gold files, else the synthetic truth they fall back to."""
+    from genai_lab.labels.gold import load_gold_folder
+    from genai_lab.labels.gold_scoring import synthetic_gold
+
+    gold = load_gold_folder(folder) if Path(folder).is_dir() else None
+    return gold.height if gold is not None and gold.height else synthetic_gold().height
 
 
 # ---- measuring the rates on this machine (not pure) ----------------------------------------------
