@@ -4,6 +4,7 @@ corpus (22.2M reviews), in time and money, and, given a measured run, each step'
 
     python benchmarks/corpus_cost.py --dumps ../shared/data/dumps
     python benchmarks/corpus_cost.py --dumps ../shared/data/dumps --measured-home /tmp/h   # compare with a whole-graph run there
+    python benchmarks/corpus_cost.py --measured-home /tmp/h --rates earlier.json  # with rates measured earlier
 
 Money: CPU core-hours (all cores of this machine for the whole run) at the comparison report's price, plus
 the electricity of those cores at its power setting. A GPU projection needs rates measured on a GPU: this
@@ -58,14 +59,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=REFERENCE_ROWS)
     parser.add_argument("--sample-rows", type=int, default=20000)
     parser.add_argument("--measured-home", help="home of a finished whole-graph run on the same dumps (its dagster/ instance)")
+    parser.add_argument("--rates", help="reuse the rates of an earlier results JSON instead of measuring them")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "corpus_cost.json"))
     args = parser.parse_args()
 
     dumps = list_dump_files(Path(args.dumps))
     counts = {path.name: planning.count_rows(path) for path in dumps}
     resources = lab_resources()
-    rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
-                                   log=lambda line: print(line, file=sys.stderr))
+    if args.rates:  # an earlier measurement (e.g. one taken while the measured run ran, under the same load)
+        rates = planning.Rates(**json.loads(Path(args.rates).read_text())["rates"])
+    else:
+        rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
+                                       log=lambda line: print(line, file=sys.stderr))
     gold_folder = Path(args.measured_home) / "gold" if args.measured_home else Path(args.dumps) / "no-gold-here"
     budgets = planning.Budgets.from_resources(resources, gold_rows=planning.count_gold_rows(gold_folder))
     gpu = planning.gpu_name()
