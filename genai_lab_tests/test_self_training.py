@@ -185,6 +185,24 @@ def test_the_round_budget_grows_with_the_candidates_between_its_bounds():
     assert SelfTrainingSettings(max_train_rows=300).rows_per_round(10_000) == 300  # a cap below the floor wins
 
 
+def test_both_arms_take_their_optimizer_settings_from_one_nested_type():
+    import pydantic
+
+    from genai_lab.ml.slm import SlmSettings
+
+    assert type(SelfTrainingSettings().optimizer) is type(SlmSettings().optimizer) is OptimizerSettings
+    with pytest.raises(pydantic.ValidationError, match="learning_rate"):
+        SelfTrainingSettings(learning_rate=1e-2)  # the field lives in `optimizer`: set flat, it is an error, not ignored
+
+
+def test_the_round_schedule_warms_up_then_decays_linearly_to_zero():
+    from genai_lab.ml.training_loop import warmup_then_linear_decay
+
+    rates = [warmup_then_linear_decay(1e-3, step, 10, 2) for step in range(10)]
+    assert rates[:3] == [5e-4, 1e-3, 1e-3] and rates[-1] == pytest.approx(1e-3 / 8)
+    assert rates[1:] == sorted(rates[1:], reverse=True)
+
+
 def test_a_stored_adapter_loads_after_its_base_folder_moved(tiny_base_model, tmp_path):
     """peft records the base as the folder it was loaded from; the store's manifest names it, so a rebuilt venv still loads it."""
     import json

@@ -66,6 +66,14 @@ def test_masking_leaves_special_tokens_and_labels_only_chosen_tokens(tokenizer, 
     assert (inputs[~chosen] == blocks[~chosen]).all()
 
 
+def test_the_pretraining_schedule_is_the_lower_of_warm_up_and_a_decay_that_stops_at_a_floor():
+    from genai_lab.ml.training_loop import warmup_capped_linear_decay
+
+    assert warmup_capped_linear_decay(1.0, 0, 100, 10, 0.05) == pytest.approx(0.1)  # warming up
+    assert warmup_capped_linear_decay(1.0, 50, 100, 10, 0.05) == pytest.approx(0.5)  # decaying from the first step
+    assert warmup_capped_linear_decay(1.0, 99, 100, 10, 0.05) == pytest.approx(0.05)  # the floor
+
+
 RESUMABLE_PRETRAINING = """
 import sys
 from pathlib import Path
