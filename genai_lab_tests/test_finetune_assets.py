@@ -65,7 +65,7 @@ def trained_home(tiny_base_model, tmp_path_factory):
         instance.add_dynamic_partitions(review_dumps.name, ["small"])
         assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
                            resources=resources, partition_key="small").success
-        arms_and_reports = AssetSelection.groups("models", "slm", "evaluation", "reports") - AssetSelection.assets("opportunity_report")
+        arms_and_reports = AssetSelection.groups("adapter", "slm", "evaluation", "reports") - AssetSelection.assets("opportunity_report")
         result = materialize(list(defs.assets), selection=arms_and_reports, instance=instance,
                              resources=resources)
         assert result.success
