@@ -110,8 +110,11 @@ class SlmSelfTrainingSettings(SelfTrainingSettings):
     from its class defaults when it runs a job, so a factory's arguments would be silently dropped.
     """
 
+    #: round budget ceiling; the SLM's own budget (a fine-tuning step costs a fifth of a LoRA step)
     max_train_rows: int = 12000
+    #: round budget floor (see `max_train_rows`)
     min_train_rows: int = 3000
+    #: round budget: this share of the confident candidates (see `max_train_rows`)
     train_rows_share: float = 0.08
 
 

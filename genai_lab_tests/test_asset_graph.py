@@ -9,6 +9,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from genai_lab.definitions import ASSET_GROUPS, defs, group_name
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.json")
@@ -45,11 +47,12 @@ def test_no_module_imports_an_asset_module():
     assert importers == []
 
 
-def test_the_asset_table_in_the_docs_is_generated_from_the_definitions():
-    from genai_lab.docgen import LINEAGE_DOC, render
+@pytest.mark.parametrize("block", ["assets", "settings"])
+def test_the_generated_docs_say_what_the_code_says(block):
+    from genai_lab.docgen import GENERATED, render
 
-    text = LINEAGE_DOC.read_text()
-    assert render(text) == text, "docs/lineage.md is out of date: run `python -m genai_lab.docgen`"
+    doc = GENERATED[block][0]
+    assert render(block, doc.read_text()) == doc.read_text(), f"{doc.name} is out of date: run `python -m genai_lab.docgen`"
 
 
 if __name__ == "__main__":

@@ -97,9 +97,11 @@ class LabelSettings(StrictConfig):
 
     #: lf_vader votes positive at compound >= this, negative at <= `vader_negative`, else neutral
     vader_positive: float = 0.05
+    #: `lf_vader` votes negative at compound ≤ this
     vader_negative: float = -0.05
     #: lf_rating: ratings <= this are negative, >= `rating_positive_min` positive, in between neutral
     rating_negative_max: int = 2
+    #: `lf_rating`: ratings ≥ this are positive
     rating_positive_min: int = 4
     #: lf_rating abstains where the text contradicts the stars: VADER compound at least this far on
     #: the other side (e.g. 5 stars and compound <= -0.5), or the app lexicon on the other side
@@ -109,24 +111,29 @@ class LabelSettings(StrictConfig):
     rating_neutral_band: float = 0.3
     #: lf_app_lexicon: regex fragments (case-insensitive, whole words) of negative / positive cues
     app_negative_terms: list[str] = Field(default_factory=lambda: list(_NEGATIVE_TERMS))
+    #: `lf_app_lexicon`: regex fragments of positive cues
     app_positive_terms: list[str] = Field(default_factory=lambda: list(_POSITIVE_TERMS))
     #: words that flip an app-lexicon hit standing up to `negation_window` words after them
     negators: list[str] = Field(default_factory=lambda: list(_NEGATORS))
+    #: words after a negator within which an app-lexicon hit is flipped
     negation_window: int = 2
     #: lf_app_lexicon votes when |score| >= this (ties abstain)
     app_lexicon_min_score: int = 1
     #: lf_request: feature-request cues; votes neutral where the app-lexicon score lies within
     #: +-`request_max_polarity`
     request_terms: list[str] = Field(default_factory=lambda: list(_REQUEST_TERMS))
+    #: `lf_request` votes neutral where the app-lexicon score lies within ± this
     request_max_polarity: int = 0
     #: aspect clause: the text around the aspect term up to a sentence end (. ! ? ; newline) or a
     #: contrast word; with `split_on_comma` commas end a clause as well
     contrast_words: list[str] = Field(default_factory=lambda: list(_CONTRAST_WORDS))
+    #: commas also end an aspect clause
     split_on_comma: bool = False
     #: embedding LFs (zero-shot, rating probe); False: both abstain everywhere and nothing is embedded
     use_embeddings: bool = True
     #: base model for sentence embeddings (a package name, local folder or hub id)
     base_model: str = DEFAULT_BASE_MODEL
+    #: texts per embedding batch
     embed_batch_size: int = 64
     #: tokens per text for the embedding pass (longer reviews are cut; the start carries the tone).
     #: 64, not 128: the pass is the labelling stage's critical path, and the long tail of reviews
@@ -140,7 +147,9 @@ class LabelSettings(StrictConfig):
     embed_max_minutes: float | None = None
     #: lf_zero_shot: prototype sentences per class (their mean embedding is the class prototype)
     prototypes_negative: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEGATIVE))
+    #: `lf_zero_shot`: neutral prototype sentences
     prototypes_neutral: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEUTRAL))
+    #: `lf_zero_shot`: positive prototype sentences
     prototypes_positive: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_POSITIVE))
     #: lf_zero_shot votes the most similar class when its cosine similarity beats the runner-up's by this
     zero_shot_margin: float = 0.03
@@ -148,7 +157,9 @@ class LabelSettings(StrictConfig):
     probe_min_probability: float = 0.45
     #: RatingProbe training: L2 penalty, full-batch gradient steps, learning rate
     probe_l2: float = 1e-3
+    #: rating probe: full-batch gradient steps
     probe_steps: int = 300
+    #: rating probe: learning rate
     probe_learning_rate: float = 0.5
     #: a partition fits its probe only with at least this many rated reviews (of two classes or more)
     probe_min_rows: int = 200
@@ -157,9 +168,13 @@ class LabelSettings(StrictConfig):
     #: the class balance, and whether each source's confusion is class-conditional (a full K x K
     #: matrix) or one accuracy per source
     label_model_iterations: int = 200
+    #: label model: EM convergence tolerance
     label_model_tolerance: float = 1e-6
+    #: label model: prior accuracy the Dirichlet pseudo-counts pull each confusion row towards
     label_model_prior_accuracy: float = 0.7
+    #: label model: strength of that prior, in rows
     label_model_prior_strength: float = 5.0
+    #: label model: a full K × K confusion matrix per source (true) or one accuracy per source (false)
     label_model_class_conditional: bool = True
     #: model P(source abstains | class): an abstention becomes evidence (a lexicon that finds no
     #: cue hints at neutral); False treats abstentions as missing at random

@@ -24,10 +24,15 @@ from genai_lab.config import StrictConfig
 class LoraSettings(StrictConfig):
     """Low-rank adapter shape. `target_modules` empty: every linear layer of the encoder, found from the architecture."""
 
+    #: pretrained encoder: the bundled package name, a local folder or a hub id
     base_model: str = DEFAULT_BASE_MODEL
+    #: LoRA rank
     r: int = 8
+    #: LoRA scaling
     alpha: int = 16
+    #: LoRA dropout
     dropout: float = 0.1
+    #: modules to adapt; empty: every linear layer of the encoder, found from the architecture
     target_modules: list[str] = Field(default_factory=list)
 
 

@@ -49,6 +49,7 @@ ITEM_COLUMNS = ("item_id", "text", "aspect")
 class SelfTrainingSettings(StrictConfig):
     """The recipe and its budget. `max_train_rows` is the cap that keeps the whole graph within its time budget."""
 
+    #: seed of sampling and initialisation
     seed: int = 0
     #: tokens per input (reviews longer than this are cut; the opening carries most of the tone)
     max_length: int = 64
@@ -66,27 +67,36 @@ class SelfTrainingSettings(StrictConfig):
     #: with fewer candidates leaves its share unused); later rounds train on the rows they added
     #: plus a replay sample of the earlier ones up to this many
     max_train_rows: int = 3000
+    #: round budget floor (see `max_train_rows`)
     min_train_rows: int = 800
+    #: round budget: this share of the confident candidates (see `max_train_rows`)
     train_rows_share: float = 0.02
+    #: round 0: share of the rows taken from aspect-level pseudo-labels
     aspect_share: float = 0.5
     #: rounds in all (round 0 + self-training rounds) and epochs per round
     rounds: int = 3
+    #: epochs per round
     epochs_per_round: int = 1
     #: later rounds: pool rows the model labels, the confidence a prediction needs to join, and the
     #: most rows added per round (evenly per class)
     pool_rows: int = 3000
+    #: later rounds: confidence a prediction needs to join the training rows
     self_training_threshold: float = 0.9
+    #: later rounds: most pool rows added per round (evenly per class)
     add_per_round: int = 900
     #: noise on the student in self-training rounds: each word dropped with this probability
     word_dropout: float = 0.1
     #: reviews whose hash falls in this share are held out (with all their aspect rows) for early stopping
     holdout_fraction: float = 0.1
+    #: the held-out set is a random sample of at most this many labelled held-out rows
     holdout_rows: int = 800
+    #: steps between checkpoints
     checkpoint_every_steps: int = 50
     #: stop starting new epochs after this many minutes of training (None: no time cap). 7 does not
     #: bind where the CPU has bf16 (three rounds on the shared reviews in ~6 min); on an AVX2-only CPU
     #: the rows cost 4 min a round and the third round, worth +0.001 held-out macro-F1 there, is skipped
     max_train_minutes: float | None = 7.0
+    #: inference batch size: labelling the pool, evaluation on gold, timing
     inference_batch_size: int = 64
 
     def rows_per_round(self, candidates: int) -> int:

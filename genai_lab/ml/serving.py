@@ -30,6 +30,7 @@ class ServingSettings(StrictConfig):
 
     #: "auto", or an arm by name: "finetuned_adapter" | "slm_classifier" (the default SLM size's champion)
     model: str = AUTO
+    #: inference batch size
     batch_size: int = 64
     #: tokens per input; the arms train at 64, and the review-level predictions rarely need more
     max_length: int = 64

@@ -49,14 +49,18 @@ SIZES: dict[str, dict[str, int]] = {
 class SlmSettings(StrictConfig):
     """Tokenizer, model size and pretraining budget of the from-scratch arm."""
 
+    #: WordPiece vocabulary size
     vocab_size: int = 8000
     #: the size trained by default; `sizes` runs a ladder (each lands under `slm_classifier@<size>`)
     size: str = "mini"
+    #: a ladder of sizes to train, each stored as `slm_classifier@<size>`; empty: `size` alone
     sizes: list[str] = Field(default_factory=list)
     #: the encoder's feed-forward activation (a transformers ACT2FN name). GELU is a seventh of a CPU batch's
     #: time at this width, but ReLU measured no throughput gain on trained models and equal gold quality (README)
     hidden_act: str = "gelu"
+    #: tokens per pretraining block
     max_length: int = 128
+    #: share of tokens masked (80% [MASK], 10% random, 10% kept)
     mask_probability: float = 0.15
     #: learning rate, weight decay, blocks per batch, gradient clipping (as in self-training)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
@@ -66,12 +70,17 @@ class SlmSettings(StrictConfig):
     #: 136k shared reviews within the whole graph's 30 minutes; the embedded default ends sooner);
     #: `pretrain_steps`, when set, replaces both
     pretrain_epochs: float = 1.0
+    #: pretraining cap in minutes
     pretrain_minutes: float = 5.0
+    #: a fixed number of pretraining steps instead of epochs and minutes (None: by epochs, capped by the minutes)
     pretrain_steps: int | None = None
     #: blocks held out for perplexity, and how often it is measured
     heldout_blocks: int = 200
+    #: steps between held-out perplexity measurements
     eval_every_steps: int = 200
+    #: steps between checkpoints
     checkpoint_every_steps: int = 200
+    #: seed of sampling and initialisation
     seed: int = 0
 
     def ladder(self) -> list[str]:

@@ -39,6 +39,7 @@ class OptimizerSettings(StrictConfig):
 
     #: peak learning rate
     learning_rate: float = 1e-3
+    #: AdamW weight decay
     weight_decay: float = 0.01
     #: rows (self-training) or blocks (pretraining) per batch and process
     batch_size: int = 32

