@@ -36,7 +36,7 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #: named encoder sizes: tiny for tests, mini the CPU default, small its four-layer form, larger ones for GPUs.
 #: At this width layers, not parameters, set CPU inference speed (benchmarks/slm_shapes.py); on the shared
 #: data mini matched small's gold macro-F1 (mean of five sets 0.511 and 0.509 over two seeds, against 0.509)
-#: at 1.4x its throughput, so the default dropped the two layers (README, Performance)
+#: at 1.4x its throughput, so the default dropped the two layers (docs/decisions.md)
 SIZES: dict[str, dict[str, int]] = {
     "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},
     "mini": {"hidden_size": 192, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 768},
@@ -56,7 +56,7 @@ class SlmSettings(StrictConfig):
     #: a ladder of sizes to train, each stored as `slm_classifier@<size>`; empty: `size` alone
     sizes: list[str] = Field(default_factory=list)
     #: the encoder's feed-forward activation (a transformers ACT2FN name). GELU is a seventh of a CPU batch's
-    #: time at this width, but ReLU measured no throughput gain on trained models and equal gold quality (README)
+    #: time at this width, but ReLU measured no throughput gain on trained models and equal gold quality (docs/decisions.md)
     hidden_act: str = "gelu"
     #: tokens per pretraining block
     max_length: int = 128
