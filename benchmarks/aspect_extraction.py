@@ -22,7 +22,6 @@ verbatim).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -49,6 +48,7 @@ from genai_lab.text.aspects import (  # noqa: E402
     term_scores,
 )
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,7 +209,7 @@ def main() -> None:
     if not args.skip_timing:
         real = _english_real(args.data / "appstore_reviews_real.parquet")
         results["timing"] = timing(real, args.timing_rows, settings) if real is not None and real.height else None
-    print(json.dumps(results, default=str))
+    record("aspect_extraction", results, json_default=str)
 
 
 if __name__ == "__main__":

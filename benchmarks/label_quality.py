@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
@@ -64,6 +63,7 @@ INDEX = {name: i for i, name in enumerate(LABELS)}
 #: the gold sets the issue's targets name, by file stem (= their dataset name in `model_evaluation`)
 GOLD_FILES = ("app_review_sentiment_lin2018_part1", "semeval14_laptop_train", "app_feature_sentiment_dabrowski2023_part1")
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -305,7 +305,7 @@ def main() -> None:
     results["embedded_texts"] = cache.embedded
     results["embedding_seconds"] = round(cache.seconds, 1)
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(results, default=float))
+    record("label_quality", results, json_default=float)
 
 
 if __name__ == "__main__":

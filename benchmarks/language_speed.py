@@ -14,7 +14,6 @@ one-core throughput; the environment variables must be set before polars is impo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "appstore_reviews_real.parquet"
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -135,7 +135,7 @@ def main() -> int:
     print("\ntop languages per stage")
     for method, lang, c in per_stage_lang.iter_rows():
         print(f"  {method:10s} {lang:4s} {c:>8,}")
-    print(json.dumps({
+    record("language_speed", {
         "benchmark": "language_speed",
         "source": source,
         "rows": n,
@@ -147,7 +147,7 @@ def main() -> int:
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
         "share_en": round(float((out["language"] == "en").mean()), 4),
         "top_languages": top,
-    }))
+    })
     return 0
 
 

@@ -11,7 +11,6 @@ rows, seconds, reviews_per_s, peak_rss_mb. Target on 2 cores: >= 20,000 reviews/
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,7 +81,7 @@ def main() -> None:
                 print(f"  {event.step_key:<28} {end - start:8.1f} {peak:12.0f}")
     rows = instance_rows(home)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "reviews_per_s": round(rows / seconds), "peak_rss_mb": round(peak_rss_mb)}))
+    record("prep_throughput", {"rows": rows, "seconds": round(seconds, 2), "reviews_per_s": round(rows / seconds), "peak_rss_mb": round(peak_rss_mb)})
 
 
 def sample_rss(samples: list[tuple[float, float]], stop: threading.Event) -> None:

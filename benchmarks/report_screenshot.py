@@ -32,6 +32,7 @@ from genai_lab.paths import WAREHOUSE_SCHEMA  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 DEFAULT_PARQUET = Path("/tmp/model_evaluation_real.parquet")
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def read_evaluation(parquet: Path | None, warehouse: Path | None) -> pl.DataFrame:
     if warehouse is not None:
@@ -113,9 +114,9 @@ def main() -> int:
     print(f"HTML {page}\nMarkdown {markdown}\nscreenshot {image}")
     if shutil.which("file"):
         subprocess.run(["file", str(image)], check=False)
-    print(json.dumps({"rows": evaluation.height, "build_s": round(build_seconds, 3), "screenshot_s": round(shot_seconds, 2),
+    record("report_screenshot", {"rows": evaluation.height, "build_s": round(build_seconds, 3), "screenshot_s": round(shot_seconds, 2),
                       "html_bytes": len(report.html), "markdown_bytes": len(report.markdown), "synthetic_gold": report.synthetic_gold,
-                      "html": str(page), "markdown": str(markdown), "screenshot": str(image)}))
+                      "html": str(page), "markdown": str(markdown), "screenshot": str(image)})
     return 0
 
 

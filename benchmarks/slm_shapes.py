@@ -13,13 +13,13 @@ L layers, 4 attention heads (as `small`), 4H feed-forward (`HxLxF`: F feed-forwa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from pathlib import Path
 
 GOLD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gold" / "app_review_sentiment_lin2018_part1.parquet"
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def shape_config(shape: str) -> dict[str, int]:
     parts = [int(part) for part in shape.lower().split("x")]
@@ -73,7 +73,7 @@ def main() -> None:
     for name, figures in timing.items():
         print(f"{name:>26}: {params[name] / 1e6:5.1f}M params, {figures['reviews_per_s']:7.0f} reviews/s "
               f"({figures['reviews_per_s'] / reference:4.1f}x), p50 {figures['latency_p50_ms']:.1f} ms")
-    print(json.dumps({name: {"params": params[name], **figures} for name, figures in timing.items()}))
+    record("slm_shapes", {name: {"params": params[name], **figures} for name, figures in timing.items()})
 
 
 if __name__ == "__main__":

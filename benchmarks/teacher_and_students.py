@@ -18,7 +18,6 @@ labelling settings: run it on a home materialized with those). The last line is 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER  # noqa: E402
 #: a gold row (a text has one row per aspect term, so its item_id does not name a row)
 KEY = ["dataset", "task", "row"]
 
+from recording import record  # noqa: E402  (benchmarks/ is the script folder)
 
 def arm_predictions(store: ModelStore, gold: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """{arm: gold rows with its champion's ``prediction``}, each champion loaded as its evaluation asset loads it."""
@@ -105,7 +105,7 @@ def main() -> None:
             *paired_rows(teacher, arms[CLASSIFIER], TEACHER, CLASSIFIER, args.samples),
             *paired_rows(arms[ADAPTER], arms[CLASSIFIER], ADAPTER, CLASSIFIER, args.samples)]
     print(markdown(rows))
-    print(json.dumps(rows))
+    record("teacher_and_students", rows)
 
 
 if __name__ == "__main__":
