@@ -103,6 +103,8 @@ class Budgets:
     timing_rows: int
     timing_passes: int
     gold_rows: int = 0
+    #: market_opportunities embeds a sample of at most this many feature requests
+    market_max_requests: int = 0
 
     @classmethod
     def from_resources(cls, resources: dict, gold_rows: int = 0) -> Budgets:
@@ -114,6 +116,7 @@ class Budgets:
             pretrain_batch_blocks=slm.slm.optimizer.batch_size, block_tokens=slm.slm.max_length,
             serving_max_minutes=insight.serving.max_minutes,
             timing_rows=reporting.timing.throughput_rows, timing_passes=reporting.timing.passes, gold_rows=gold_rows,
+            market_max_requests=insight.opportunities.max_requests,
         )
 
 
@@ -226,8 +229,11 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
     served, rate = ("slm_classifier", rates.slm_infer_s_per_row) if over else ("finetuned_adapter", rates.adapter_infer_s_per_row)
     add("review_predictions", items * rate, f"{items:,.0f} inputs x {rate * 1e3:.2f} ms ({served}"
         + (f": the adapter's {adapter_pass / 60:,.0f} min is over the {budgets.serving_max_minutes:g}-min serving budget)" if over else ")"))
-    for step in ("market_opportunities", "opportunity_report"):
-        add(step, clean * rates.per_clean_row[step], f"{clean:,.0f} clean x {rates.per_clean_row[step] * 1e6:.1f} us")
+    requests = min(clean, budgets.market_max_requests)  # feature requests are a share of the reviews: at most the cap
+    add("market_opportunities", requests * rates.embed_s_per_text + clean * rates.per_clean_row["market_opportunities"],
+        f"up to {requests:,.0f} feature requests embedded x {rates.embed_s_per_text * 1e3:.2f} ms + {clean:,.0f} clean x "
+        f"{rates.per_clean_row['market_opportunities'] * 1e6:.1f} us")
+    add("opportunity_report", clean * rates.per_clean_row["opportunity_report"], "renders the report (not projected)")
 
     gold = budgets.gold_rows
     gold_basis = f"{gold:,} gold rows" if gold else "no gold rows: setup only (not projected)"
@@ -339,14 +345,15 @@ def count_gold_rows(folder: Path) -> int:
 
 
 def _timed(function: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
-    """Median seconds of `repeat` calls, and the last result. A model pass is timed twice on the same inputs and the
-    second counts: the first builds the CPU kernels for each new input shape, which a long pass builds once."""
+    """Seconds of a call, and its result. With `repeat` > 1 (model passes), the first call only warms up (it builds
+    the CPU kernels for each new input shape, which a long pass builds once) and the median of the others counts,
+    so one burst of another process's work does not decide the rate."""
     times, result = [], None
-    for _ in range(repeat):  # with repeat 2: the second call (the median of two would average in the cold one)
+    for _ in range(repeat):
         started = time.perf_counter()
         result = function()
         times.append(time.perf_counter() - started)
-    return (times[-1] if repeat == 2 else statistics.median(times)), result
+    return (statistics.median(times[1:]) if repeat > 1 else times[0]), result
 
 
 def _fit(units: tuple[int, int], seconds: tuple[float, float]) -> tuple[float, float]:
@@ -499,7 +506,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         label_s_per_item = elapsed / max(1, reviews.height + aspect_input.height)
         texts = pl.concat([reviews["content"], clauses["clause"]]).unique(maintain_order=True)
         picked = texts.sample(n=min(256, len(texts)), seed=0, shuffle=True).to_list()
-        elapsed, _ = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length), 2)
+        elapsed, _ = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length), 4)
         embed_s_per_text = elapsed / len(picked)
         log(f"embeddings: {1 / embed_s_per_text:,.0f} texts/s ({settings.base_model})")
 
@@ -510,7 +517,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         batch = train.optimizer.batch_size
         adapter_train = _train_step_seconds(model, _classifier_batches(tokenizer, picked, batch, train.max_length, 4)) / batch
         serving = insight.serving
-        elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 2)
+        elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
         adapter_infer = elapsed / len(picked)
         adapter_bytes = sum(p.numel() for p in model.parameters() if p.requires_grad) * 4
         model = None  # free it before the SLM is built
@@ -550,7 +557,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         classifier = BertForSequenceClassification(config)
         slm_batch = slm.training.optimizer.batch_size
         slm_train = _train_step_seconds(classifier, _classifier_batches(slm_tokenizer, picked, slm_batch, slm.training.max_length, 4)) / slm_batch
-        elapsed, _ = _timed(lambda: predict_proba(classifier, slm_tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 2)
+        elapsed, _ = _timed(lambda: predict_proba(classifier, slm_tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
         slm_infer = elapsed / len(picked)
         log(f"SLM ({slm.slm.size}): {1 / slm_pretrain:,.0f} tokens/s pretraining, {1 / slm_train:,.0f} rows/s training, "
             f"{1 / slm_infer:,.0f} rows/s inference")
@@ -572,8 +579,9 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
                 connection.unregister("frame")
             connection.execute("checkpoint")
         warehouse_bytes_per_row = (work / "sample.duckdb").stat().st_size / n
-        # the store: each arm's weights, a checkpoint beside them (weights and AdamW's two moments), and the probes
-        model_store_bytes = (adapter_bytes + slm_bytes) * 4 + _directory_bytes(work / "tokenizer")
+        # the store keeps the final weights (checkpoints are removed when training ends): the adapter's LoRA weights,
+        # the SLM twice (pretrained, and fine-tuned as the classifier) and its tokenizer
+        model_store_bytes = adapter_bytes + 2 * slm_bytes + _directory_bytes(work / "tokenizer")
     return Rates(
         per_raw_row=per_raw, per_clean_row=per_clean, fixed_s=fixed, label_s_per_item=label_s_per_item, embed_s_per_text=embed_s_per_text,
         adapter_train_s_per_row=adapter_train, adapter_infer_s_per_row=adapter_infer, slm_train_s_per_row=slm_train,
