@@ -14,7 +14,7 @@ from dagster import (
     Output,
 )
 
-from genai_lab.ingest import RAW_SCHEMA, DumpError, read_dump
+from genai_lab.ingest import RAW_SCHEMA, DumpError, read_dump_file
 from genai_lab.partitions import PARTITION_METADATA, by_dump
 from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_scores
 from genai_lab.reports.writing import markdown_table
@@ -37,14 +37,15 @@ def _per_dump_counts(frame: pl.DataFrame) -> dict[str, int]:
 def raw_reviews(context: AssetExecutionContext, lab: HomeResource):
     files = lab.dump_files()
     key = lab.pseudonym_key()
-    frames, file_hashes = [], {}
+    frames, file_hashes, encodings = [], {}, {}
     for dump_id in context.partition_keys:
         if dump_id not in files:
             raise Failure(f"Partition '{dump_id}' has no dump file in {lab.dumps_dir} (files there: {', '.join(p.name for p in files.values()) or 'none'}).")
         try:
-            frame = read_dump(files[dump_id], dump_id, key)
+            reading = read_dump_file(files[dump_id], dump_id, key)
         except DumpError as error:
             raise Failure(description=str(error)) from None
+        frame, encodings[dump_id] = reading.frame, reading.encoding
         parse_errors = frame["parse_error"].is_not_null().sum()
         context.log.info(f"{files[dump_id].name}: {frame.height:,} records, {parse_errors:,} unparsable")
         frames.append(frame)
@@ -52,6 +53,7 @@ def raw_reviews(context: AssetExecutionContext, lab: HomeResource):
     raw = pl.concat(frames)
     yield Output(raw, metadata={
         "file_hashes": json.dumps(file_hashes),
+        "encodings": MetadataValue.json(encodings),
         "rows_per_dump": MetadataValue.json(_per_dump_counts(raw)),
         "parse_errors": int(raw["parse_error"].is_not_null().sum()),
     })
