@@ -8,8 +8,9 @@ corpus (22.2M reviews), in time and money, and, given a measured run, each step'
 
 Money: CPU core-hours (all cores of this machine for the whole run) at the comparison report's price, plus
 the electricity of those cores at its power setting. A GPU projection needs rates measured on a GPU: this
-script says so instead of guessing when none is present. Writes benchmarks/results/corpus_cost.json; the
-last printed line is that JSON.
+script says so instead of guessing when none is present. Writes benchmarks/results/corpus_cost.json with the
+machine and commit it was measured on (`benchmarks/recording.py`), and `--out PATH` as well; the last printed
+line is the result.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from recording import record  # benchmarks/ is the script folder, so it is on sys.path
 
 from genai_lab import planning
 from genai_lab.ingest import list_dump_files
@@ -60,14 +63,16 @@ def main() -> None:
     parser.add_argument("--sample-rows", type=int, default=20000)
     parser.add_argument("--measured-home", help="home of a finished whole-graph run on the same dumps (its dagster/ instance)")
     parser.add_argument("--rates", help="reuse the rates of an earlier results JSON instead of measuring them")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "corpus_cost.json"))
+    parser.add_argument("--out", help="also write the result here (benchmarks/results/corpus_cost.json is always written)")
     args = parser.parse_args()
 
     dumps = list_dump_files(Path(args.dumps))
     counts = {path.name: planning.count_rows(path) for path in dumps}
     resources = lab_resources()
     if args.rates:  # an earlier measurement (e.g. one taken while the measured run ran, under the same load)
-        rates = planning.Rates(**json.loads(Path(args.rates).read_text())["rates"])
+        earlier = json.loads(Path(args.rates).read_text())
+        # recorded files wrap the result in its provenance; files written before that, and --out files, do not
+        rates = planning.Rates(**earlier.get("result", earlier)["rates"])
     else:
         rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
                                        log=lambda line: print(line, file=sys.stderr))
@@ -87,10 +92,12 @@ def main() -> None:
         for row in rows:
             print(f"{row['step']} | {row['projected_s']} | {row['measured_s']} | {row['ratio']} | {'yes' if row['within'] else 'no'}")
         result["measured"] = {"home": args.measured_home, "steps": rows, "measured_total_s": round(sum(measured.values()), 1)}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({name: {"rows": plan.rows, "total_s": round(plan.total_seconds), **money(plan.total_seconds, resources)}
                       for name, plan in plans.items()}))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    record("corpus_cost", result)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # ---- the arithmetic (pure) ---------------------------------------------------------------------
 
@@ -175,6 +179,61 @@ def self_training_seconds(items: float, train_s_per_row: float, infer_s_per_row:
     return total, capped, basis
 
 
+def _pseudo_labels_cost(clean: float, items: float, rates: Rates, budgets: Budgets) -> tuple[float, str, bool]:
+    """Seconds of pseudo_labels: the embeddings (capped by the labelling settings) and the labelling functions."""
+    texts = clean * rates.embed_texts_per_clean
+    embed = texts * rates.embed_s_per_text
+    capped = budgets.embed_max_minutes is not None and embed > budgets.embed_max_minutes * 60
+    if capped:
+        embed = budgets.embed_max_minutes * 60
+    basis = (f"{texts:,.0f} texts embedded x {rates.embed_s_per_text * 1e3:.2f} ms"
+             + (f" (capped at {budgets.embed_max_minutes:g} min)" if capped else "")
+             + f" + {items:,.0f} items labelled x {rates.label_s_per_item * 1e6:.0f} us")
+    return embed + items * rates.label_s_per_item, basis, capped
+
+
+def _pretrain_cost(clean: float, rates: Rates, budgets: Budgets) -> tuple[float, str, bool]:
+    """Seconds of slm_pretrained: a fixed number of steps when set, else epochs over the corpus's tokens up to the minutes cap."""
+    if budgets.pretrain_steps is not None:
+        trained_tokens = budgets.pretrain_steps * budgets.pretrain_batch_blocks * budgets.block_tokens
+        pretrain, capped, cap_words = trained_tokens * rates.slm_pretrain_s_per_token, False, f"{budgets.pretrain_steps:,} steps"
+    else:
+        trained_tokens = clean * rates.tokens_per_clean * budgets.pretrain_epochs
+        pretrain = trained_tokens * rates.slm_pretrain_s_per_token
+        capped = pretrain > budgets.pretrain_minutes * 60
+        pretrain, cap_words = (budgets.pretrain_minutes * 60 if capped else pretrain), f"{budgets.pretrain_epochs:g} epoch"
+    basis = (f"{trained_tokens:,.0f} tokens ({cap_words}) x {rates.slm_pretrain_s_per_token * 1e6:.1f} us"
+             + (f", capped at {budgets.pretrain_minutes:g} min" if capped else ""))
+    return pretrain, basis, capped
+
+
+def _serving_cost(items: float, rates: Rates, budgets: Budgets) -> tuple[str, float, str]:
+    """The arm that serves review_predictions, and its seconds: the adapter unless its projected pass is over the
+    serving budget (then the faster SLM)."""
+    adapter_pass = items * rates.adapter_infer_s_per_row
+    over = budgets.serving_max_minutes is not None and adapter_pass > budgets.serving_max_minutes * 60
+    served, rate = ("slm_classifier", rates.slm_infer_s_per_row) if over else ("finetuned_adapter", rates.adapter_infer_s_per_row)
+    basis = (f"{items:,.0f} inputs x {rate * 1e3:.2f} ms ({served}"
+             + (f": the adapter's {adapter_pass / 60:,.0f} min is over the {budgets.serving_max_minutes:g}-min serving budget)" if over else ")"))
+    return served, items * rate, basis
+
+
+def _gold_costs(rates: Rates, budgets: Budgets) -> list[tuple[str, float, str]]:
+    """(step, seconds, basis) of the steps that score the gold rows."""
+    gold = budgets.gold_rows
+    gold_basis = f"{gold:,} gold rows" if gold else "no gold rows: setup only (not projected)"
+    timed = budgets.timing_rows * budgets.timing_passes if gold else 0
+    return [
+        ("gold_labels", 0.0, gold_basis),
+        ("label_quality", gold * (rates.embed_s_per_text + rates.label_s_per_item), gold_basis),
+        ("review_type_quality", gold * rates.label_s_per_item, gold_basis),
+        ("adapter_evaluation", gold * rates.adapter_infer_s_per_row, gold_basis),
+        ("slm_evaluation", gold * rates.slm_infer_s_per_row, gold_basis),
+        ("inference_timing", timed * (rates.adapter_infer_s_per_row + rates.slm_infer_s_per_row),
+         f"{budgets.timing_passes} passes x {budgets.timing_rows} rows per arm" if gold else gold_basis),
+    ]
+
+
 def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -> Plan:
     """Projected seconds of each step for a corpus of `rows` raw reviews."""
     clean = rows * rates.clean_share
@@ -196,55 +255,26 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
         extra, words = fixed(step)
         add(step, extra + clean * rates.per_clean_row[step], f"{clean:,.0f} clean x {rates.per_clean_row[step] * 1e6:.1f} us{words}")
 
-    texts = clean * rates.embed_texts_per_clean
-    embed = texts * rates.embed_s_per_text
-    embed_capped = budgets.embed_max_minutes is not None and embed > budgets.embed_max_minutes * 60
-    if embed_capped:
-        embed = budgets.embed_max_minutes * 60
-    add("pseudo_labels", embed + items * rates.label_s_per_item,
-        f"{texts:,.0f} texts embedded x {rates.embed_s_per_text * 1e3:.2f} ms" + (f" (capped at {budgets.embed_max_minutes:g} min)" if embed_capped else "")
-        + f" + {items:,.0f} items labelled x {rates.label_s_per_item * 1e6:.0f} us", embed_capped)
-
+    seconds, basis, capped = _pseudo_labels_cost(clean, items, rates, budgets)
+    add("pseudo_labels", seconds, basis, capped)
     seconds, capped, basis = self_training_seconds(items, rates.adapter_train_s_per_row, rates.adapter_infer_s_per_row, budgets.adapter)
     add("finetuned_adapter", seconds, basis, capped)
     add("slm_tokenizer", clean * rates.per_clean_row["slm_tokenizer"], f"{clean:,.0f} clean x {rates.per_clean_row['slm_tokenizer'] * 1e6:.1f} us")
-
-    tokens = clean * rates.tokens_per_clean
-    if budgets.pretrain_steps is not None:
-        trained_tokens = budgets.pretrain_steps * budgets.pretrain_batch_blocks * budgets.block_tokens
-        pretrain, capped, cap_words = trained_tokens * rates.slm_pretrain_s_per_token, False, f"{budgets.pretrain_steps:,} steps"
-    else:
-        trained_tokens = tokens * budgets.pretrain_epochs
-        pretrain = trained_tokens * rates.slm_pretrain_s_per_token
-        capped = pretrain > budgets.pretrain_minutes * 60
-        pretrain, cap_words = (budgets.pretrain_minutes * 60 if capped else pretrain), f"{budgets.pretrain_epochs:g} epoch"
-    add("slm_pretrained", pretrain, f"{trained_tokens:,.0f} tokens ({cap_words}) x {rates.slm_pretrain_s_per_token * 1e6:.1f} us"
-        + (f", capped at {budgets.pretrain_minutes:g} min" if capped else ""), capped)
+    seconds, basis, capped = _pretrain_cost(clean, rates, budgets)
+    add("slm_pretrained", seconds, basis, capped)
     seconds, capped, basis = self_training_seconds(items, rates.slm_train_s_per_row, rates.slm_infer_s_per_row, budgets.slm)
     add("slm_classifier", seconds, basis, capped)
 
-    # serving: the adapter unless its projected pass is over the serving budget (then the faster SLM)
-    adapter_pass = items * rates.adapter_infer_s_per_row
-    over = budgets.serving_max_minutes is not None and adapter_pass > budgets.serving_max_minutes * 60
-    served, rate = ("slm_classifier", rates.slm_infer_s_per_row) if over else ("finetuned_adapter", rates.adapter_infer_s_per_row)
-    add("review_predictions", items * rate, f"{items:,.0f} inputs x {rate * 1e3:.2f} ms ({served}"
-        + (f": the adapter's {adapter_pass / 60:,.0f} min is over the {budgets.serving_max_minutes:g}-min serving budget)" if over else ")"))
+    served, seconds, basis = _serving_cost(items, rates, budgets)
+    add("review_predictions", seconds, basis)
     requests = min(clean, budgets.market_max_requests)  # feature requests are a share of the reviews: at most the cap
     add("market_opportunities", requests * rates.embed_s_per_text + clean * rates.per_clean_row["market_opportunities"],
         f"up to {requests:,.0f} feature requests embedded x {rates.embed_s_per_text * 1e3:.2f} ms + {clean:,.0f} clean x "
         f"{rates.per_clean_row['market_opportunities'] * 1e6:.1f} us")
     add("opportunity_report", clean * rates.per_clean_row["opportunity_report"], "renders the report (not projected)")
 
-    gold = budgets.gold_rows
-    gold_basis = f"{gold:,} gold rows" if gold else "no gold rows: setup only (not projected)"
-    add("gold_labels", 0.0, gold_basis)
-    add("label_quality", gold * (rates.embed_s_per_text + rates.label_s_per_item), gold_basis)
-    add("review_type_quality", gold * rates.label_s_per_item, gold_basis)
-    add("adapter_evaluation", gold * rates.adapter_infer_s_per_row, gold_basis)
-    add("slm_evaluation", gold * rates.slm_infer_s_per_row, gold_basis)
-    timed = budgets.timing_rows * budgets.timing_passes if gold else 0
-    add("inference_timing", timed * (rates.adapter_infer_s_per_row + rates.slm_infer_s_per_row),
-        f"{budgets.timing_passes} passes x {budgets.timing_rows} rows per arm" if gold else gold_basis)
+    for step, seconds, basis in _gold_costs(rates, budgets):
+        add(step, seconds, basis)
     add("model_evaluation", 0.0, "joins the evaluations (not projected)")
     add("comparison_report", 0.0, "renders the report (not projected)")
     order = {name: index for index, name in enumerate(STEPS)}
@@ -429,156 +459,224 @@ def _classifier_batches(tokenizer, texts: Sequence[str], batch_size: int, max_le
     return batches
 
 
-def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 20000, counts: dict[str, int] | None = None,
-                  log: Callable[[str], None] = print) -> Rates:
-    """Times the pipeline's functions on a sample of the dumps (the embedded synthetic generator when none): the first
-    rows of each dump, as many from each as its share of `counts` (file name -> rows) asks, at least 100."""
-    import numpy as np
+#: prep steps whose cost grows with the raw rows (the rest of the chain runs on the clean reviews)
+_PER_RAW_STEPS = ("reviews", "review_quality", "clean_reviews_and_rejects")
+
+
+def _sample_dumps(dumps: Sequence[Path], work: Path, sample_rows: int, counts: dict[str, int] | None) -> tuple[Sequence[Path], list[Path]]:
+    """The dumps measured (the synthetic generator's when none) and their samples: the first rows of each, as many as
+    its share of `counts` asks, at least 100."""
+    if not dumps:
+        from genai_lab.synth import write_dump
+
+        dumps = [write_dump(work / "synthetic.csv", rows=sample_rows, seed=0)[0]]
+    total = sum((counts or {}).get(path.name, 1) for path in dumps)
+    samples = [_sample_dump(path, max(100, round(sample_rows * (counts or {}).get(path.name, 1) / total)), work) for path in dumps]
+    return dumps, samples
+
+
+def _read_samples(samples: Sequence[Path]) -> tuple[float, pl.DataFrame]:
+    """Seconds of raw_reviews (read_dump) over the samples, and the rows read."""
     import polars as pl
-    import torch
 
     from genai_lab.ingest import read_dump
-    from genai_lab.labels.functions import aspect_clauses, aspect_votes, review_votes
-    from genai_lab.ml.classifier import LABELS, predict_proba
-    from genai_lab.ml.embeddings import embed
-    from genai_lab.ml.lora import build_adapter_model
-    from genai_lab.ml.slm import mask_tokens, mlm_loss, model_config, pack_blocks, train_tokenizer
+
+    read_dump(samples[0], "warmup", b"plan")
+    seconds, frames = 0.0, []
+    for path in samples:
+        elapsed, frame = _timed(lambda path=path: read_dump(path, path.stem, b"plan"))
+        seconds, frames = seconds + elapsed, [*frames, frame]
+    return seconds, pl.concat(frames)
+
+
+def _prep_chain(frame: pl.DataFrame, prep, labeling) -> tuple[dict[str, float], dict[str, pl.DataFrame]]:
+    """Seconds of each prep step from reviews through aspect_mentions on `frame`, and the tables they make, keyed by
+    the names the disk measure stores them under."""
     from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_scores
     from genai_lab.text.aspects import aspect_mentions as find_aspect_mentions
     from genai_lab.text.text_quality import text_quality as score_text_quality
 
-    per_raw_steps = ("reviews", "review_quality", "clean_reviews_and_rejects")
+    seconds: dict[str, float] = {}
+    seconds["reviews"], typed = _timed(lambda: normalise_reviews(frame))
+    seconds["review_quality"], quality = _timed(lambda: (q := assess_quality(typed, prep.rules, prep.language), quality_scores(typed, q))[0])
+    seconds["clean_reviews_and_rejects"], (clean, rejected) = _timed(lambda: clean_and_reject(typed, quality, prep.rules))
+    seconds["text_quality"], scored = _timed(lambda: score_text_quality(clean.select("review_id", "dump_id", "content"), prep.text_quality))
+    seconds["aspect_mentions"], (mentions, _) = _timed(
+        lambda: find_aspect_mentions(clean.select("review_id", "dump_id", "content"), labeling.aspects))
+    return seconds, {"reviews": typed, "quality": quality, "clean": clean, "rejected": rejected, "scored": scored, "mentions": mentions}
+
+
+def _measure_prep(raw: pl.DataFrame, read_seconds: float, prep, labeling,
+                  log: Callable[[str], None]) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, pl.DataFrame]]:
+    """Seconds per raw row and per clean review of the steps through aspect_mentions, their fixed seconds, and the
+    tables the whole sample makes (which the disk measure stores)."""
+    from genai_lab.prep import assess_quality, normalise_reviews
+
+    n = raw.height
+    per_raw = {"raw_reviews": read_seconds / n}
+    per_clean: dict[str, float] = {}
+    fixed: dict[str, float] = {}
+    normalise_reviews(raw.head(100))
+    assess_quality(normalise_reviews(raw.head(100)), prep.rules, prep.language)  # loads the language model
+    # two sizes, so a step's fixed cost (models, lexicon mining) is not spread over a few thousand rows as if per row
+    small_n = max(1, n // 4)
+    small_seconds, small = _prep_chain(raw.head(small_n), prep, labeling)
+    large_seconds, large = _prep_chain(raw, prep, labeling)
+    for step in large_seconds:
+        units = (small_n, n) if step in _PER_RAW_STEPS else (small["clean"].height, large["clean"].height)
+        fixed[step], rate = _fit(units, (small_seconds[step], large_seconds[step]))
+        (per_raw if step in _PER_RAW_STEPS else per_clean)[step] = rate
+    log(f"prep: {n / (read_seconds + sum(large_seconds.values())):,.0f} raw rows/s through aspect_mentions; "
+        f"{large['clean'].height:,} clean, {large['mentions'].height:,} aspect mentions")
+    return per_raw, per_clean, fixed, large
+
+
+def _measure_labelling(clean: pl.DataFrame, mentions: pl.DataFrame, settings,
+                       log: Callable[[str], None]) -> tuple[float, float, pl.DataFrame, pl.Series, list[str]]:
+    """Seconds per labelled item of the labelling functions without embeddings, and per text of the embeddings of a
+    sample of the texts they embed; with the reviews, those distinct texts and the sample, which the models reuse."""
+    import polars as pl
+
+    from genai_lab.labels.functions import aspect_clauses, aspect_votes, review_votes
+    from genai_lab.ml.embeddings import embed
+
+    reviews = clean.select("review_id", "dump_id", "content", pl.col("rating").cast(pl.Int64))
+    aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left").select(
+        pl.format("{}#{}", "review_id", pl.int_range(pl.len()).over("review_id")).alias("item_id"), pl.col("sentence").alias("text"),
+        pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
+    plain = settings.model_copy(update={"use_embeddings": False})
+    elapsed, clauses = _timed(lambda: (review_votes(reviews, plain), aspect_votes(aspect_input, plain), aspect_clauses(aspect_input, settings))[2])
+    label_s_per_item = elapsed / max(1, reviews.height + aspect_input.height)
+    texts = pl.concat([reviews["content"], clauses["clause"]]).unique(maintain_order=True)
+    picked = texts.sample(n=min(256, len(texts)), seed=0, shuffle=True).to_list()
+    elapsed, _ = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length), 4)
+    embed_s_per_text = elapsed / len(picked)
+    log(f"embeddings: {1 / embed_s_per_text:,.0f} texts/s ({settings.base_model})")
+    return label_s_per_item, embed_s_per_text, reviews, texts, picked
+
+
+def _measure_adapter(adapter, serving, picked: list[str], log: Callable[[str], None]) -> tuple[float, float, int]:
+    """The adapter arm, LoRA on the base model: seconds per row of a training step and of inference, and the bytes of
+    its trained weights. The model is freed on return, before the SLM is built."""
+    import torch
+
+    from genai_lab.ml.classifier import predict_proba
+    from genai_lab.ml.lora import build_adapter_model
+
+    torch.manual_seed(0)
+    model, tokenizer, _, _ = build_adapter_model(adapter.lora)
+    train = adapter.training
+    batch = train.optimizer.batch_size
+    adapter_train = _train_step_seconds(model, _classifier_batches(tokenizer, picked, batch, train.max_length, 4)) / batch
+    elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
+    adapter_infer = elapsed / len(picked)
+    adapter_bytes = sum(p.numel() for p in model.parameters() if p.requires_grad) * 4
+    log(f"adapter: {1 / adapter_train:,.0f} rows/s training, {1 / adapter_infer:,.0f} rows/s inference")
+    return adapter_train, adapter_infer, adapter_bytes
+
+
+def _mlm_step_seconds(masked_lm, blocks, tokenizer, settings) -> float:
+    """Median seconds per token of a masked-LM optimizer step over `blocks` (the first step is a warm-up)."""
+    import torch
+
+    from genai_lab.ml.precision import autocast
+    from genai_lab.ml.slm import mask_tokens, mlm_loss
+
+    per_batch = settings.optimizer.batch_size
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.AdamW(masked_lm.parameters(), lr=1e-4)
+    times = []
+    for step in range(4):
+        ids = blocks[(torch.arange(per_batch) + step * per_batch) % len(blocks)]
+        inputs, labels = mask_tokens(ids, tokenizer, settings.mask_probability, generator)
+        started = time.perf_counter()
+        with autocast("cpu"):
+            loss = mlm_loss(masked_lm, inputs, labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if step:
+            times.append(time.perf_counter() - started)
+    return statistics.median(times) / ids.numel()
+
+
+def _measure_slm_pretraining(settings, tokenizer, corpus: list[str]) -> tuple[float, int, int, object]:
+    """Seconds per token of pretraining, the sample's tokens and the SLM's bytes, and its config for the classifier."""
+    import torch
+    from transformers import BertForMaskedLM
+
+    from genai_lab.ml.slm import model_config, pack_blocks
+
+    config = model_config(settings.size, tokenizer, settings.max_length, settings.hidden_act)
+    masked_lm = BertForMaskedLM(config)
+    blocks = torch.from_numpy(pack_blocks(tokenizer, corpus, settings.max_length))
+    seconds_per_token = _mlm_step_seconds(masked_lm, blocks, tokenizer, settings)
+    return seconds_per_token, blocks.numel(), sum(p.numel() for p in masked_lm.parameters()) * 4, config
+
+
+def _measure_slm_classifier(config, tokenizer, training, serving, picked: list[str]) -> tuple[float, float]:
+    """Seconds per row of a training step and of inference of a classifier of the SLM's shape (untrained: a step costs the same)."""
+    from transformers import BertForSequenceClassification
+
+    from genai_lab.ml.classifier import LABELS, predict_proba
+
+    config.num_labels = len(LABELS)
+    classifier = BertForSequenceClassification(config)
+    batch = training.optimizer.batch_size
+    train = _train_step_seconds(classifier, _classifier_batches(tokenizer, picked, batch, training.max_length, 4)) / batch
+    elapsed, _ = _timed(lambda: predict_proba(classifier, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
+    return train, elapsed / len(picked)
+
+
+def _warehouse_bytes(path: Path, tables: dict[str, pl.DataFrame], texts: pl.Series) -> int:
+    """Bytes of a DuckDB file of the sample's tables, with labels and predictions as rows of the texts they label."""
+    import duckdb
+    import numpy as np
+    import polars as pl
+
+    labelled = pl.DataFrame({"text": texts, "label": np.zeros(len(texts), dtype=np.int8),
+                             "confidence": np.random.default_rng(0).random(len(texts))})
+    with duckdb.connect(str(path)) as connection:
+        for name, frame in {**tables, "labels": labelled, "predictions": labelled}.items():
+            connection.register("frame", frame.to_arrow())
+            connection.execute(f"create table {name} as select * from frame")
+            connection.unregister("frame")
+        connection.execute("checkpoint")
+    return path.stat().st_size
+
+
+def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 20000, counts: dict[str, int] | None = None,
+                  log: Callable[[str], None] = print) -> Rates:
+    """Times the pipeline's functions on a sample of the dumps (the embedded synthetic generator when none): the first
+    rows of each dump, as many from each as its share of `counts` (file name -> rows) asks, at least 100."""
+    from genai_lab.ml.slm import train_tokenizer
+
     load = os.getloadavg()[0]
     prep, labeling, adapter, slm, insight = (resources[k] for k in ("prep", "labeling", "adapter", "slm", "insight"))
     with tempfile.TemporaryDirectory(prefix="genai-lab-plan-") as work:
         work = Path(work)
-        if not dumps:
-            from genai_lab.synth import write_dump
-
-            dumps = [write_dump(work / "synthetic.csv", rows=sample_rows, seed=0)[0]]
-        total = sum((counts or {}).get(path.name, 1) for path in dumps)
-        samples = [_sample_dump(path, max(100, round(sample_rows * (counts or {}).get(path.name, 1) / total)), work) for path in dumps]
-        read_dump(samples[0], "warmup", b"plan")
-        seconds, frames = 0.0, []
-        for path in samples:
-            elapsed, frame = _timed(lambda path=path: read_dump(path, path.stem, b"plan"))
-            seconds, frames = seconds + elapsed, [*frames, frame]
-        raw = pl.concat(frames)
+        dumps, samples = _sample_dumps(dumps, work, sample_rows, counts)
+        read_seconds, raw = _read_samples(samples)
         n = raw.height
         log(f"measuring on {n:,} sample rows of {len(dumps)} dump(s)")
-        per_raw = {"raw_reviews": seconds / n}
-        fixed: dict[str, float] = {}
-        normalise_reviews(raw.head(100))
-        assess_quality(normalise_reviews(raw.head(100)), prep.rules, prep.language)  # loads the language model
-
-        def prep_chain(frame: pl.DataFrame) -> tuple[dict[str, float], dict[str, pl.DataFrame]]:
-            seconds: dict[str, float] = {}
-            seconds["reviews"], typed = _timed(lambda: normalise_reviews(frame))
-            seconds["review_quality"], quality = _timed(lambda: (q := assess_quality(typed, prep.rules, prep.language), quality_scores(typed, q))[0])
-            seconds["clean_reviews_and_rejects"], (clean, rejected) = _timed(lambda: clean_and_reject(typed, quality, prep.rules))
-            seconds["text_quality"], scored = _timed(lambda: score_text_quality(clean.select("review_id", "dump_id", "content"), prep.text_quality))
-            seconds["aspect_mentions"], (mentions, _) = _timed(
-                lambda: find_aspect_mentions(clean.select("review_id", "dump_id", "content"), labeling.aspects))
-            return seconds, {"typed": typed, "quality": quality, "clean": clean, "rejected": rejected, "scored": scored, "mentions": mentions}
-
-        # two sizes, so a step's fixed cost (models, lexicon mining) is not spread over a few thousand rows as if per row
-        small_n = max(1, n // 4)
-        small_seconds, small = prep_chain(raw.head(small_n))
-        large_seconds, large = prep_chain(raw)
-        typed, quality, clean, rejected, scored, mentions = (large[k] for k in ("typed", "quality", "clean", "rejected", "scored", "mentions"))
+        per_raw, per_clean, fixed, tables = _measure_prep(raw, read_seconds, prep, labeling, log)
+        clean, mentions = tables["clean"], tables["mentions"]
         m = max(1, clean.height)
-        per_clean: dict[str, float] = {}
-        for step in large_seconds:
-            units = (small_n, n) if step in per_raw_steps else (small["clean"].height, clean.height)
-            fixed[step], rate = _fit(units, (small_seconds[step], large_seconds[step]))
-            (per_raw if step in per_raw_steps else per_clean)[step] = rate
-        log(f"prep: {n / (seconds + sum(large_seconds.values())):,.0f} raw rows/s through aspect_mentions; "
-            f"{clean.height:,} clean, {mentions.height:,} aspect mentions")
-
-        # labelling functions without embeddings, then the embeddings of a sample of the texts they embed
-        settings = labeling.labels
-        reviews = clean.select("review_id", "dump_id", "content", pl.col("rating").cast(pl.Int64))
-        aspect_input = mentions.join(reviews.select("review_id", "rating"), on="review_id", how="left").select(
-            pl.format("{}#{}", "review_id", pl.int_range(pl.len()).over("review_id")).alias("item_id"), pl.col("sentence").alias("text"),
-            pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
-        plain = settings.model_copy(update={"use_embeddings": False})
-        elapsed, clauses = _timed(lambda: (review_votes(reviews, plain), aspect_votes(aspect_input, plain), aspect_clauses(aspect_input, settings))[2])
-        label_s_per_item = elapsed / max(1, reviews.height + aspect_input.height)
-        texts = pl.concat([reviews["content"], clauses["clause"]]).unique(maintain_order=True)
-        picked = texts.sample(n=min(256, len(texts)), seed=0, shuffle=True).to_list()
-        elapsed, _ = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length), 4)
-        embed_s_per_text = elapsed / len(picked)
-        log(f"embeddings: {1 / embed_s_per_text:,.0f} texts/s ({settings.base_model})")
-
-        # the adapter arm: LoRA on the base model, one training step and one inference pass
-        torch.manual_seed(0)
-        model, tokenizer, _, _ = build_adapter_model(adapter.lora)
-        train = adapter.training
-        batch = train.optimizer.batch_size
-        adapter_train = _train_step_seconds(model, _classifier_batches(tokenizer, picked, batch, train.max_length, 4)) / batch
-        serving = insight.serving
-        elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
-        adapter_infer = elapsed / len(picked)
-        adapter_bytes = sum(p.numel() for p in model.parameters() if p.requires_grad) * 4
-        model = None  # free it before the SLM is built
-        log(f"adapter: {1 / adapter_train:,.0f} rows/s training, {1 / adapter_infer:,.0f} rows/s inference")
-
-        # the SLM arm: its tokenizer (timed on the sample), masked-LM steps, and a classifier of the same shape
-        from transformers import BertForMaskedLM, BertForSequenceClassification
+        label_s_per_item, embed_s_per_text, reviews, texts, picked = _measure_labelling(clean, mentions, labeling.labels, log)
+        adapter_train, adapter_infer, adapter_bytes = _measure_adapter(adapter, insight.serving, picked, log)
 
         corpus = reviews["content"].to_list()
         elapsed, slm_tokenizer = _timed(lambda: train_tokenizer(corpus, slm.slm.vocab_size, work / "tokenizer"))
         per_clean["slm_tokenizer"] = elapsed / m
-        config = model_config(slm.slm.size, slm_tokenizer, slm.slm.max_length, slm.slm.hidden_act)
-        masked_lm = BertForMaskedLM(config)
-        blocks = torch.from_numpy(pack_blocks(slm_tokenizer, corpus, slm.slm.max_length))
-        tokens_per_clean = blocks.numel() / m
-        per_batch = slm.slm.optimizer.batch_size
-        generator = torch.Generator().manual_seed(0)
-        optimizer = torch.optim.AdamW(masked_lm.parameters(), lr=1e-4)
-        from genai_lab.ml.precision import autocast
-
-        times = []
-        for step in range(4):
-            ids = blocks[(torch.arange(per_batch) + step * per_batch) % len(blocks)]
-            inputs, labels = mask_tokens(ids, slm_tokenizer, slm.slm.mask_probability, generator)
-            started = time.perf_counter()
-            with autocast("cpu"):
-                loss = mlm_loss(masked_lm, inputs, labels)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            if step:
-                times.append(time.perf_counter() - started)
-        slm_pretrain = statistics.median(times) / ids.numel()
-        slm_bytes = sum(p.numel() for p in masked_lm.parameters()) * 4
-        del masked_lm, optimizer
-        config.num_labels = len(LABELS)
-        classifier = BertForSequenceClassification(config)
-        slm_batch = slm.training.optimizer.batch_size
-        slm_train = _train_step_seconds(classifier, _classifier_batches(slm_tokenizer, picked, slm_batch, slm.training.max_length, 4)) / slm_batch
-        elapsed, _ = _timed(lambda: predict_proba(classifier, slm_tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
-        slm_infer = elapsed / len(picked)
+        slm_pretrain, tokens, slm_bytes, config = _measure_slm_pretraining(slm.slm, slm_tokenizer, corpus)
+        slm_train, slm_infer = _measure_slm_classifier(config, slm_tokenizer, slm.training, insight.serving, picked)
         log(f"SLM ({slm.slm.size}): {1 / slm_pretrain:,.0f} tokens/s pretraining, {1 / slm_train:,.0f} rows/s training, "
             f"{1 / slm_infer:,.0f} rows/s inference")
 
         # market steps: not timed (they need predictions); counted at the text-quality rate, which is of their order
         per_clean["market_opportunities"] = per_clean["text_quality"]
         per_clean["opportunity_report"] = 0.0
-
-        # the warehouse: the sample's tables in a DuckDB file, labels and predictions as the texts they hold
-        import duckdb
-
-        labelled = pl.DataFrame({"text": texts, "label": np.zeros(len(texts), dtype=np.int8),
-                                 "confidence": np.random.default_rng(0).random(len(texts))})
-        with duckdb.connect(str(work / "sample.duckdb")) as connection:
-            for name, frame in {"raw": raw, "reviews": typed, "quality": quality, "clean": clean, "rejected": rejected, "scored": scored,
-                                "mentions": mentions, "labels": labelled, "predictions": labelled}.items():
-                connection.register("frame", frame.to_arrow())
-                connection.execute(f"create table {name} as select * from frame")
-                connection.unregister("frame")
-            connection.execute("checkpoint")
-        warehouse_bytes_per_row = (work / "sample.duckdb").stat().st_size / n
+        warehouse_bytes_per_row = _warehouse_bytes(work / "sample.duckdb", {"raw": raw, **tables}, texts) / n
         # the store keeps the final weights (checkpoints are removed when training ends): the adapter's LoRA weights,
         # the SLM twice (pretrained, and fine-tuned as the classifier) and its tokenizer
         model_store_bytes = adapter_bytes + 2 * slm_bytes + _directory_bytes(work / "tokenizer")
@@ -586,7 +684,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         per_raw_row=per_raw, per_clean_row=per_clean, fixed_s=fixed, label_s_per_item=label_s_per_item, embed_s_per_text=embed_s_per_text,
         adapter_train_s_per_row=adapter_train, adapter_infer_s_per_row=adapter_infer, slm_train_s_per_row=slm_train,
         slm_infer_s_per_row=slm_infer, slm_pretrain_s_per_token=slm_pretrain, clean_share=clean.height / n,
-        mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens_per_clean,
+        mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens / m,
         warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes,
         note=(f"rates measured on {n:,} sample rows of {len(dumps)} dump(s), at load average {load:.1f} on {os.cpu_count()} cores "
               "(a busier machine measures slower rates and runs slower too)"),
