@@ -10,8 +10,9 @@ all its aspect mentions and its request — and ranks each again.
 
 Prints, per need of the full data's top 10, the share of resamples in which it stays in the top 10; as its last line
 one JSON object with `top10_overlap_median` (the median over resamples of the share of the full data's top 10 found
-in the resample's top 10), `resamples` and the per-need shares. The JSON is also written to
-`benchmarks/results/opportunity_stability.json` (`--out` to change, `--out ''` not to write it).
+in the resample's top 10), `resamples` and the per-need shares. The JSON is also written, with the machine and the
+commit, to `benchmarks/results/opportunity_stability.json` (`benchmarks/recording.py`); `--out PATH` writes it there
+instead (as it is printed), `--out ''` nowhere.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from recording import record
+
 from genai_lab.insight.market import REVIEW_COLUMNS, OpportunitySettings, build_market, ranking_stability
 
-OUT = REPO / "benchmarks" / "results" / "opportunity_stability.json"
+NAME = "opportunity_stability"
 
 
 def load(home: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -64,7 +67,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-themes", action="store_true", help="leave feature-request themes out (no embedding)")
-    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--out", default=None, help="write the JSON here instead of benchmarks/results/ ('': nowhere)")
     args = parser.parse_args()
     settings = OpportunitySettings()
     predictions, reviews = load(args.home)
@@ -95,6 +98,9 @@ def main() -> None:
         "top10": [{"rank": r["rank"], "kind": r["kind"], "category": r["category"], "need": r["need"], "mentions": r["mentions"],
                    "in_top10": r["top_share"]} for r in top.iter_rows(named=True)],
     }
+    if args.out is None:
+        record(NAME, result)
+        return
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
