@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 from genai_lab.text.rules import mask_pii
 
 NEGATIVE, POSITIVE = "negative", "positive"
@@ -63,7 +63,9 @@ class OpportunitySettings(StrictConfig):
 
     #: months at the end of each app's data that count as "recent" for growth
     recent_months: int = 3
+    #: growth is clipped to at least this
     growth_floor: float = 0.5
+    #: growth is clipped to at most this
     growth_cap: float = 2.0
     #: a category-level need is ranked only with this many mentions (requests) ...
     min_support: int = 20
@@ -71,29 +73,39 @@ class OpportunitySettings(StrictConfig):
     min_apps: int = 2
     #: empirical-Bayes prior strength (pseudo-mentions) is fitted by moments and kept within these bounds
     prior_strength_min: float = 2.0
+    #: upper bound of that prior strength
     prior_strength_max: float = 50.0
     #: helpful votes: per-review cap and weight of ln(1 + mean capped votes) in the score
     helpful_cap: int = 10
+    #: weight of ln(1 + mean capped helpful votes) in the score
     helpful_scale: float = 0.25
     #: representative quotes per need: readable, saying the need (its term / key words), most helpful first
     quotes: int = 2
+    #: shortest quote, in characters
     quote_min_chars: int = 30
+    #: longest quote, in characters
     quote_max_chars: int = 240
     #: feature-request themes: at most this many clusters, each of at least `min_theme_requests` requests
     themes: int = 12
+    #: smallest feature-request theme
     min_theme_requests: int = 5
     #: a seeded sample of at most this many requests is embedded (the counts are of the sample, and say so)
     max_requests: int = 10_000
+    #: words naming a theme
     theme_words: int = 3
     #: a word is an app's rather than a need's when at least this share of its request occurrences come from one app
     app_word_share: float = 0.8
+    #: tokens per request when embedding feature requests
     embed_max_length: int = 64
     #: ranking stability in the table: bootstrap resamples of the reviews within each app (0: not measured)
     stability_resamples: int = 100
+    #: the top-N whose stability is measured
     stability_top: int = 10
     #: the report: rows of the ranking, and categories with a section of their own (by volume)
     top_needs: int = 15
+    #: categories with a section of their own in the report (by volume)
     report_categories: int = 6
+    #: name of the category of apps without one
     uncategorised: str = "Uncategorised"
 
 

@@ -89,7 +89,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from genai_lab.labels.gold import REVIEW_TYPES
-from genai_lab.settings import StrictConfig
+from genai_lab.config import StrictConfig
 
 __all__ = [
     "FLAG_COLUMNS",
@@ -364,6 +364,7 @@ class ReviewTypeSettings(StrictConfig):
     bug_negators: list[str] = Field(default_factory=lambda: list(_BUG_NEGATORS))
     #: the words that may stand between a negator and its bug cue ("never had a single crash")
     negation_fillers: list[str] = Field(default_factory=lambda: list(_NEGATION_FILLERS))
+    #: filler words allowed between a negator and its bug cue
     negation_window: int = 4
     #: a bug cue followed by one of these is no bug ("bug free")
     bug_negating_suffixes: list[str] = Field(default_factory=lambda: list(_BUG_NEGATING_SUFFIXES))
