@@ -15,22 +15,25 @@ from dagster import (
     materialize,
 )
 
-from genai_lab.resources import AdapterResource, ReportingResource, SlmResource, SlmSelfTrainingSettings
-from genai_lab.vocabulary import ADAPTER
-from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER
 from genai_lab.definitions import make_definitions
+from genai_lab.insight.market import OpportunitySettings
 from genai_lab.ml.lora import LoraSettings
 from genai_lab.ml.scoring import COST_METRICS, TimingSettings
 from genai_lab.ml.self_training import SelfTrainingSettings
 from genai_lab.ml.slm import SlmSettings
-from genai_lab.ml.training_loop import OptimizerSettings
 from genai_lab.ml.store import ModelStore
+from genai_lab.ml.training_loop import OptimizerSettings
 from genai_lab.partitions import review_dumps
+from genai_lab.resources import AdapterResource, InsightResource, ReportingResource, SlmResource, SlmSelfTrainingSettings
 from genai_lab.sensors import retrain_sensor
 from genai_lab.synth import write_dump
+from genai_lab.vocabulary import ADAPTER
+from genai_lab.vocabulary import SLM_CLASSIFIER as CLASSIFIER
 
 TINY_TRAINING = {"max_train_rows": 200, "rounds": 2, "pool_rows": 100, "add_per_round": 30, "self_training_threshold": 0.4,
                  "optimizer": OptimizerSettings(batch_size=16)}
+# a 600-review home holds a few mentions per need: the market's evidence thresholds scaled to it, as the models are
+TINY_MARKET = InsightResource(opportunities=OpportunitySettings(min_support=3, min_apps=1, stability_resamples=5))
 TINY_TIMING = ReportingResource(timing=TimingSettings(throughput_rows=32, passes=2, latency_runs=5))
 
 
@@ -60,7 +63,8 @@ def trained_home(tiny_base_model, tmp_path_factory):
     (home / "dumps").mkdir()
     write_dump(home / "dumps" / "small.csv", rows=600, seed=5)
     defs = make_definitions(str(home))
-    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model), "slm": tiny_slm(), "reporting": TINY_TIMING}
+    resources = {**defs.resources, "adapter": tiny_adapter(tiny_base_model), "slm": tiny_slm(), "reporting": TINY_TIMING,
+                 "insight": TINY_MARKET}
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(review_dumps.name, ["small"])
         assert materialize(list(defs.assets), selection=AssetSelection.groups("prep", "labels"), instance=instance,
