@@ -8,17 +8,19 @@ as well as through `load_adapter`.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 from pydantic import Field
 
+from genai_lab.config import StrictConfig
 from genai_lab.ml.classifier import (
     load_base_classifier,
     load_tokenizer,
     lora_target_modules,
 )
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL, resolve_base_model
-from genai_lab.config import StrictConfig
 
 
 class LoraSettings(StrictConfig):
@@ -36,6 +38,14 @@ class LoraSettings(StrictConfig):
     target_modules: list[str] = Field(default_factory=list)
 
 
+@contextlib.contextmanager
+def _peft_reading_a_deprecated_transformers_property():
+    """peft reads `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning on every adapter
+    built or loaded: nothing this project can act on, and it was the first thing `genai-lab run` printed."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
+
 def build_adapter_model(settings: LoraSettings):
     """(peft model with only the LoRA weights and the head trainable, tokenizer, resolved base path, target modules)."""
     from peft import LoraConfig, TaskType, get_peft_model
@@ -45,7 +55,9 @@ def build_adapter_model(settings: LoraSettings):
     targets = list(settings.target_modules) or lora_target_modules(model)
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                         target_modules=targets)
-    return get_peft_model(model, config), load_tokenizer(base_path), base_path, targets
+    with _peft_reading_a_deprecated_transformers_property():
+        adapted = get_peft_model(model, config)
+    return adapted, load_tokenizer(base_path), base_path, targets
 
 
 def load_adapter(folder: str | Path, base_model: str | None = None):
@@ -66,7 +78,8 @@ def load_adapter(folder: str | Path, base_model: str | None = None):
     manifest = folder / MANIFEST
     recorded = json.loads(manifest.read_text()).get("base_model", {}).get("id") if manifest.exists() else None
     base = base_model or recorded or json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
-    model = PeftModel.from_pretrained(load_base_classifier(resolve_base_model(base)), str(folder))
+    with _peft_reading_a_deprecated_transformers_property():
+        model = PeftModel.from_pretrained(load_base_classifier(resolve_base_model(base)), str(folder))
     model.eval()
     return model, load_tokenizer(folder)
 
