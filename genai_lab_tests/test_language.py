@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from genai_lab.text import language as lang
-from genai_lab.text.datafiles import data_file
+from genai_lab.datafiles import data_file
 from genai_lab.text.language import (
     METHODS,
     UNDETERMINED,
