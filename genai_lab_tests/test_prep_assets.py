@@ -141,3 +141,32 @@ def test_sensor_new_unchanged_and_changed_files(home):
         keys = {r.partition_key: r.run_key for r in reverted.run_requests}
         assert "first" in keys and keys["first"] != first_run_key
         assert keys["first"].split(":")[1] == first_run_key.split(":")[1]  # the same content as then
+
+
+def test_a_cp1252_export_is_read_as_such_and_its_encoding_recorded(home):
+    """Excel's legacy exports: every row ingested and accounted for, the encoding in raw_reviews' metadata."""
+    write_dump(home / "first.csv", rows=300, seed=3)
+    frame = pl.read_csv(home / "first.csv", infer_schema=False)
+
+    def fits_cp1252(text):
+        try:
+            (text or "").encode("cp1252")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    frame = frame.filter(pl.col("content").map_elements(fits_cp1252, return_dtype=pl.Boolean))
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("Café app – great, but the “dark mode” is missing"))
+                               .otherwise(pl.col("content")).alias("content"))
+    (home / "dumps" / "legacy.csv").write_bytes(frame.write_csv().encode("cp1252"))
+    defs = make_definitions(str(home))
+    with instance_for_test() as instance:
+        result = run(defs, instance, ["legacy"])
+        assert result.success
+        metadata = result.asset_materializations_for_node("raw_reviews")[0].metadata
+        assert metadata["encodings"].value == {"legacy": "cp1252"}
+        database = home / "warehouse.duckdb"
+        raw, clean, rejected = (counts(database, t) for t in ("raw_reviews", "clean_reviews", "rejected_reviews"))
+        assert raw == {"legacy": frame.height} and clean["legacy"] + rejected.get("legacy", 0) == frame.height
+        with duckdb.connect(str(database)) as connection:
+            assert connection.execute("select count(*) from lab.raw_reviews where content like 'Café app – great%'").fetchone()[0] == 1
