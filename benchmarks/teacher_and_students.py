@@ -30,6 +30,7 @@ import polars as pl  # noqa: E402
 from genai_lab.evaluation import paired_bootstrap  # noqa: E402
 from genai_lab.labels.gold_scoring import labeller_gold_predictions  # noqa: E402
 from genai_lab.labels.probes import load_probe_ensemble  # noqa: E402
+from genai_lab.labels.rating_mil import load_rating_mil  # noqa: E402
 from genai_lab.ml.arms import load_classifier, store_name  # noqa: E402
 from genai_lab.ml.scoring import gold_predictions  # noqa: E402
 from genai_lab.ml.store import ModelStore  # noqa: E402
@@ -99,7 +100,7 @@ def main() -> None:
     settings = LabelingResource().labels
     probe = load_probe_ensemble(store, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
     teacher = pl.concat(rows.select(*KEY, "label").with_columns(labels[TEACHER].alias("prediction"))
-                        for rows, labels in labeller_gold_predictions(gold, pseudo_labels, settings, probe).values())
+                        for rows, labels in labeller_gold_predictions(gold, pseudo_labels, settings, probe, load_rating_mil(store)).values())
     arms = arm_predictions(store, gold)
     rows = [*paired_rows(teacher, arms[ADAPTER], TEACHER, ADAPTER, args.samples),
             *paired_rows(teacher, arms[CLASSIFIER], TEACHER, CLASSIFIER, args.samples),

@@ -19,6 +19,7 @@ from genai_lab.environment import HOME_ENV
 from genai_lab.ingest import DumpError, list_dump_files
 from genai_lab.insight.market import OpportunitySettings
 from genai_lab.labels.functions import LabelSettings
+from genai_lab.labels.rating_mil import RatingMilSettings
 from genai_lab.labels.review_types import ReviewTypeSettings
 from genai_lab.ml.cost import CostSettings
 from genai_lab.ml.lora import LoraSettings
@@ -90,6 +91,7 @@ class LabelingResource(ConfigurableResource):
     aspects: AspectSettings = Field(default_factory=AspectSettings)
     labels: LabelSettings = Field(default_factory=LabelSettings)
     review_types: ReviewTypeSettings = Field(default_factory=ReviewTypeSettings)
+    rating_mil: RatingMilSettings = Field(default_factory=RatingMilSettings)
 
 
 class AdapterResource(ConfigurableResource):

@@ -31,6 +31,8 @@ TEACHER = "label_model"
 REVIEW_TYPE_MODEL = "review_type_model"
 #: the per-dump rating probes (a labelling function's weights)
 RATING_PROBE = "rating_probe"
+#: the rating-MIL teacher: segment polarity learned from star ratings (a labelling function's weights)
+RATING_MIL = "rating_mil"
 
 # --- asset keys read as strings (sensors, jobs, benchmarks) ---------------------------------
 PSEUDO_LABELS = "pseudo_labels"

@@ -181,7 +181,7 @@ def test_aspect_contrast_design_positive_crash_negative():
     uniform = np.full((3, 3), 1 / 3)
     vader = np.array([[0.5, 0.4, 0.1], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]])
     app = np.array([[0.9, 0.05, 0.05], [0.3, 0.4, 0.3], [0.05, 0.05, 0.9]])
-    model.confusion = np.stack([uniform, vader, app, uniform, uniform, uniform])
+    model.confusion = np.stack([uniform, vader, app, uniform, uniform, uniform, uniform])
     model.class_balance = np.full(3, 1 / 3)
     labels = combine(aspect_votes(_aspects(), FAST), model, 0.0)["label"].to_list()
     assert labels[0] == "positive" and labels[1] == "negative"

@@ -13,6 +13,8 @@ from genai_lab.ml.self_training import (
     balanced_sample,
     self_train,
     self_train_on_devices,
+    rating_agreement,
+    selection_score,
     split_pseudo_labels,
 )
 from genai_lab.ml.training_loop import OptimizerSettings
@@ -52,12 +54,28 @@ def test_lora_targets_follow_the_architecture():
     assert lora_target_modules(gpt2) == ["c_attn", "c_fc", "c_proj"]  # Conv1D projections count as linear
 
 
+def test_held_out_star_ratings_are_an_independent_criterion():
+    frame = toy_pseudo_labels().with_columns(pl.when(pl.col("level") == "review").then(pl.int_range(pl.len()) % 5 + 1).alias("rating"))
+    settings = SelfTrainingSettings(holdout_fraction=0.3, holdout_rows=10_000)
+    parts = split_pseudo_labels(frame, settings)
+    rated = parts["rated_holdout"].join(frame.select(pl.col("review_id").alias("item_id"), "rating", "abstained"), on="item_id")
+    assert rated.height > 20 and rated["aspect"].is_null().all()  # review level only
+    assert set(rated.filter(pl.col("rating") <= 2)["label_index"]) == {0} and set(rated.filter(pl.col("rating") >= 4)["label_index"]) == {2}
+    assert rated["abstained"].any()  # held out whatever the teacher said: stars are not the teacher's labels
+    assert not set(rated["item_id"]) & set(parts["candidates"]["item_id"])
+    # balanced over the two star sides; a polar review predicted neutral is wrong
+    assert rating_agreement(np.array([0, 0, 2, 2, 2, 2]), np.array([0, 1, 2, 2, 2, 2])) == pytest.approx(0.75)
+    assert selection_score(0.6, 0.9, SelfTrainingSettings(rating_weight=0.5)) == pytest.approx(0.75)
+    assert selection_score(0.6, None, settings) == 0.6  # no rated held-out review: pseudo-labels alone
+
+
 def test_split_keeps_unfit_rows_out_and_holds_out_whole_reviews():
     frame = toy_pseudo_labels()
     settings = SelfTrainingSettings(holdout_fraction=0.2, holdout_rows=10_000)
     parts = split_pseudo_labels(frame, settings)
     fit = frame.filter("fit_for_training").height
-    assert sum(p.height for p in parts.values()) <= fit
+    assert sum(parts[name].height for name in ("candidates", "holdout", "pool")) <= fit
+    assert parts["rated_holdout"].height == 0  # these pseudo-labels carry no star rating
     assert parts["candidates"]["label_index"].min() >= 0 and parts["holdout"]["label_index"].min() >= 0
     review_of = lambda f: set(f["item_id"].str.replace(r"#.*$", "").to_list())
     assert not review_of(parts["holdout"]) & (review_of(parts["candidates"]) | review_of(parts["pool"]))

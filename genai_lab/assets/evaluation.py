@@ -16,6 +16,7 @@ from genai_lab.evaluation import EVALUATION_SCHEMA, mark_synthetic, markdown_cos
 from genai_lab.labels.gold import load_gold_folder
 from genai_lab.labels.gold_scoring import labeller_gold_predictions, synthetic_gold
 from genai_lab.labels.probes import load_probe_ensemble
+from genai_lab.labels.rating_mil import load_rating_mil
 from genai_lab.labels.review_types import review_type_sets
 from genai_lab.ml.arms import evaluation_names, load_classifier, store_name
 from genai_lab.ml.store import ModelStore
@@ -47,7 +48,8 @@ def label_quality(context: AssetExecutionContext, gold_labels: pl.DataFrame, pse
     settings = labeling.labels
     probe = load_probe_ensemble(models, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
     scored = []
-    for task, (gold, predictions) in labeller_gold_predictions(gold_labels, pseudo_labels, settings, probe).items():
+    teacher = load_rating_mil(models)
+    for task, (gold, predictions) in labeller_gold_predictions(gold_labels, pseudo_labels, settings, probe, teacher).items():
         for name, predicted in predictions.items():
             frame = gold.select("dataset", "task", "label").with_columns(predicted.alias("prediction"))
             scored.append(score_predictions(frame, name))

@@ -23,6 +23,11 @@ Every LF votes one of :data:`LABELS` as an int (0 negative, 1 neutral, 2 positiv
   it also votes where there is no rating (the gold sets). Review level only: it models the star
   rating of a whole review, and the star rating says nothing about one aspect of it (aspect rows
   leave it abstaining). Abstains without a fitted probe.
+* ``lf_rating_mil`` — the rating-MIL teacher (`genai_lab.labels.rating_mil`): an encoder with a LoRA adapter
+  fine-tuned on star ratings alone by multiple-instance learning, so it has learned which clause of a review carries
+  its polarity. Review level: its segments' distributions pooled by attention; aspect level: the aspect's clause read
+  as one segment. Abstains without a trained model, and where its top probability is below
+  ``rating_mil_min_probability``.
 
 Texts are deduplicated before every per-text Python step (VADER) and every embedding pass.
 Clause extraction is done with polars string expressions; only aspect terms that are not a
@@ -36,6 +41,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -45,6 +51,9 @@ from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL
 from genai_lab.config import StrictConfig
 from genai_lab.datafiles import read_json, read_list
 from genai_lab.vocabulary import SENTIMENT_LABELS as LABELS
+
+if TYPE_CHECKING:
+    from genai_lab.labels.rating_mil import RatingMil
 
 __all__ = [
     "ABSTAIN",
@@ -58,6 +67,7 @@ __all__ = [
     "RatingProbe",
     "aspect_clauses",
     "aspect_votes",
+    "boundary_pattern",
     "embed_unique",
     "embed_unique_together",
     "embedded",
@@ -70,7 +80,8 @@ __all__ = [
 NEG, NEU, POS = 0, 1, 2
 ABSTAIN = -1
 #: the vote columns of `review_votes` / `aspect_votes`, in this order
-LF_COLUMNS: tuple[str, ...] = ("lf_rating", "lf_vader", "lf_app_lexicon", "lf_request", "lf_zero_shot", "lf_rating_probe")
+LF_COLUMNS: tuple[str, ...] = ("lf_rating", "lf_vader", "lf_app_lexicon", "lf_request", "lf_zero_shot", "lf_rating_probe",
+                                "lf_rating_mil")
 log = logging.getLogger(__name__)  # captured into Dagster's run log (dagster.yaml: python_logs)
 
 # --------------------------------------------------------------------------------------------------
@@ -184,6 +195,8 @@ class LabelSettings(StrictConfig):
     label_model_uniform_decision: bool = True
     #: rows whose label-model confidence (max posterior) is below this abstain: kept, marked, unlabelled
     min_confidence: float = 0.5
+    #: lf_rating_mil abstains where the rating-MIL model's top class probability is below this
+    rating_mil_min_probability: float = 0.0
 
     @model_validator(mode="after")
     def _validate(self) -> LabelSettings:
@@ -191,7 +204,7 @@ class LabelSettings(StrictConfig):
             raise ValueError(f"need -1 <= vader_negative < vader_positive <= 1, got {self.vader_negative}, {self.vader_positive}")
         if not 1 <= self.rating_negative_max < self.rating_positive_min <= 5:
             raise ValueError("need 1 <= rating_negative_max < rating_positive_min <= 5")
-        for name in ("rating_contradiction", "rating_neutral_band", "min_confidence", "probe_min_probability"):
+        for name in ("rating_contradiction", "rating_neutral_band", "min_confidence", "probe_min_probability", "rating_mil_min_probability"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
@@ -517,8 +530,16 @@ def _probe_vote(embeddings: np.ndarray | None, probe: RatingProbe | None, settin
 # --------------------------------------------------------------------------------------------------
 
 
+def _rating_mil_vote(texts: pl.Series, rating_mil: RatingMil | None, settings: LabelSettings, segment: bool) -> pl.Series:
+    if rating_mil is None or len(texts) == 0:
+        return pl.Series("lf_rating_mil", np.full(len(texts), ABSTAIN), pl.Int8)
+    probabilities = rating_mil.segment_proba(texts) if segment else rating_mil.review_proba(texts)
+    votes = np.where(probabilities.max(axis=1) >= settings.rating_mil_min_probability, rating_mil.decide(probabilities), ABSTAIN)
+    return pl.Series("lf_rating_mil", votes, pl.Int8)
+
+
 def _text_votes(frame: pl.DataFrame, text_col: str, settings: LabelSettings, embeddings: np.ndarray | None,
-                probe: RatingProbe | None) -> pl.DataFrame:
+                probe: RatingProbe | None, rating_mil: RatingMil | None = None, segment: bool = False) -> pl.DataFrame:
     """Vote columns for `frame[text_col]` (+ `rating`), in LF_COLUMNS order."""
     text = pl.col(text_col).fill_null("")
     work = frame.select(
@@ -539,6 +560,7 @@ def _text_votes(frame: pl.DataFrame, text_col: str, settings: LabelSettings, emb
         else pl.lit(ABSTAIN, pl.Int8).alias("lf_zero_shot"),
         pl.Series("lf_rating_probe", _probe_vote(embeddings, probe, settings), pl.Int8) if embeddings is not None
         else pl.lit(ABSTAIN, pl.Int8).alias("lf_rating_probe"),
+        _rating_mil_vote(frame[text_col], rating_mil, settings, segment),
     )
 
 
@@ -549,18 +571,18 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def review_votes(frame: pl.DataFrame, settings: LabelSettings | None = None, *, embeddings: np.ndarray | None = None,
-                 probe: RatingProbe | None = None) -> pl.DataFrame:
+                 probe: RatingProbe | None = None, rating_mil: RatingMil | None = None) -> pl.DataFrame:
     """One row per review: ``review_id`` + one Int8 vote column per LF (:data:`LF_COLUMNS`).
 
     ``frame``: ``review_id``, ``content``, optional ``rating`` (nullable int 1-5). ``embeddings``
     (row-aligned, L2-normalised, from `genai_lab.ml.embeddings.embed`) skip the embedding pass;
-    ``probe`` enables ``lf_rating_probe``.
+    ``probe`` enables ``lf_rating_probe``, ``rating_mil`` ``lf_rating_mil``.
     """
     settings = settings or LabelSettings()
     _require(frame, ["review_id", "content"], "review_votes")
     if embeddings is not None and len(embeddings) != len(frame):
         raise ValueError(f"embeddings has {len(embeddings)} rows, frame {len(frame)}")
-    votes = _text_votes(frame, "content", settings, embeddings, probe)
+    votes = _text_votes(frame, "content", settings, embeddings, probe, rating_mil)
     return pl.concat([frame.select("review_id"), votes], how="horizontal")
 
 
@@ -569,7 +591,8 @@ def review_votes(frame: pl.DataFrame, settings: LabelSettings | None = None, *, 
 # --------------------------------------------------------------------------------------------------
 
 
-def _boundary(settings: LabelSettings) -> str:
+def boundary_pattern(settings: LabelSettings) -> str:
+    """Where a clause ends: a sentence end (and with `split_on_comma` a comma) or a contrast word (a regex)."""
     words = "|".join(re.escape(w) for w in settings.contrast_words)
     punct = r"[.!?;\n\r]" if not settings.split_on_comma else r"[.!?;,\n\r]"
     return rf"(?:{punct}|\b(?:{words})\b)" if words else punct
@@ -637,7 +660,7 @@ def aspect_clauses(frame: pl.DataFrame, settings: LabelSettings | None = None) -
         if fixes["_row"]:
             fix = pl.DataFrame(fixes, schema={"_row": pl.UInt32, "_left": pl.String, "_mid": pl.String, "_right": pl.String})
             work = work.update(fix, on="_row")
-    bound = _boundary(settings)
+    bound = boundary_pattern(settings)
     located = pl.col("_left").is_not_null()
     clause = pl.concat_str(
         pl.col("_left").str.replace(rf"(?is)^.*{bound}", ""),
@@ -652,7 +675,7 @@ def aspect_clauses(frame: pl.DataFrame, settings: LabelSettings | None = None) -
 
 
 def aspect_votes(frame: pl.DataFrame, settings: LabelSettings | None = None, *, embeddings: np.ndarray | None = None,
-                 probe: RatingProbe | None = None) -> pl.DataFrame:
+                 probe: RatingProbe | None = None, rating_mil: RatingMil | None = None) -> pl.DataFrame:
     """One row per (text, aspect): ``item_id`` + one Int8 vote column per LF (:data:`LF_COLUMNS`).
 
     ``frame``: ``item_id``, ``text``, ``aspect_term``, optional ``aspect_from``/``aspect_to``
@@ -667,5 +690,5 @@ def aspect_votes(frame: pl.DataFrame, settings: LabelSettings | None = None, *, 
     work = clauses.with_columns(
         frame["rating"].cast(pl.Int64, strict=False) if "rating" in frame.columns else pl.lit(None, pl.Int64).alias("rating")
     )
-    votes = _text_votes(work, "clause", settings, embeddings, probe)
+    votes = _text_votes(work, "clause", settings, embeddings, probe, rating_mil, segment=True)
     return pl.concat([frame.select("item_id"), votes], how="horizontal")

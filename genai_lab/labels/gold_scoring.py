@@ -7,6 +7,7 @@ import polars as pl
 
 from genai_lab.labels.functions import LF_COLUMNS, LabelSettings, ProbeEnsemble, aspect_votes, review_votes
 from genai_lab.labels.gold import gold_from_synthetic
+from genai_lab.labels.rating_mil import RatingMil
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.vocabulary import ASPECT_POLARITY, REVIEW_SENTIMENT, SENTIMENT_LABELS, TEACHER
 
@@ -38,7 +39,7 @@ def vote_labels(votes: pl.Series) -> pl.Series:
 
 
 def labeller_gold_predictions(gold_labels: pl.DataFrame, pseudo_labels: pl.DataFrame, settings: LabelSettings,
-                              probe: ProbeEnsemble | None) -> dict[str, tuple[pl.DataFrame, dict[str, pl.Series]]]:
+                              probe: ProbeEnsemble | None, rating_mil: RatingMil | None = None) -> dict[str, tuple[pl.DataFrame, dict[str, pl.Series]]]:
     """{task: (its sentiment gold rows, {labeller: its label of each row, null where it abstains})} for every labelling
     function, the majority vote, the label model and the majority-class floor.
 
@@ -53,9 +54,10 @@ def labeller_gold_predictions(gold_labels: pl.DataFrame, pseudo_labels: pl.DataF
             continue
         model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(corpus, LF_COLUMNS)[0])
         if level == "review":
-            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings, probe=probe)
+            votes = review_votes(gold.select(pl.col("item_id").alias("review_id"), pl.col("text").alias("content")), settings, probe=probe,
+                                 rating_mil=rating_mil)
         else:
-            votes = aspect_votes(gold.select("item_id", "text", "aspect_term", "aspect_from", "aspect_to"), settings)
+            votes = aspect_votes(gold.select("item_id", "text", "aspect_term", "aspect_from", "aspect_to"), settings, rating_mil=rating_mil)
         combined = combine(votes, model, settings.min_confidence)
         labels = {name: vote_labels(votes[column]) for column, name in LABELLER_NAMES.items()}
         labels["majority_vote"] = combined["majority_label"]

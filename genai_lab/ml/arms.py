@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: the score the champion rule compares: macro-F1 on held-out pseudo-labels (never gold)
 CHAMPION_METRIC = "heldout_pseudo_label_macro_f1"
+#: the independent criterion reported beside it (and weighed in early stopping): held-out star-rating agreement
+RATING_METRIC = "heldout_rating_agreement"
 
 
 def fingerprint(*parts) -> str:
@@ -85,7 +87,9 @@ def pseudo_label_data(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetting
         "rows": pseudo_labels.height,
         "candidates": data["candidates"].height, "holdout": data["holdout"].height, "pool": data["pool"].height,
         # the labels themselves: relabelled reviews with the same counts are other training data (and no checkpoint to resume)
-        "labels_digest": frame_digest(pl.concat([split.with_columns(pl.lit(name).alias("_split")) for name, split in data.items()])),
+        "labels_digest": frame_digest(pl.concat([split.with_columns(pl.lit(name).alias("_split")) for name, split in data.items()],
+                                                how="diagonal_relaxed")),
+        "rated_holdout": data["rated_holdout"].height,
         # the rows the held-out score (and so the champion rule and the serving choice) is measured on
         "holdout_digest": frame_digest(data["holdout"]),
     }
@@ -127,14 +131,16 @@ def store_classifier(models: ModelStore, name: str, model, tokenizer, result, ho
     stored: StoredModel = models.save(name, write, {
         **manifest, "task_inputs": {REVIEW_SENTIMENT: "text", ASPECT_POLARITY: "text, aspect_term"},
         "labels": list(SENTIMENT_LABELS), "code_version": code_version(),
-        "metrics": {CHAMPION_METRIC: result.best_score, "best_round": result.best_round, "rounds": result.history,
+        "metrics": {CHAMPION_METRIC: result.best_score, RATING_METRIC: result.best_rating_agreement,
+                    "selection_score": result.best_selection_score, "best_round": result.best_round, "rounds": result.history,
                     "train_rows": result.train_rows, "steps": result.steps},
         "resumed_from": result.resumed_from,
     })
     promoted = models.promote(stored, result.best_score, champion_score, CHAMPION_METRIC,
                               (manifest.get("data_version") or {}).get("holdout_digest"))
     serving = models.champion(name)
-    log.info(f"Saved {name} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}; champion "
+    agreement = "n/a" if result.best_rating_agreement is None else f"{result.best_rating_agreement:.4f}"
+    log.info(f"Saved {name} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}, star-rating agreement {agreement}; champion "
              f"{'moved to it' if promoted else f'stays {serving.version} at {champion_score:.4f}'})")
     return {
         "version": stored.version,
@@ -142,6 +148,7 @@ def store_classifier(models: ModelStore, name: str, model, tokenizer, result, ho
         "promoted": promoted,
         "champion_version": serving.version if serving else None,
         CHAMPION_METRIC: float(result.best_score),
+        RATING_METRIC: None if result.best_rating_agreement is None else float(result.best_rating_agreement),
         "champion_previous_score": float(champion_score) if champion_score is not None else None,
         "train_rows": result.train_rows,
         "steps": result.steps,

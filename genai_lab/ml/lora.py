@@ -39,7 +39,7 @@ class LoraSettings(StrictConfig):
 
 
 @contextlib.contextmanager
-def _peft_reading_a_deprecated_transformers_property():
+def peft_reading_a_deprecated_transformers_property():
     """peft reads `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning on every adapter
     built or loaded: nothing this project can act on, and it was the first thing `genai-lab run` printed."""
     with warnings.catch_warnings():
@@ -55,7 +55,7 @@ def build_adapter_model(settings: LoraSettings):
     targets = list(settings.target_modules) or lora_target_modules(model)
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                         target_modules=targets)
-    with _peft_reading_a_deprecated_transformers_property():
+    with peft_reading_a_deprecated_transformers_property():
         adapted = get_peft_model(model, config)
     return adapted, load_tokenizer(base_path), base_path, targets
 
@@ -78,7 +78,7 @@ def load_adapter(folder: str | Path, base_model: str | None = None):
     manifest = folder / MANIFEST
     recorded = json.loads(manifest.read_text()).get("base_model", {}).get("id") if manifest.exists() else None
     base = base_model or recorded or json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
-    with _peft_reading_a_deprecated_transformers_property():
+    with peft_reading_a_deprecated_transformers_property():
         model = PeftModel.from_pretrained(load_base_classifier(resolve_base_model(base)), str(folder))
     model.eval()
     return model, load_tokenizer(folder)

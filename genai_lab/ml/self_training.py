@@ -4,8 +4,9 @@ Round 0 trains on confident pseudo-labels. Each later round labels a sample of t
 with the current model and adds only predictions above a threshold, at most the same number per
 class, and trains on them plus a replay sample of earlier rows (at most `max_train_rows` a round,
 which bounds the cost) with dropout and word-dropout noise (a noisy student). After every epoch the
-model is scored on held-out pseudo-labels (never on gold); the best weights win, and rounds stop
-when one brings no improvement.
+model is scored on held-out pseudo-labels and on held-out star ratings (never on gold); the best weights win by a
+weighted mean of the two (`rating_weight`), and rounds stop when one brings no improvement. The ratings are the
+independent criterion: agreement with held-out pseudo-labels alone rewards copying the teacher's errors.
 
 Checkpoints (every `checkpoint_every_steps` and at each epoch end; `training_loop.TrainingRun`) hold the trainable
 weights, the optimizer state, the best weights, the training set and the loop's state, so a killed run continues
@@ -28,6 +29,8 @@ from genai_lab.config import StrictConfig
 from genai_lab.evaluation.statistics import macro_f1
 from genai_lab.hashing import map_distinct
 from genai_lab.ml.classifier import LABELS, encode, predict_proba, task_batches
+
+NEGATIVE, POSITIVE = LABELS.index("negative"), LABELS.index("positive")
 from genai_lab.ml.parallel import shard
 from genai_lab.ml.training_loop import (
     OptimizerSettings,
@@ -90,6 +93,11 @@ class SelfTrainingSettings(StrictConfig):
     holdout_fraction: float = 0.1
     #: the held-out set is a random sample of at most this many labelled held-out rows
     holdout_rows: int = 800
+    #: weight of held-out star-rating agreement in the score that picks the best weights and stops the rounds (the rest:
+    #: held-out pseudo-label macro-F1). Agreement: the balanced accuracy of held-out 1-2★ reviews predicted negative and
+    #: 4-5★ positive (at most `holdout_rows` of them, review level). 0: pseudo-labels alone, as before; it is also what
+    #: a run without rated held-out reviews uses
+    rating_weight: float = 0.5
     #: steps between checkpoints
     checkpoint_every_steps: int = 50
     #: stop starting new epochs after this many minutes of training (None: no time cap). 7 does not
@@ -106,6 +114,7 @@ class SelfTrainingSettings(StrictConfig):
 
 @dataclass
 class TrainingResult:
+    #: held-out pseudo-label macro-F1 of the weights kept (what the champion rule compares)
     best_score: float
     best_round: int
     history: list[dict] = field(default_factory=list)
@@ -114,6 +123,10 @@ class TrainingResult:
     resumed_from: dict | None = None
     #: data-parallel training processes (one per GPU); `steps` counts one process's steps
     processes: int = 1
+    #: held-out star-rating agreement of the weights kept (None: no rated held-out review)
+    best_rating_agreement: float | None = None
+    #: the score that chose them (`rating_weight`)
+    best_selection_score: float | None = None
 
 
 def _stable_fraction(keys: pl.Series) -> pl.Series:
@@ -133,10 +146,11 @@ def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetti
     `holdout_fraction`, labelled (not abstained). Pool: the remaining rows that are not training
     candidates. Each frame has ITEM_COLUMNS plus `label_index`, `confidence`, `level`.
     """
+    rating = pl.col("rating").cast(pl.Int64) if "rating" in pseudo_labels.columns else pl.lit(None, pl.Int64)  # older tables have none
     frame = pseudo_labels.filter(pl.col("fit_for_training").fill_null(False)).select(
         pl.when(pl.col("level") == "aspect").then(pl.format("{}#{}", "review_id", "mention_index")).otherwise("review_id").alias("item_id"),
         "text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"),
-        pl.col("label_index").cast(pl.Int64), "confidence", "level", "abstained", "review_id",
+        pl.col("label_index").cast(pl.Int64), "confidence", "level", "abstained", "review_id", rating.alias("rating"),
     ).sort("item_id", "level", "text", "label_index", "confidence", nulls_last=True)  # a warehouse read has no row order; the splits must not depend on one
     held_out = _stable_fraction(frame["review_id"]) < settings.holdout_fraction
     frame = frame.with_columns(held_out.alias("held_out"))
@@ -145,8 +159,12 @@ def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetti
     rest = frame.filter(~pl.col("held_out"))
     candidates = rest.filter(labelled & (pl.col("confidence") >= settings.min_confidence))
     pool = rest.filter(~(labelled & (pl.col("confidence") >= settings.min_confidence)))
+    star_side = pl.when(pl.col("rating") <= 2).then(NEGATIVE).when(pl.col("rating") >= 4).then(POSITIVE)
+    rated = (frame.filter(pl.col("held_out") & (pl.col("level") == "review")).with_columns(star_side.cast(pl.Int64).alias("star_side"))
+             .filter(pl.col("star_side").is_not_null()).sample(fraction=1.0, shuffle=True, seed=settings.seed).head(settings.holdout_rows))
     keep = [*ITEM_COLUMNS, "label_index", "confidence", "level"]
-    return {"candidates": candidates.select(keep), "holdout": holdout.select(keep), "pool": pool.select(keep)}
+    return {"candidates": candidates.select(keep), "holdout": holdout.select(keep), "pool": pool.select(keep),
+            "rated_holdout": rated.select(*ITEM_COLUMNS, pl.col("star_side").alias("label_index"))}
 
 
 def balanced_sample(frame: pl.DataFrame, total: int, seed: int, aspect_share: float | None = None) -> pl.DataFrame:
@@ -184,12 +202,36 @@ def _round_rows(train_set: pl.DataFrame, round_index: int, settings: SelfTrainin
     return pl.concat([new, replay])
 
 
+def _predict(model, tokenizer, frame: pl.DataFrame, settings: SelfTrainingSettings) -> np.ndarray:
+    probabilities = predict_proba(model, tokenizer, frame["text"].to_list(), frame["aspect"].to_list(),
+                                  batch_size=settings.inference_batch_size, max_length=settings.max_length)
+    return probabilities.argmax(axis=1)
+
+
 def _score(model, tokenizer, frame: pl.DataFrame, settings: SelfTrainingSettings) -> float:
     if frame.height == 0:
         return 0.0
-    probabilities = predict_proba(model, tokenizer, frame["text"].to_list(), frame["aspect"].to_list(),
-                                  batch_size=settings.inference_batch_size, max_length=settings.max_length)
-    return macro_f1(frame["label_index"].to_numpy(), probabilities.argmax(axis=1))
+    return macro_f1(frame["label_index"].to_numpy(), _predict(model, tokenizer, frame, settings))
+
+
+def rating_agreement(star_side: np.ndarray, predicted: np.ndarray) -> float:
+    """Balanced accuracy of star sides (NEGATIVE for 1-2★, POSITIVE for 4-5★): the mean over the sides present of the
+    share predicted on that side (a neutral prediction of a polar review counts as wrong)."""
+    recalls = [float((predicted[star_side == side] == side).mean()) for side in (NEGATIVE, POSITIVE) if (star_side == side).any()]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def _rating_agreement(model, tokenizer, frame: pl.DataFrame | None, settings: SelfTrainingSettings) -> float | None:
+    if frame is None or frame.height == 0:
+        return None
+    return rating_agreement(frame["label_index"].to_numpy(), _predict(model, tokenizer, frame, settings))
+
+
+def selection_score(pseudo_label_f1: float, agreement: float | None, settings: SelfTrainingSettings) -> float:
+    """What picks the best weights and stops the rounds: pseudo-label macro-F1 and rating agreement, weighted."""
+    if agreement is None:
+        return pseudo_label_f1
+    return (1 - settings.rating_weight) * pseudo_label_f1 + settings.rating_weight * agreement
 
 
 def _pseudo_label_pool(model, tokenizer, pool: pl.DataFrame, settings: SelfTrainingSettings, round_index: int) -> pl.DataFrame:
@@ -230,7 +272,7 @@ class _SelfTraining:
         settings = self.settings
         self.train_set = balanced_sample(self.data["candidates"], self.budget, settings.seed, settings.aspect_share).with_columns(
             pl.lit(0, pl.Int64).alias("joined_round"))
-        self.state = {"round": 0, "epoch": 0, "step": 0, "best_score": -1.0, "best_round": -1, "history": [], "steps_total": 0}
+        self.state = {"round": 0, "epoch": 0, "step": 0, "best_score": -1.0, "best_selection": -1.0, "best_round": -1, "history": [], "steps_total": 0}
         if self.train_set.height == 0:
             raise ValueError(f"no training rows: no pseudo-label of a fit review reaches confidence {settings.min_confidence}")
         log.info(f"Round 0: {self.train_set.height:,} confident pseudo-labels "
@@ -310,14 +352,20 @@ class _SelfTraining:
         return self.model(**{k: v.to(device) for k, v in batch.items()}, labels=labels.to(device)).loss
 
     def evaluate(self, round_index: int) -> None:
-        """Held-out pseudo-label macro-F1 after an epoch (main process); the best weights are kept."""
+        """Held-out pseudo-label macro-F1 and star-rating agreement after an epoch (main process); the best weights by
+        their weighted mean (`selection_score`) are kept."""
         state = self.state
-        score = self.run.agree(_score(self.unwrapped, self.tokenizer, self.data["holdout"], self.settings) if self.run.main else None)
-        if score > state["best_score"]:
-            state["best_score"], state["best_round"] = score, round_index
+        pseudo, agreement = self.run.agree(
+            (_score(self.unwrapped, self.tokenizer, self.data["holdout"], self.settings),
+             _rating_agreement(self.unwrapped, self.tokenizer, self.data.get("rated_holdout"), self.settings)) if self.run.main else None)
+        score = selection_score(pseudo, agreement, self.settings)
+        if score > state.get("best_selection", state["best_score"]):
+            state["best_selection"], state["best_score"], state["best_round"] = score, pseudo, round_index
+            state["best_rating_agreement"] = agreement
             self.best_state = trainable_state(self.unwrapped)
-        log.info(f"round {round_index} epoch {state['epoch']}: held-out pseudo-label macro-F1 {score:.4f} (best {state['best_score']:.4f})")
-        state["epoch"], state["step"], state["last_score"] = state["epoch"] + 1, 0, score
+        log.info(f"round {round_index} epoch {state['epoch']}: held-out pseudo-label macro-F1 {pseudo:.4f}, star-rating agreement "
+                 f"{'n/a' if agreement is None else f'{agreement:.4f}'} (selection {score:.4f}, best {state['best_selection']:.4f})")
+        state["epoch"], state["step"], state["last_score"], state["last_rating_agreement"] = state["epoch"] + 1, 0, pseudo, agreement
         self.save()
 
     def round_summary(self, round_index: int, round_set: pl.DataFrame, losses: list[float], progress: Progress) -> dict:
@@ -325,6 +373,7 @@ class _SelfTraining:
         return {"round": round_index, "train_rows": round_set.height, "labelled_rows": self.train_set.height,
                 "added_rows": state.get("pool_added", 0), "steps": state["steps_total"],
                 "train_loss": float(np.mean(losses)) if losses else None, "heldout_macro_f1": state.get("last_score"),
+                "heldout_rating_agreement": state.get("last_rating_agreement"),
                 "seconds": round(progress.seconds(), 1)}
 
     def finish(self) -> TrainingResult:
@@ -334,7 +383,8 @@ class _SelfTraining:
         state = self.state
         result = TrainingResult(best_score=state["best_score"], best_round=state["best_round"], history=state["history"],
                                 train_rows=self.train_set.height, steps=state["steps_total"], resumed_from=self.resumed_from,
-                                processes=self.run.processes)
+                                processes=self.run.processes, best_rating_agreement=state.get("best_rating_agreement"),
+                                best_selection_score=state.get("best_selection"))
         self.run.finish(self.model)
         return result
 
