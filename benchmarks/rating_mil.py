@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--train-reviews", type=int, default=RatingMilSettings().train_reviews)
     parser.add_argument("--minutes", type=float, default=RatingMilSettings().max_train_minutes)
     parser.add_argument("--learning-rate", type=float, default=RatingMilSettings().optimizer.learning_rate)
+    parser.add_argument("--save", type=Path, help="keep the trained model in this folder (as the model store holds it)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
@@ -58,6 +59,9 @@ def main() -> None:
     from genai_lab.labels.rating_mil import RatingMil
 
     scorer = RatingMil(model, tokenizer, settings, boundary, result.neutral_bias)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+        scorer.save(args.save)
     index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
     scores = {}
     for dataset, rows in gold.group_by("dataset"):

@@ -49,6 +49,15 @@ def test_pseudo_labels_and_label_quality_on_synthetic_gold(tmp_path):
         probe_coverage = connection.execute("select value from lab.label_quality where model = 'rating_probe' and "
                                             "task = 'review_sentiment' and metric = 'coverage'").fetchone()[0]
     assert probe_votes[0] > 0 and probe_votes[1] == 0  # votes on reviews, never on aspects
+    # the rating-MIL teacher, trained on the dump's stars in the same run, votes at both levels, here and on gold
+    assert len(list((tmp_path / "models" / "rating_mil").glob("v*/rating_mil.safetensors"))) == 1
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        mil_votes = dict(connection.execute("select level, count(*) filter (where lf_rating_mil >= 0) from lab.pseudo_labels group by level").fetchall())
+        mil_gold = connection.execute("select value from lab.label_quality where model = 'rating_mil' and task = 'aspect_polarity' "
+                                      "and metric = 'coverage'").fetchone()[0]
+        rated = connection.execute("select count(rating) from lab.pseudo_labels where level = 'review'").fetchone()[0]
+    assert mil_votes["review"] > 0 and mil_votes["aspect"] > 0 and mil_gold > 0
+    assert rated > 0  # the stars travel with the review rows: the students' independent held-out criterion
     assert probe_coverage > 0  # label_quality votes on gold with the stored probe
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         floor = dict(connection.execute("select metric, value from lab.label_quality where model = 'majority_class' and "

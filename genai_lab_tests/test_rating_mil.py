@@ -148,3 +148,48 @@ def test_bad_settings_fail_before_any_training():
         RatingMilSettings(holdout_fraction=1.0)
     with pytest.raises(ValueError, match="rating_negative_max"):
         RatingMilSettings(rating_negative_max=4, rating_positive_min=4)
+
+
+def test_the_adapter_arm_can_start_from_the_teachers_encoder_and_loads_again(tiny_base_model, tmp_path):
+    import json
+
+    from genai_lab.labels.rating_mil import encoder_weights
+    from genai_lab.ml.lora import LoraSettings, build_adapter_model, load_adapter
+    from genai_lab.ml.store import MANIFEST
+
+    settings = _tiny_settings(tiny_base_model)
+    torch.manual_seed(0)
+    teacher, tokenizer = build_model(settings)
+    with torch.no_grad():  # as if trained: LoRA's B matrices start at zero, which would merge into nothing
+        for name, parameter in teacher.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)
+    (tmp_path / "teacher").mkdir()
+    RatingMil(teacher, tokenizer, settings, BOUNDARY, 0.0).save(tmp_path / "teacher")
+    weights = encoder_weights(tmp_path / "teacher")
+    lora = LoraSettings(base_model=str(tiny_base_model), r=4, alpha=8)
+    shipped, _, _, _ = build_adapter_model(lora)
+    started, tokenizer, _, _ = build_adapter_model(lora, weights)
+    query = "encoder.layer.0.attention.self.query.weight"
+    in_model = lambda model: dict(model.base_model.model.base_model.named_parameters())[query.replace("weight", "base_layer.weight")]
+    assert torch.equal(in_model(started), weights[query]) and not torch.equal(in_model(shipped), weights[query])
+
+    started.save_pretrained(tmp_path / "adapter")
+    tokenizer.save_pretrained(tmp_path / "adapter")
+    (tmp_path / "adapter" / MANIFEST).write_text(json.dumps({"base_model": {"id": str(tiny_base_model)},
+                                                             "start_from": {"name": "rating_mil", "path": str(tmp_path / "teacher")}}))
+    reloaded, _ = load_adapter(tmp_path / "adapter")
+    batch = tokenizer(["it is lovely great"], return_tensors="pt")
+    started.eval()
+    with torch.no_grad():
+        assert torch.allclose(reloaded(**batch).logits, started(**batch).logits, atol=1e-5)
+    (tmp_path / "teacher" / "rating_mil.json").unlink()
+    with pytest.raises(FileNotFoundError, match="which is gone"):
+        load_adapter(tmp_path / "adapter")
+
+
+def test_the_training_budget_grows_with_the_rated_reviews_between_a_floor_and_a_cap():
+    settings = RatingMilSettings()
+    assert settings.reviews_to_train(1_000) == settings.min_train_reviews == 600
+    assert settings.reviews_to_train(20_000) == 1_000
+    assert settings.reviews_to_train(22_000_000) == settings.train_reviews == 3_600

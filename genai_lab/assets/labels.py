@@ -97,8 +97,9 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
         pl.col("term").alias("aspect_term"), pl.col("char_start").alias("aspect_from"), pl.col("char_end").alias("aspect_to"), "rating")
     embeddings = clause_embeddings = None
     if settings.use_embeddings and reviews.height:
-        embeddings, clause_embeddings = embed_unique_together([reviews["content"], aspect_clauses(aspect_input, settings)["clause"]],
-                                                              settings, max_minutes=settings.embed_max_minutes)
+        texts = [reviews["content"], *([aspect_clauses(aspect_input, settings)["clause"]] if settings.aspect_zero_shot else [])]
+        embeddings, *clause_embeddings = embed_unique_together(texts, settings, max_minutes=settings.embed_max_minutes)
+        clause_embeddings = clause_embeddings[0] if clause_embeddings else None
     probe = fit_and_store_probes(models, reviews, embeddings, settings)
     review_level = review_votes(reviews, settings, embeddings=embeddings, probe=probe, rating_mil=teacher)
     review_model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(review_level, LF_COLUMNS)[0])

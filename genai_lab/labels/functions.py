@@ -142,6 +142,9 @@ class LabelSettings(StrictConfig):
     split_on_comma: bool = False
     #: embedding LFs (zero-shot, rating probe); False: both abstain everywhere and nothing is embedded
     use_embeddings: bool = True
+    #: lf_zero_shot at aspect level too: embeds every distinct aspect clause, about half the embedding pass; False
+    #: leaves it abstaining on aspects (the review-level embedding sources vote as before)
+    aspect_zero_shot: bool = True
     #: base model for sentence embeddings (a package name, local folder or hub id)
     base_model: str = DEFAULT_BASE_MODEL
     #: texts per embedding batch
@@ -547,7 +550,9 @@ def _text_votes(frame: pl.DataFrame, text_col: str, settings: LabelSettings, emb
         pl.col("rating").cast(pl.Int64, strict=False) if "rating" in frame.columns else pl.lit(None, pl.Int64).alias("rating"),
         *_lexicon_columns(text, settings),
     ).with_columns(vader_compound(frame[text_col]).alias("compound"))
-    if settings.use_embeddings and embeddings is None and len(frame):
+    if segment and not settings.aspect_zero_shot:
+        embeddings = None
+    elif settings.use_embeddings and embeddings is None and len(frame):
         embeddings = embed_unique(frame[text_col], settings)
     if not settings.use_embeddings:
         embeddings = None

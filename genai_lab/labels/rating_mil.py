@@ -64,8 +64,14 @@ class RatingMilSettings(StrictConfig):
     seed: int = 0
     #: pretrained encoder the adapter sits on (a package name, local folder or hub id)
     base_model: str = DEFAULT_BASE_MODEL
-    #: rated reviews trained on, evenly per rating class (1-2, 3, 4-5 stars); the cost does not grow with the corpus
-    train_reviews: int = 6000
+    #: the most rated reviews trained on, evenly per rating class (1-2, 3, 4-5 stars), so the cost does not grow with
+    #: the corpus: `train_reviews_share` of the rated reviews, at least `min_train_reviews` and at most this (3,600 on
+    #: the shared corpus: 228 s on a bf16 CPU, held-out ratings macro-F1 0.616 against 0.629 for 6,000 in 400 s)
+    train_reviews: int = 3600
+    #: the budget's share of the rated reviews (see `train_reviews`)
+    train_reviews_share: float = 0.05
+    #: the budget's floor (see `train_reviews`)
+    min_train_reviews: int = 600
     #: a review shorter than this many characters is no training row (a two-word review has no segments to tell apart)
     min_review_chars: int = 20
     #: segments (clauses) read per review, its first ones; longer reviews are cut
@@ -100,6 +106,10 @@ class RatingMilSettings(StrictConfig):
     rating_negative_max: int = 2
     #: stars at least this are the positive class
     rating_positive_min: int = 4
+
+    def reviews_to_train(self, rated: int) -> int:
+        """The training budget for this many rated reviews (see `train_reviews`)."""
+        return min(self.train_reviews, max(self.min_train_reviews, round(self.train_reviews_share * rated)))
 
     @model_validator(mode="after")
     def _validate(self) -> RatingMilSettings:
@@ -138,7 +148,7 @@ def rating_class(ratings: pl.Series, settings: RatingMilSettings) -> pl.Series:
                      .when(stars >= settings.rating_positive_min).then(POS).otherwise(NEU).cast(pl.Int64)).to_series()
 
 
-def _held_out(review_ids: pl.Series, share: float) -> pl.Series:
+def held_out_reviews(review_ids: pl.Series, share: float) -> pl.Series:
     """The same reviews held out on every run and machine (a digest of the id, not polars' version-bound hash)."""
     fraction = map_distinct(review_ids, lambda key: int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
                             % 10_000 / 10_000, pl.Float64, default=1.0)
@@ -152,8 +162,8 @@ def training_reviews(reviews: pl.DataFrame, settings: RatingMilSettings) -> dict
     """
     rated = reviews.select("review_id", pl.col("content").cast(pl.String), rating_class(reviews["rating"], settings).alias("target")).filter(
         pl.col("target").is_not_null() & (pl.col("content").str.len_chars() >= settings.min_review_chars))
-    rated = rated.sort("review_id").with_columns(_held_out(rated.sort("review_id")["review_id"], settings.holdout_fraction).alias("held_out"))
-    per_class = settings.train_reviews // 3
+    rated = rated.sort("review_id").with_columns(held_out_reviews(rated.sort("review_id")["review_id"], settings.holdout_fraction).alias("held_out"))
+    per_class = settings.reviews_to_train(rated.height) // 3
     train = (rated.filter(~pl.col("held_out")).sample(fraction=1.0, shuffle=True, seed=settings.seed)
              .group_by("target", maintain_order=True).head(per_class)
              .sample(fraction=1.0, shuffle=True, seed=settings.seed + 1))  # not class-sorted: a sorted set collapses to one class
@@ -360,12 +370,27 @@ class RatingMil:
         self.model, self.tokenizer, self.settings, self.boundary, self.neutral_bias = model, tokenizer, settings, boundary, neutral_bias
         #: the model-store version it was loaded from
         self.folder = folder
+        #: outputs of every segment read so far, by its lowercased text (the encoder is uncased): an aspect's clause is
+        #: one of its review's segments, so the aspect-level votes after the review-level ones cost next to nothing
+        self._seen: dict[str, tuple[np.ndarray, float]] = {}
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         return decide(probabilities, self.neutral_bias)
 
     def _segment_outputs(self, segments: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(polarity distributions, attention scores) of distinct segments, length-sorted batches, progress logged."""
+        """(polarity distributions, attention scores) of distinct segments; those not read before in length-sorted
+        batches, progress logged."""
+        keys = [segment.lower() for segment in segments]
+        new = list(dict.fromkeys(key for key in keys if key not in self._seen))
+        if new:
+            probabilities, scores = self._read(new)
+            self._seen.update(zip(new, zip(probabilities, scores.tolist(), strict=True), strict=True))
+        if not keys:
+            return np.zeros((0, len(SENTIMENT_LABELS)), np.float32), np.zeros(0, np.float32)
+        return (np.stack([self._seen[key][0] for key in keys]).astype(np.float32),
+                np.array([self._seen[key][1] for key in keys], np.float32))
+
+    def _read(self, segments: list[str]) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         from genai_lab.ml.batching import pad_batch, padding_of, token_lengths, tokenize_once
@@ -383,7 +408,7 @@ class RatingMil:
         with torch.inference_mode():
             for start in range(0, len(order), size):
                 if time.monotonic() - reported > 30:
-                    rate = start / (time.monotonic() - started)
+                    rate = max(start, 1) / (time.monotonic() - started)
                     log.info(f"rating_mil: {start:,} of {len(order):,} segments ({rate:.0f}/s, {(len(order) - start) / rate / 60:.1f} min left)")
                     reported = time.monotonic()
                 index = order[start:start + size]
@@ -449,6 +474,17 @@ def _group_max(values: np.ndarray, rows: np.ndarray, groups: int) -> np.ndarray:
     out = np.full(groups, -np.inf, dtype=np.float64)
     np.maximum.at(out, rows, values)
     return out
+
+
+def encoder_weights(folder: Path) -> dict:
+    """The base encoder's weights with a stored rating-MIL adapter merged in (fp32): where the adapter arm can start
+    (`LoraSettings.start_from`)."""
+    from safetensors.torch import load_file
+
+    settings = RatingMilSettings(**json.loads((folder / CONFIG_FILE).read_text())["settings"])
+    model, _ = build_model(settings)
+    load_trainable(model, load_file(str(folder / WEIGHTS_FILE)))
+    return model.encoder.merge_and_unload().state_dict()
 
 
 def load_rating_mil(models: ModelStore) -> RatingMil | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -36,6 +37,9 @@ class LoraSettings(StrictConfig):
     dropout: float = 0.1
     #: modules to adapt; empty: every linear layer of the encoder, found from the architecture
     target_modules: list[str] = Field(default_factory=list)
+    #: the encoder weights the adapter starts from: "base" (the pretrained model as shipped) or "rating_mil" (the base
+    #: with the newest rating-MIL teacher's adapter merged in: it has learned polarity from the stars)
+    start_from: Literal["base", "rating_mil"] = "base"
 
 
 @contextlib.contextmanager
@@ -46,12 +50,20 @@ def peft_reading_a_deprecated_transformers_property():
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         yield
 
-def build_adapter_model(settings: LoraSettings):
-    """(peft model with only the LoRA weights and the head trainable, tokenizer, resolved base path, target modules)."""
+def build_adapter_model(settings: LoraSettings, encoder_weights: dict | None = None):
+    """(peft model with only the LoRA weights and the head trainable, tokenizer, resolved base path, target modules).
+
+    `encoder_weights`: a state dict of the base encoder (without its task head) to start from instead of the shipped
+    weights, e.g. `RatingMil.encoder_weights()`; the saved adapter then holds them (`modules_to_save`), as the base
+    the peft folder names does not."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     base_path = resolve_base_model(settings.base_model)
     model = load_base_classifier(base_path)
+    if encoder_weights is not None:
+        missing, unexpected = model.base_model.load_state_dict(encoder_weights, strict=False)
+        if unexpected or any(not key.startswith("pooler.") for key in missing):
+            raise ValueError(f"encoder weights do not fit {base_path}: missing {missing[:5]}, unexpected {unexpected[:5]}")
     targets = list(settings.target_modules) or lora_target_modules(model)
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                         target_modules=targets)
@@ -78,8 +90,16 @@ def load_adapter(folder: str | Path, base_model: str | None = None):
     manifest = folder / MANIFEST
     recorded = json.loads(manifest.read_text()).get("base_model", {}).get("id") if manifest.exists() else None
     base = base_model or recorded or json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
+    base_classifier = load_base_classifier(resolve_base_model(base))
+    started_from = json.loads(manifest.read_text()).get("start_from") if manifest.exists() else None
+    if started_from:  # trained on the rating-MIL teacher's encoder, not the shipped one: the same weights again
+        from genai_lab.labels.rating_mil import encoder_weights
+
+        if not (Path(started_from["path"]) / "rating_mil.json").exists():
+            raise FileNotFoundError(f"{folder} was trained from the rating_mil version at {started_from['path']}, which is gone")
+        base_classifier.base_model.load_state_dict(encoder_weights(Path(started_from["path"])), strict=False)
     with peft_reading_a_deprecated_transformers_property():
-        model = PeftModel.from_pretrained(load_base_classifier(resolve_base_model(base)), str(folder))
+        model = PeftModel.from_pretrained(base_classifier, str(folder))
     model.eval()
     return model, load_tokenizer(folder)
 
