@@ -1,6 +1,7 @@
 """Do the arms beat the label model they learned from, and does the SLM reach 0.9x the adapter? Paired, on the same rows.
 
     python benchmarks/teacher_and_students.py --home /tmp/h      # a home `genai-lab run` (or whole_graph.py) materialized
+    python benchmarks/teacher_and_students.py --home /tmp/h --before /tmp/h0   # and each model against another home's
 
 `model_evaluation` scores the label model on the gold rows it labels (it abstains on the rest) and the arms on
 every row, and its confidence intervals are each model's own. Both questions of issues 4 and 5 are about two
@@ -85,26 +86,37 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, required=True, help="a lab home with a materialized graph")
-    parser.add_argument("--samples", type=int, default=2000, help="bootstrap resamples")
-    args = parser.parse_args()
-    warehouse = args.home / "warehouse.duckdb"
+def home_predictions(home: Path) -> dict[str, pl.DataFrame]:
+    """{teacher and each arm: gold rows with its ``prediction``} of one materialized home."""
+    warehouse = home / "warehouse.duckdb"
     if not warehouse.exists():
-        raise SystemExit(f"{warehouse} does not exist: materialize the graph into {args.home} first")
+        raise SystemExit(f"{warehouse} does not exist: materialize the graph into {home} first")
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         gold = connection.execute("select * from lab.gold_labels where task in (select unnest(?))", [list(SENTIMENT_TASKS)]).pl().with_row_index("row")
         pseudo_labels = connection.sql("select * from lab.pseudo_labels").pl()
-    store = ModelStore(root=str(args.home / "models"))
+    store = ModelStore(root=str(home / "models"))
     settings = LabelingResource().labels
     probe = load_probe_ensemble(store, pseudo_labels["dump_id"].drop_nulls().unique().to_list(), settings)
     teacher = pl.concat(rows.select(*KEY, "label").with_columns(labels[TEACHER].alias("prediction"))
                         for rows, labels in labeller_gold_predictions(gold, pseudo_labels, settings, probe, load_rating_mil(store)).values())
-    arms = arm_predictions(store, gold)
-    rows = [*paired_rows(teacher, arms[ADAPTER], TEACHER, ADAPTER, args.samples),
-            *paired_rows(teacher, arms[CLASSIFIER], TEACHER, CLASSIFIER, args.samples),
-            *paired_rows(arms[ADAPTER], arms[CLASSIFIER], ADAPTER, CLASSIFIER, args.samples)]
+    return {TEACHER: teacher, **arm_predictions(store, gold)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True, help="a lab home with a materialized graph")
+    parser.add_argument("--before", type=Path, help="another home (e.g. materialized by an earlier commit): each model "
+                                                     "of --home paired with the same model of this one")
+    parser.add_argument("--samples", type=int, default=2000, help="bootstrap resamples")
+    args = parser.parse_args()
+    now = home_predictions(args.home)
+    rows = [*paired_rows(now[TEACHER], now[ADAPTER], TEACHER, ADAPTER, args.samples),
+            *paired_rows(now[TEACHER], now[CLASSIFIER], TEACHER, CLASSIFIER, args.samples),
+            *paired_rows(now[ADAPTER], now[CLASSIFIER], ADAPTER, CLASSIFIER, args.samples)]
+    if args.before:
+        before = home_predictions(args.before)
+        rows += [row for name in (TEACHER, ADAPTER, CLASSIFIER)
+                 for row in paired_rows(before[name], now[name], f"{name} before", f"{name} now", args.samples)]
     print(markdown(rows))
     record("teacher_and_students", rows)
 

@@ -22,7 +22,7 @@ CONFIGURATION_DOC = DOCS / "configuration.md"
 
 
 #: the assets the IO manager never stores: models go to the model store, reports to <home>/reports
-_NOT_TABLES = {"finetuned_adapter": "model store", "slm_tokenizer": "model store", "slm_pretrained": "model store",
+_NOT_TABLES = {"rating_mil": "model store", "finetuned_adapter": "model store", "slm_tokenizer": "model store", "slm_pretrained": "model store",
                "slm_classifier": "model store", "comparison_report": "report files", "opportunity_report": "report files"}
 
 

@@ -23,18 +23,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genai_lab.labels.functions import boundary_pattern
+
 if TYPE_CHECKING:
     import polars as pl
+
+    from genai_lab.labels.rating_mil import RatingMilSettings
 
 # ---- the arithmetic (pure) ---------------------------------------------------------------------
 
 #: Dagster steps in the order a whole-graph run executes them (the clean/rejected multi-asset is one step)
 STEPS = ("raw_reviews", "reviews", "review_quality", "clean_reviews_and_rejects", "text_quality", "aspect_mentions",
-         "pseudo_labels", "finetuned_adapter", "slm_tokenizer", "slm_pretrained", "slm_classifier", "review_predictions",
+         "rating_mil", "pseudo_labels", "finetuned_adapter", "slm_tokenizer", "slm_pretrained", "slm_classifier", "review_predictions",
          "market_opportunities", "opportunity_report", "gold_labels", "label_quality", "review_type_quality",
          "adapter_evaluation", "slm_evaluation", "inference_timing", "model_evaluation", "comparison_report")
 #: steps that run a model, on a GPU when there is one
-MODEL_STEPS = frozenset({"pseudo_labels", "finetuned_adapter", "slm_pretrained", "slm_classifier", "review_predictions",
+MODEL_STEPS = frozenset({"rating_mil", "pseudo_labels", "finetuned_adapter", "slm_pretrained", "slm_classifier", "review_predictions",
                          "label_quality", "adapter_evaluation", "slm_evaluation", "inference_timing"})
 
 
@@ -67,6 +71,10 @@ class Rates:
     model_store_bytes: float
     #: where the rates were measured (sample size, machine)
     note: str = ""
+    #: the rating-MIL teacher: seconds per review trained on, per segment read, and distinct segments per clean review
+    mil_train_s_per_review: float = 0.0
+    mil_s_per_segment: float = 0.0
+    segments_per_clean: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,8 @@ class Budgets:
     gold_rows: int = 0
     #: market_opportunities embeds a sample of at most this many feature requests
     market_max_requests: int = 0
+    #: the rating-MIL teacher's settings (its budget: reviews trained on, minutes, held-out reviews scored)
+    rating_mil: RatingMilSettings | None = None
 
     @classmethod
     def from_resources(cls, resources: dict, gold_rows: int = 0) -> Budgets:
@@ -120,7 +130,7 @@ class Budgets:
             pretrain_batch_blocks=slm.slm.optimizer.batch_size, block_tokens=slm.slm.max_length,
             serving_max_minutes=insight.serving.max_minutes,
             timing_rows=reporting.timing.throughput_rows, timing_passes=reporting.timing.passes, gold_rows=gold_rows,
-            market_max_requests=insight.opportunities.max_requests,
+            market_max_requests=insight.opportunities.max_requests, rating_mil=labeling.rating_mil,
         )
 
 
@@ -192,6 +202,22 @@ def _pseudo_labels_cost(clean: float, items: float, rates: Rates, budgets: Budge
     return embed + items * rates.label_s_per_item, basis, capped
 
 
+def _rating_mil_cost(clean: float, rates: Rates, budgets: Budgets) -> tuple[float, str, bool]:
+    """Seconds of rating_mil: its capped training (the rated reviews taken as the clean ones) and its held-out scoring."""
+    settings = budgets.rating_mil
+    if settings is None:
+        return 0.0, "not projected", False
+    reviews = settings.reviews_to_train(round(clean)) * settings.epochs
+    train = reviews * rates.mil_train_s_per_review
+    capped = settings.max_train_minutes is not None and train > settings.max_train_minutes * 60
+    train = min(train, settings.max_train_minutes * 60) if capped else train
+    held_out = min(clean * settings.holdout_fraction, settings.holdout_reviews) * rates.segments_per_clean
+    basis = (f"{reviews:,} reviews trained x {rates.mil_train_s_per_review * 1e3:.0f} ms"
+             + (f" (capped at {settings.max_train_minutes:g} min)" if capped else "")
+             + f" + {held_out:,.0f} held-out segments x {rates.mil_s_per_segment * 1e3:.2f} ms")
+    return train + held_out * rates.mil_s_per_segment, basis, capped
+
+
 def _pretrain_cost(clean: float, rates: Rates, budgets: Budgets) -> tuple[float, str, bool]:
     """Seconds of slm_pretrained: a fixed number of steps when set, else epochs over the corpus's tokens up to the minutes cap."""
     if budgets.pretrain_steps is not None:
@@ -255,8 +281,12 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
         extra, words = fixed(step)
         add(step, extra + clean * rates.per_clean_row[step], f"{clean:,.0f} clean x {rates.per_clean_row[step] * 1e6:.1f} us{words}")
 
+    seconds, basis, capped = _rating_mil_cost(clean, rates, budgets)
+    add("rating_mil", seconds, basis, capped)
     seconds, basis, capped = _pseudo_labels_cost(clean, items, rates, budgets)
-    add("pseudo_labels", seconds, basis, capped)
+    segments = clean * rates.segments_per_clean
+    add("pseudo_labels", seconds + segments * rates.mil_s_per_segment,
+        basis + f" + {segments:,.0f} segments read by rating_mil x {rates.mil_s_per_segment * 1e3:.2f} ms", capped)
     seconds, capped, basis = self_training_seconds(items, rates.adapter_train_s_per_row, rates.adapter_infer_s_per_row, budgets.adapter)
     add("finetuned_adapter", seconds, basis, capped)
     add("slm_tokenizer", clean * rates.per_clean_row["slm_tokenizer"], f"{clean:,.0f} clean x {rates.per_clean_row['slm_tokenizer'] * 1e6:.1f} us")
@@ -575,6 +605,43 @@ def _measure_adapter(adapter, serving, picked: list[str], log: Callable[[str], N
     return adapter_train, adapter_infer, adapter_bytes
 
 
+def _measure_rating_mil(settings, boundary: str, reviews, log: Callable[[str], None]) -> tuple[float, float, float]:
+    """The rating-MIL teacher: seconds per review of a training step and per segment read (merged, as pseudo_labels
+    reads them), and its distinct segments per review."""
+    import numpy as np
+    import torch
+
+    from genai_lab.labels.rating_mil import RatingMil, _review_batch, _segment_features, build_model, pool, split_segments
+    from genai_lab.ml.batching import padding_of
+    from genai_lab.ml.precision import autocast, for_inference
+
+    torch.manual_seed(0)
+    model, tokenizer = build_model(settings)
+    texts = reviews["content"].head(settings.optimizer.batch_size * 4)
+    _, features, starts = _segment_features(tokenizer, texts, settings, boundary)
+    size, (pad, _) = settings.optimizer.batch_size, padding_of(tokenizer)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    times = []
+    for index in range(8):  # the first pass over the four batches builds the kernels
+        rows = np.arange((index % 4) * size, min((index % 4 + 1) * size, len(texts)))
+        batch, review, slot, slots = _review_batch(features, starts, rows, pad)
+        started = time.perf_counter()
+        with autocast("cpu"):
+            loss = -torch.log(model(**batch, review=review, slot=slot, reviews=len(rows), slots=slots).float()[:, 0] + 1e-7).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if index >= 4:
+            times.append((time.perf_counter() - started) / len(rows))
+    model.encoder = model.encoder.merge_and_unload()
+    scorer = RatingMil(for_inference(model).eval(), tokenizer, settings, boundary, 0.0)
+    segments = split_segments(reviews["content"], boundary, settings.max_segments)["segment"].str.to_lowercase().unique()
+    picked = segments.sample(n=min(512, len(segments)), seed=0).to_list()
+    elapsed, _ = _timed(lambda: scorer._read(picked), 2)
+    log(f"rating_mil: {1 / statistics.median(times):,.0f} reviews/s training, {len(picked) / elapsed:,.0f} segments/s")
+    return statistics.median(times), elapsed / len(picked), len(segments) / max(1, reviews.height)
+
+
 def _mlm_step_seconds(masked_lm, blocks, tokenizer, settings) -> float:
     """Median seconds per token of a masked-LM optimizer step over `blocks` (the first step is a warm-up)."""
     import torch
@@ -664,6 +731,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         m = max(1, clean.height)
         label_s_per_item, embed_s_per_text, reviews, texts, picked = _measure_labelling(clean, mentions, labeling.labels, log)
         adapter_train, adapter_infer, adapter_bytes = _measure_adapter(adapter, insight.serving, picked, log)
+        mil_train, mil_segment, segments_per_clean = _measure_rating_mil(labeling.rating_mil, boundary_pattern(labeling.labels), reviews, log)
 
         corpus = reviews["content"].to_list()
         elapsed, slm_tokenizer = _timed(lambda: train_tokenizer(corpus, slm.slm.vocab_size, work / "tokenizer"))
@@ -685,7 +753,8 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         adapter_train_s_per_row=adapter_train, adapter_infer_s_per_row=adapter_infer, slm_train_s_per_row=slm_train,
         slm_infer_s_per_row=slm_infer, slm_pretrain_s_per_token=slm_pretrain, clean_share=clean.height / n,
         mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens / m,
-        warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes,
+        warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes, mil_train_s_per_review=mil_train,
+        mil_s_per_segment=mil_segment, segments_per_clean=segments_per_clean,
         note=(f"rates measured on {n:,} sample rows of {len(dumps)} dump(s), at load average {load:.1f} on {os.cpu_count()} cores "
               "(a busier machine measures slower rates and runs slower too)"),
     )

@@ -104,11 +104,14 @@ def test_run_phases_follow_the_switches_between_partitioned_and_unpartitioned():
     graph = defs.resolve_asset_graph()
     phases = [(sorted(k.to_user_string() for k in p), sorted(k.to_user_string() for k in u))
               for p, u in execution_phases(graph, graph.get_all_asset_keys())]
-    assert len(phases) == 4
-    assert "pseudo_labels" in phases[0][0] and "gold_labels" in phases[0][1]
-    assert phases[1][0] == [] and {"finetuned_adapter", "slm_classifier", "model_evaluation"} <= set(phases[1][1])
-    assert phases[2] == (["review_predictions"], [])
-    assert phases[3] == ([], ["market_opportunities", "opportunity_report"])
+    assert len(phases) == 6
+    assert "aspect_mentions" in phases[0][0] and "gold_labels" in phases[0][1]
+    # the rating-MIL teacher learns from every dump's stars before any dump is pseudo-labelled with it
+    assert phases[1][0] == [] and "rating_mil" in phases[1][1]
+    assert phases[2] == (["pseudo_labels"], [])
+    assert phases[3][0] == [] and {"finetuned_adapter", "slm_classifier", "model_evaluation"} <= set(phases[3][1])
+    assert phases[4] == (["review_predictions"], [])
+    assert phases[5] == ([], ["market_opportunities", "opportunity_report"])
 
 
 def test_champions_compare_on_the_newest_held_out_rows_both_were_scored_on(tmp_path):

@@ -49,7 +49,7 @@ def finetuned_adapter(context: AssetExecutionContext, pseudo_labels: pl.DataFram
     context.log.info(f"Base model {base['id']} ({base_path}); LoRA r={adapter.lora.r} on {targets}; checkpoints in {work_dir}")
     result = self_train_on_devices(model, tokenizer, data, settings, work_dir, processes)
     cost = {**meter.stop(earlier=result.resumed_from), **parameter_counts(model)}
-    metadata = store_classifier(models, ADAPTER, model, tokenizer, result, data["holdout"], settings, {
+    metadata = store_classifier(models, ADAPTER, model, tokenizer, result, data, settings, {
         "kind": "lora_adapter", "base_model": base, "start_from": start, "target_modules": targets, "data_version": data_version,
         "settings": run_settings, "cost": cost}, load_adapter)
     return MaterializeResult(metadata=metadata)

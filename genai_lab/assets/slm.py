@@ -142,10 +142,10 @@ def slm_classifier(context: AssetExecutionContext, pseudo_labels: pl.DataFrame, 
                 **({"gpu_seconds": fine_tune.get("gpu_seconds", 0.0) + pretrain_cost.get("gpu_seconds", 0.0)}
                    if "gpu_seconds" in fine_tune or "gpu_seconds" in pretrain_cost else {}),
                 **parameter_counts(model)}
-        size_metadata = store_classifier(models, store_name(SLM_CLASSIFIER, size), model, tokenizer, result, data["holdout"], settings, {
+        size_metadata = store_classifier(models, store_name(SLM_CLASSIFIER, size), model, tokenizer, result, data, settings, {
             "kind": "slm_classifier", "size": size, "pretrained_version": pretrained.version, "fine_tuning": "full",
             "data_version": data_version, "settings": {"training": settings.model_dump(), "slm": slm.slm.model_dump()},
             "cost": cost}, lambda folder: load_classifier(folder, served=False))
         metadata.update(size_metadata if size == slm.slm.size else {f"{size}_{k}": v for k, v in size_metadata.items()
-                                                                    if k in ("version", "heldout_pseudo_label_macro_f1")})
+                                                                    if k in ("version", "heldout_pseudo_label_macro_f1", "heldout_selection_score")})
     return MaterializeResult(metadata=metadata)

@@ -49,7 +49,9 @@ def labeller_gold_predictions(gold_labels: pl.DataFrame, pseudo_labels: pl.DataF
     predicted = {}
     for task, level in ((REVIEW_SENTIMENT, "review"), (ASPECT_POLARITY, "aspect")):
         gold = gold_labels.filter(pl.col("task") == task)
-        corpus = pseudo_labels.filter(pl.col("level") == level)
+        # a table written before a source existed: it abstained there
+        corpus = pseudo_labels.filter(pl.col("level") == level).with_columns(
+            [pl.lit(-1, pl.Int8).alias(column) for column in LF_COLUMNS if column not in pseudo_labels.columns])
         if gold.height == 0 or corpus.height == 0:
             continue
         model = LabelModel.from_settings(settings, source_names=LF_COLUMNS).fit(vote_matrix(corpus, LF_COLUMNS)[0])

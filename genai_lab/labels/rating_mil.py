@@ -97,7 +97,7 @@ class RatingMilSettings(StrictConfig):
     #: held-out rated reviews scored after training (and where the neutral bias is chosen), at most
     holdout_reviews: int = 1500
     #: stop after this many minutes of training (None: no cap); the held-out scoring comes after
-    max_train_minutes: float | None = 4.0
+    max_train_minutes: float | None = 5.0
     #: steps between checkpoints
     checkpoint_every_steps: int = 50
     #: segments per inference batch

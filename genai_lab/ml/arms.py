@@ -13,7 +13,7 @@ import polars as pl
 from dagster import MetadataValue
 
 from genai_lab.hashing import frame_digest
-from genai_lab.ml.self_training import SelfTrainingSettings
+from genai_lab.ml.self_training import ITEM_COLUMNS, SelfTrainingSettings
 from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore, StoredModel, code_version, folder_hash
 from genai_lab.reports.writing import markdown_table
@@ -21,10 +21,13 @@ from genai_lab.vocabulary import ASPECT_POLARITY, REVIEW_SENTIMENT, SENTIMENT_LA
 
 log = logging.getLogger(__name__)
 
-#: the score the champion rule compares: macro-F1 on held-out pseudo-labels (never gold)
-CHAMPION_METRIC = "heldout_pseudo_label_macro_f1"
-#: the independent criterion reported beside it (and weighed in early stopping): held-out star-rating agreement
+#: macro-F1 on held-out pseudo-labels (never gold)
+PSEUDO_LABEL_METRIC = "heldout_pseudo_label_macro_f1"
+#: the independent criterion beside it: held-out star-rating agreement
 RATING_METRIC = "heldout_rating_agreement"
+#: the score the champion rule, early stopping and serving compare: the two above weighted (`selection_score`), or
+#: the pseudo-label score alone where no held-out review has stars
+CHAMPION_METRIC = "heldout_selection_score"
 
 
 def fingerprint(*parts) -> str:
@@ -91,38 +94,38 @@ def pseudo_label_data(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetting
                                                 how="diagonal_relaxed")),
         "rated_holdout": data["rated_holdout"].height,
         # the rows the held-out score (and so the champion rule and the serving choice) is measured on
-        "holdout_digest": frame_digest(data["holdout"]),
+        "holdout_digest": frame_digest(pl.concat([data["holdout"].select(*ITEM_COLUMNS, "label_index"), data["rated_holdout"]])),
     }
     log.info(f"Pseudo-labels from {len(data_version['partitions'])} dump(s): {data['candidates'].height:,} confident "
              f"candidates, {data['holdout'].height:,} held out, {data['pool'].height:,} in the unlabelled pool")
     return data, data_version
 
 
-def _champion_score(models: ModelStore, name: str, holdout: pl.DataFrame, settings: SelfTrainingSettings, load_champion) -> float | None:
-    """The current champion's macro-F1 on this run's held-out rows, so candidate and champion compare on the same data."""
-    from genai_lab.evaluation.statistics import macro_f1
-    from genai_lab.ml.classifier import predict_proba
+def _champion_score(models: ModelStore, name: str, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings,
+                    load_champion) -> float | None:
+    """The current champion's selection score on this run's held-out rows, so candidate and champion compare on the same data."""
+    from genai_lab.ml.self_training import held_out_scores, selection_score
 
     try:
         champion = models.champion(name)
-        if champion is None or not holdout.height:
+        if champion is None or not data["holdout"].height:
             return None
         champion_model, champion_tokenizer = load_champion(champion.path)
-        probabilities = predict_proba(champion_model, champion_tokenizer, holdout["text"].to_list(), holdout["aspect"].to_list(),
-                                      batch_size=settings.inference_batch_size, max_length=settings.max_length)
-        return macro_f1(holdout["label_index"].to_numpy(), probabilities.argmax(axis=1))
+        return selection_score(*held_out_scores(champion_model, champion_tokenizer, data, settings), settings)
     except Exception as error:  # noqa: BLE001 - a champion that cannot be served (deleted files, other base) is replaced, not fatal
         log.warning(f"The champion of {name} could not be scored ({error}); the new version replaces it")
         return None
 
 
-def store_classifier(models: ModelStore, name: str, model, tokenizer, result, holdout: pl.DataFrame,
+def store_classifier(models: ModelStore, name: str, model, tokenizer, result, data: dict[str, pl.DataFrame],
                      settings: SelfTrainingSettings, manifest: dict, load_champion) -> dict:
-    """Saves a trained classifier as a new version and moves the champion only when it wins on `holdout`; returns the metadata.
+    """Saves a trained classifier as a new version and moves the champion only when it wins on `data`'s held-out rows
+    (pseudo-labels and star ratings, `selection_score`); returns the metadata.
 
     `load_champion(folder)` -> (model, tokenizer).
     """
-    champion_score = _champion_score(models, name, holdout, settings, load_champion)
+    champion_score = _champion_score(models, name, data, settings, load_champion)
+    score = result.best_selection_score if result.best_selection_score is not None else result.best_score
 
     def write(folder):
         model.save_pretrained(str(folder), safe_serialization=True)
@@ -131,23 +134,25 @@ def store_classifier(models: ModelStore, name: str, model, tokenizer, result, ho
     stored: StoredModel = models.save(name, write, {
         **manifest, "task_inputs": {REVIEW_SENTIMENT: "text", ASPECT_POLARITY: "text, aspect_term"},
         "labels": list(SENTIMENT_LABELS), "code_version": code_version(),
-        "metrics": {CHAMPION_METRIC: result.best_score, RATING_METRIC: result.best_rating_agreement,
-                    "selection_score": result.best_selection_score, "best_round": result.best_round, "rounds": result.history,
+        "metrics": {PSEUDO_LABEL_METRIC: result.best_score, RATING_METRIC: result.best_rating_agreement,
+                    CHAMPION_METRIC: score, "best_round": result.best_round, "rounds": result.history,
                     "train_rows": result.train_rows, "steps": result.steps},
         "resumed_from": result.resumed_from,
     })
-    promoted = models.promote(stored, result.best_score, champion_score, CHAMPION_METRIC,
+    promoted = models.promote(stored, score, champion_score, CHAMPION_METRIC,
                               (manifest.get("data_version") or {}).get("holdout_digest"))
     serving = models.champion(name)
     agreement = "n/a" if result.best_rating_agreement is None else f"{result.best_rating_agreement:.4f}"
-    log.info(f"Saved {name} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}, star-rating agreement {agreement}; champion "
+    log.info(f"Saved {name} {stored.version} (held-out pseudo-label macro-F1 {result.best_score:.4f}, star-rating agreement {agreement}, "
+             f"selection score {score:.4f}; champion "
              f"{'moved to it' if promoted else f'stays {serving.version} at {champion_score:.4f}'})")
     return {
         "version": stored.version,
         "path": MetadataValue.path(str(stored.path)),
         "promoted": promoted,
         "champion_version": serving.version if serving else None,
-        CHAMPION_METRIC: float(result.best_score),
+        CHAMPION_METRIC: float(score),
+        PSEUDO_LABEL_METRIC: float(result.best_score),
         RATING_METRIC: None if result.best_rating_agreement is None else float(result.best_rating_agreement),
         "champion_previous_score": float(champion_score) if champion_score is not None else None,
         "train_rows": result.train_rows,

@@ -227,6 +227,12 @@ def _rating_agreement(model, tokenizer, frame: pl.DataFrame | None, settings: Se
     return rating_agreement(frame["label_index"].to_numpy(), _predict(model, tokenizer, frame, settings))
 
 
+def held_out_scores(model, tokenizer, data: dict[str, pl.DataFrame], settings: SelfTrainingSettings) -> tuple[float, float | None]:
+    """(held-out pseudo-label macro-F1, held-out star-rating agreement or None without rated held-out reviews)."""
+    return (_score(model, tokenizer, data["holdout"], settings),
+            _rating_agreement(model, tokenizer, data.get("rated_holdout"), settings))
+
+
 def selection_score(pseudo_label_f1: float, agreement: float | None, settings: SelfTrainingSettings) -> float:
     """What picks the best weights and stops the rounds: pseudo-label macro-F1 and rating agreement, weighted."""
     if agreement is None:
@@ -355,9 +361,7 @@ class _SelfTraining:
         """Held-out pseudo-label macro-F1 and star-rating agreement after an epoch (main process); the best weights by
         their weighted mean (`selection_score`) are kept."""
         state = self.state
-        pseudo, agreement = self.run.agree(
-            (_score(self.unwrapped, self.tokenizer, self.data["holdout"], self.settings),
-             _rating_agreement(self.unwrapped, self.tokenizer, self.data.get("rated_holdout"), self.settings)) if self.run.main else None)
+        pseudo, agreement = self.run.agree(held_out_scores(self.unwrapped, self.tokenizer, self.data, self.settings) if self.run.main else None)
         score = selection_score(pseudo, agreement, self.settings)
         if score > state.get("best_selection", state["best_score"]):
             state["best_selection"], state["best_score"], state["best_round"] = score, pseudo, round_index

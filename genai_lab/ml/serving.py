@@ -22,7 +22,9 @@ from genai_lab.ml.store import StoredModel
 from genai_lab.config import StrictConfig
 
 AUTO = "auto"
-SCORE_METRIC = "heldout_pseudo_label_macro_f1"
+SCORE_METRIC = "heldout_selection_score"
+#: what manifests written before the selection score held instead
+OLDER_SCORE_METRIC = "heldout_pseudo_label_macro_f1"
 
 
 class ServingSettings(StrictConfig):
@@ -73,19 +75,19 @@ def choose_serving_model(champions: dict[str, StoredModel | None], preference: s
         raise FileNotFoundError(f"no arm has a champion in the model store ({', '.join(champions)}): materialize one first")
 
     def score(arm: str) -> float:
-        value = scores.get(arm) if scores is not None else available[arm].manifest.get("metrics", {}).get(SCORE_METRIC)
+        value = scores.get(arm) if scores is not None else manifest_score(available[arm])
         return float("-inf") if value is None else float(value)
 
     ranked = sorted(available, key=score, reverse=True)  # a stable sort: ties keep the order the arms are listed in
     best = ranked[0]
     if projected_minutes is None or max_minutes is None or len(ranked) == 1:
-        return ServingChoice(best, available[best], "the best held-out pseudo-label score")
+        return ServingChoice(best, available[best], "the best held-out score (pseudo-labels and star ratings)")
     projections: dict[str, float] = {}
     for arm in ranked:
         projections[arm] = float(projected_minutes(arm))
         if projections[arm] <= max_minutes:
-            reason = ("the best held-out pseudo-label score, projected within the time budget" if arm == best else
-                      f"the best held-out pseudo-label score among the arms projected within {max_minutes:g} min "
+            reason = ("the best held-out score, projected within the time budget" if arm == best else
+                      f"the best held-out score among the arms projected within {max_minutes:g} min "
                       f"({best} scored better but was projected at {projections[best]:.1f} min)")
             return ServingChoice(arm, available[arm], reason, projections)
     fastest = min(projections, key=projections.__getitem__)
@@ -100,6 +102,12 @@ def projected_scoring_minutes(distinct_inputs: pl.DataFrame, score: Callable[[li
     seconds = seconds_per_item(distinct_inputs.height, lambda rows: score([texts[i] for i in rows], [aspects[i] for i in rows]),
                                sample_size, seed)
     return distinct_inputs.height * seconds / 60
+
+
+def manifest_score(stored: StoredModel) -> float | None:
+    """The held-out score a version's own training run recorded."""
+    metrics = stored.manifest.get("metrics", {})
+    return metrics.get(SCORE_METRIC, metrics.get(OLDER_SCORE_METRIC))
 
 
 def like_for_like_scores(champions: dict[str, StoredModel | None], pointers: dict[str, dict | None]) -> dict[str, float] | None:
@@ -121,7 +129,7 @@ def like_for_like_scores(champions: dict[str, StoredModel | None], pointers: dic
         return {arm: float(table[newest]["score"]) for arm, table in tables.items()}
     digests = {(stored.manifest.get("data_version") or {}).get("holdout_digest") for stored in available.values()}
     if len(digests) == 1 and None not in digests:
-        return {arm: stored.manifest.get("metrics", {}).get(SCORE_METRIC) for arm, stored in available.items()}
+        return {arm: manifest_score(stored) for arm, stored in available.items()}
     return None
 
 

@@ -1,0 +1,92 @@
+"""Where the adapter arm should start: the shipped base encoder or the rating-MIL teacher's, judged on held-out star
+ratings (the pseudo-labels are the same for both, so agreement with them is reported but cannot decide alone), with
+the development gold beside it (looked at, written into docs/decisions.md, never the decider).
+
+    python benchmarks/adapter_start.py --home H
+
+H: a home the whole graph materialized with `start_from: base` (its adapter champion is the base-start arm, re-scored
+here on the same rows) and a stored rating_mil. The rating_mil start is trained here on the same pseudo-labels with the
+same settings. The last line is JSON (also in benchmarks/results/adapter_start.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+from genai_lab.evaluation.statistics import macro_f1  # noqa: E402
+from genai_lab.labels.rating_mil import encoder_weights  # noqa: E402
+from genai_lab.ml.arms import pseudo_label_data  # noqa: E402
+from genai_lab.ml.lora import build_adapter_model, load_adapter  # noqa: E402
+from genai_lab.ml.scoring import gold_predictions  # noqa: E402
+from genai_lab.ml.self_training import _predict, rating_agreement, self_train  # noqa: E402
+from genai_lab.ml.store import ModelStore  # noqa: E402
+from genai_lab.resources import AdapterResource  # noqa: E402
+from genai_lab.vocabulary import ADAPTER, RATING_MIL, SENTIMENT_LABELS, SENTIMENT_TASKS  # noqa: E402
+
+from recording import record  # noqa: E402
+
+
+def scores(model, tokenizer, data: dict, gold: pl.DataFrame, settings) -> dict:
+    model.eval()
+    holdout, rated = data["holdout"], data["rated_holdout"]
+    result = {"heldout_pseudo_label_macro_f1": round(macro_f1(holdout["label_index"].to_numpy(), _predict(model, tokenizer, holdout, settings)), 4),
+              "heldout_rating_agreement": round(rating_agreement(rated["label_index"].to_numpy(), _predict(model, tokenizer, rated, settings)), 4),
+              "rated_holdout": rated.height}
+    predicted = gold_predictions(model, tokenizer, gold, batch_size=settings.inference_batch_size, max_length=settings.max_length)
+    for (dataset,), rows in predicted.group_by("dataset"):
+        index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
+        truth = rows["label"].replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
+        guess = rows["prediction"].replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
+        keep = truth >= 0
+        result[dataset] = {"macro_f1": round(macro_f1(truth[keep], guess[keep]), 4), "accuracy": round(float((truth[keep] == guess[keep]).mean()), 4)}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, type=Path)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+
+    with duckdb.connect(str(args.home / "warehouse.duckdb"), read_only=True) as db:
+        pseudo_labels = db.sql("select * from lab.pseudo_labels").pl()
+        gold = db.execute("select * from lab.gold_labels where task in (select unnest(?))", [list(SENTIMENT_TASKS)]).pl()
+    store = ModelStore(root=str(args.home / "models"))
+    adapter = AdapterResource()
+    settings = adapter.training
+    data, _ = pseudo_label_data(pseudo_labels, settings)
+    results = {}
+    champion = store.champion(ADAPTER)
+    if champion is None or (champion.manifest.get("start_from") or None) is not None:
+        raise SystemExit(f"{store.folder}: no base-start adapter champion to compare with")
+    model, tokenizer = load_adapter(champion.path)
+    results["base"] = {"version": champion.version, **scores(model, tokenizer, data, gold, settings)}
+    logging.info(f"base start: {results['base']}")
+
+    teacher = store.versions(RATING_MIL)[-1]
+    torch.manual_seed(settings.seed)
+    model, tokenizer, _, _ = build_adapter_model(adapter.lora.model_copy(update={"start_from": RATING_MIL}), encoder_weights(teacher.path))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as work:
+        result = self_train(model, tokenizer, data, settings, Path(work))
+    results["rating_mil"] = {"teacher": teacher.version, "train_seconds": round(time.monotonic() - started, 1),
+                             "rounds": len(result.history), **scores(model, tokenizer, data, gold, settings)}
+    logging.info(f"rating_mil start: {results['rating_mil']}")
+    record("adapter_start", results, json_default=lambda value: value.item() if isinstance(value, np.generic) else str(value))
+
+
+if __name__ == "__main__":
+    main()
