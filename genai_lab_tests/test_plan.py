@@ -123,3 +123,20 @@ def test_a_projection_is_compared_step_by_step_with_a_measured_run():
     assert rows["review_quality"]["within"]  # 4 s against 2 s: both under 10 s, where per-step overhead decides
     assert not rows["finetuned_adapter"]["within"]
     assert "raw_reviews" not in rows  # not in the measured run: not compared
+
+
+def test_the_rating_mil_teacher_is_projected_with_its_budget():
+    from genai_lab.labels.rating_mil import RatingMilSettings
+
+    rates = Rates(**{**RATES.__dict__, "mil_train_s_per_review": 0.06, "mil_s_per_segment": 1e-3, "segments_per_clean": 3.0})
+    budgets = Budgets(**{**BUDGETS.__dict__, "rating_mil": RatingMilSettings()})
+    small = {s.step: s for s in project(100_000, rates, budgets).steps}
+    # 50k clean: 5% = 2,500 reviews trained at 60 ms (150 s), then 1,500 held-out reviews' 4,500 segments at 1 ms
+    assert not small["rating_mil"].capped and small["rating_mil"].seconds == pytest.approx(150 + 4.5)
+    # pseudo_labels reads every review's segments once more: 150k at 1 ms on top of the embeddings and the functions
+    assert small["pseudo_labels"].seconds == pytest.approx(250 + 7.5 + 150)
+    large = {s.step: s for s in project(22_200_000, rates, budgets).steps}
+    # 3,600 reviews x 60 ms = 216 s: the cap, not the corpus, bounds the training
+    assert large["rating_mil"].seconds == pytest.approx(216 + 4.5) and not large["rating_mil"].capped
+    slow = Rates(**{**rates.__dict__, "mil_train_s_per_review": 0.2})
+    assert {s.step: s for s in project(22_200_000, slow, budgets).steps}["rating_mil"].capped  # 720 s > the 5-minute cap
