@@ -3,6 +3,7 @@ ratings (the pseudo-labels are the same for both, so agreement with them is repo
 the development gold beside it (looked at, written into docs/decisions.md, never the decider).
 
     python benchmarks/adapter_start.py --home H
+    python benchmarks/adapter_start.py --home H --rating-weight 0   # the base start selected as before the ratings criterion
 
 H: a home the whole graph materialized with `start_from: base` (its adapter champion is the base-start arm, re-scored
 here on the same rows) and a stored rating_mil. The rating_mil start is trained here on the same pseudo-labels with the
@@ -57,6 +58,8 @@ def scores(model, tokenizer, data: dict, gold: pl.DataFrame, settings) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--rating-weight", type=float, help="instead: train the base start with this rating_weight (0: early "
+                                                            "stopping on held-out pseudo-labels alone, as before) against the champion")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
@@ -76,16 +79,22 @@ def main() -> None:
     results["base"] = {"version": champion.version, **scores(model, tokenizer, data, gold, settings)}
     logging.info(f"base start: {results['base']}")
 
-    teacher = store.versions(RATING_MIL)[-1]
     torch.manual_seed(settings.seed)
-    model, tokenizer, _, _ = build_adapter_model(adapter.lora.model_copy(update={"start_from": RATING_MIL}), encoder_weights(teacher.path))
+    if args.rating_weight is None:
+        teacher = store.versions(RATING_MIL)[-1]
+        name, extra = RATING_MIL, {"teacher": teacher.version}
+        model, tokenizer, _, _ = build_adapter_model(adapter.lora.model_copy(update={"start_from": RATING_MIL}), encoder_weights(teacher.path))
+    else:
+        name, extra = f"base, rating_weight {args.rating_weight:g}", {}
+        settings = settings.model_copy(update={"rating_weight": args.rating_weight})
+        model, tokenizer, _, _ = build_adapter_model(adapter.lora)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as work:
         result = self_train(model, tokenizer, data, settings, Path(work))
-    results["rating_mil"] = {"teacher": teacher.version, "train_seconds": round(time.monotonic() - started, 1),
-                             "rounds": len(result.history), **scores(model, tokenizer, data, gold, settings)}
-    logging.info(f"rating_mil start: {results['rating_mil']}")
-    record("adapter_start", results, json_default=lambda value: value.item() if isinstance(value, np.generic) else str(value))
+    results[name] = {**extra, "train_seconds": round(time.monotonic() - started, 1), "rounds": len(result.history),
+                     "best_round": result.best_round, **scores(model, tokenizer, data, gold, settings)}
+    logging.info(f"{name}: {results[name]}")
+    record("adapter_start" if args.rating_weight is None else "adapter_rating_weight", results, json_default=lambda value: value.item() if isinstance(value, np.generic) else str(value))
 
 
 if __name__ == "__main__":
