@@ -184,3 +184,14 @@ def test_dump_listing_skips_truth_hidden_and_partial_files(tmp_path):
     for name in ("a.csv", "a.truth.parquet", ".hidden.csv", "b.jsonl.part", "c.parquet"):
         write(tmp_path, name, b"x")
     assert [p.name for p in list_dump_files(tmp_path)] == ["a.csv", "c.parquet"]
+
+
+def test_two_files_on_one_partition_key_are_an_error_naming_both(tmp_path):
+    from genai_lab.resources import HomeResource
+
+    (tmp_path / "dumps").mkdir()
+    (tmp_path / "dumps" / "Reviews 2024.csv").write_text("content,rating\nok,5\n")
+    (tmp_path / "dumps" / "reviews_2024.parquet").write_bytes(b"")
+    with pytest.raises(DumpError) as error:
+        HomeResource(home=str(tmp_path)).dump_files()
+    assert "reviews_2024" in str(error.value) and "Reviews 2024.csv" in str(error.value) and "reviews_2024.parquet" in str(error.value)
