@@ -611,7 +611,7 @@ def _measure_rating_mil(settings, boundary: str, reviews, log: Callable[[str], N
     import numpy as np
     import torch
 
-    from genai_lab.labels.rating_mil import RatingMil, _review_batch, _segment_features, build_model, pool, split_segments
+    from genai_lab.labels.rating_mil import RatingMil, _review_batch, _segment_features, build_model, split_segments
     from genai_lab.ml.batching import padding_of
     from genai_lab.ml.precision import autocast, for_inference
 

@@ -1,7 +1,6 @@
 """The rating-MIL teacher: segments, training data, attention pooling, a real (tiny) training run, the store round
 trip, resuming after a kill, and its votes as a labelling function."""
 
-from pathlib import Path
 
 import numpy as np
 import polars as pl
