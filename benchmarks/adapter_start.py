@@ -4,6 +4,7 @@ the development gold beside it (looked at, written into docs/decisions.md, never
 
     python benchmarks/adapter_start.py --home H
     python benchmarks/adapter_start.py --home H --rating-weight 0   # the base start selected as before the ratings criterion
+    python benchmarks/adapter_start.py --home H --max-train-rows 1500   # the base start with another training-row cap
 
 H: a home the whole graph materialized with `start_from: base` (its adapter champion is the base-start arm, re-scored
 here on the same rows) and a stored rating_mil. The rating_mil start is trained here on the same pseudo-labels with the
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--rating-weight", type=float, help="instead: train the base start with this rating_weight (0: early "
                                                             "stopping on held-out pseudo-labels alone, as before) against the champion")
+    parser.add_argument("--max-train-rows", type=int, help="instead: train the base start with this training-row cap against the champion")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
@@ -80,7 +82,12 @@ def main() -> None:
     logging.info(f"base start: {results['base']}")
 
     torch.manual_seed(settings.seed)
-    if args.rating_weight is None:
+    if args.max_train_rows is not None:
+        name, extra = f"base, max_train_rows {args.max_train_rows}", {}
+        settings = settings.model_copy(update={"max_train_rows": args.max_train_rows, "min_train_rows": min(settings.min_train_rows,
+                                                                                                             args.max_train_rows)})
+        model, tokenizer, _, _ = build_adapter_model(adapter.lora)
+    elif args.rating_weight is None:
         teacher = store.versions(RATING_MIL)[-1]
         name, extra = RATING_MIL, {"teacher": teacher.version}
         model, tokenizer, _, _ = build_adapter_model(adapter.lora.model_copy(update={"start_from": RATING_MIL}), encoder_weights(teacher.path))
@@ -94,7 +101,9 @@ def main() -> None:
     results[name] = {**extra, "train_seconds": round(time.monotonic() - started, 1), "rounds": len(result.history),
                      "best_round": result.best_round, **scores(model, tokenizer, data, gold, settings)}
     logging.info(f"{name}: {results[name]}")
-    record("adapter_start" if args.rating_weight is None else "adapter_rating_weight", results, json_default=lambda value: value.item() if isinstance(value, np.generic) else str(value))
+    benchmark = ("adapter_train_rows" if args.max_train_rows is not None else
+                 "adapter_start" if args.rating_weight is None else "adapter_rating_weight")
+    record(benchmark, results, json_default=lambda value: value.item() if isinstance(value, np.generic) else str(value))
 
 
 if __name__ == "__main__":
