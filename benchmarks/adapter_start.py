@@ -27,32 +27,26 @@ import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from genai_lab.evaluation.statistics import macro_f1  # noqa: E402
 from genai_lab.labels.rating_mil import encoder_weights  # noqa: E402
 from genai_lab.ml.arms import pseudo_label_data  # noqa: E402
 from genai_lab.ml.lora import build_adapter_model, load_adapter  # noqa: E402
-from genai_lab.ml.scoring import gold_predictions  # noqa: E402
-from genai_lab.ml.self_training import _predict, rating_agreement, self_train  # noqa: E402
+from genai_lab.ml.scoring import gold_quality  # noqa: E402
+from genai_lab.ml.self_training import held_out_scores, self_train  # noqa: E402
 from genai_lab.ml.store import ModelStore  # noqa: E402
 from genai_lab.resources import AdapterResource  # noqa: E402
-from genai_lab.vocabulary import ADAPTER, RATING_MIL, SENTIMENT_LABELS, SENTIMENT_TASKS  # noqa: E402
+from genai_lab.vocabulary import ADAPTER, RATING_MIL, SENTIMENT_TASKS  # noqa: E402
 
 from recording import record  # noqa: E402
 
 
 def scores(model, tokenizer, data: dict, gold: pl.DataFrame, settings) -> dict:
     model.eval()
-    holdout, rated = data["holdout"], data["rated_holdout"]
-    result = {"heldout_pseudo_label_macro_f1": round(macro_f1(holdout["label_index"].to_numpy(), _predict(model, tokenizer, holdout, settings)), 4),
-              "heldout_rating_agreement": round(rating_agreement(rated["label_index"].to_numpy(), _predict(model, tokenizer, rated, settings)), 4),
-              "rated_holdout": rated.height}
-    predicted = gold_predictions(model, tokenizer, gold, batch_size=settings.inference_batch_size, max_length=settings.max_length)
-    for (dataset,), rows in predicted.group_by("dataset"):
-        index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
-        truth = rows["label"].replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
-        guess = rows["prediction"].replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
-        keep = truth >= 0
-        result[dataset] = {"macro_f1": round(macro_f1(truth[keep], guess[keep]), 4), "accuracy": round(float((truth[keep] == guess[keep]).mean()), 4)}
+    pseudo_label_f1, agreement = held_out_scores(model, tokenizer, data, settings)
+    result = {"heldout_pseudo_label_macro_f1": round(pseudo_label_f1, 4), "heldout_rating_agreement": round(agreement, 4),
+              "rated_holdout": data["rated_holdout"].height}
+    scored = gold_quality(model, tokenizer, gold, ADAPTER, batch_size=settings.inference_batch_size, max_length=settings.max_length)
+    for dataset, metric, value in scored.filter(pl.col("metric").is_in(["macro_f1", "accuracy"])).select("dataset", "metric", "value").iter_rows():
+        result.setdefault(dataset, {})[metric] = round(value, 4)
     return result
 
 

@@ -20,11 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
-import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from genai_lab.evaluation.statistics import macro_f1  # noqa: E402
-from genai_lab.labels.functions import LabelSettings, aspect_clauses, boundary_pattern, vader_compound  # noqa: E402
+from genai_lab.labels.functions import LabelSettings, aspect_clauses, boundary_pattern, review_votes  # noqa: E402
 from genai_lab.labels.rating_mil import RatingMilSettings, build_model, train_rating_mil, training_reviews  # noqa: E402
 from genai_lab.vocabulary import ASPECT_POLARITY, SENTIMENT_LABELS  # noqa: E402
 
@@ -49,6 +48,7 @@ def main() -> None:
     settings = RatingMilSettings(train_reviews=args.train_reviews, max_train_minutes=args.minutes,
                                  optimizer=defaults.optimizer.model_copy(update={"learning_rate": args.learning_rate}))
     labels = LabelSettings()
+    plain = labels.model_copy(update={"use_embeddings": False})
     boundary = boundary_pattern(labels)
     torch.manual_seed(settings.seed)
     model, tokenizer = build_model(settings)
@@ -76,8 +76,8 @@ def main() -> None:
             texts = rows["text"]
             probabilities = scorer.review_proba(texts)
         predicted = scorer.decide(probabilities)
-        compound = vader_compound(texts).to_numpy()
-        vader = np.where(compound >= labels.vader_positive, 2, np.where(compound <= labels.vader_negative, 0, 1))
+        # lf_vader as the label model gets it: on the review, or on the aspect's clause
+        vader = review_votes(pl.DataFrame({"review_id": texts.cast(pl.String), "content": texts}), plain)["lf_vader"].to_numpy()
         scores[dataset] = {"n": int(len(truth)), "rating_mil_macro_f1": round(macro_f1(truth, predicted), 4),
                            "rating_mil_accuracy": round(float((predicted == truth).mean()), 4),
                            "vader_macro_f1": round(macro_f1(truth, vader), 4)}

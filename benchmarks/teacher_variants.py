@@ -32,6 +32,7 @@ import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from genai_lab.evaluation import score_predictions  # noqa: E402
 from genai_lab.evaluation.statistics import macro_f1  # noqa: E402
 from genai_lab.labels.functions import ABSTAIN, LF_COLUMNS, LabelSettings, aspect_votes, review_votes  # noqa: E402
 from genai_lab.labels.gold_scoring import labeller_gold_predictions  # noqa: E402
@@ -123,15 +124,10 @@ def _gold_scores(gold: pl.DataFrame, votes: pl.DataFrame, dropped: set[str], pro
     predictions = labeller_gold_predictions(gold, votes, settings, None if "lf_rating_probe" in dropped else probe,
                                             None if "lf_rating_mil" in dropped else teacher)
     scores = {}
-    for rows, labelled in predictions.values():
-        frame = rows.select("dataset", "label").with_columns(labelled[TEACHER].alias("prediction"))
-        for (dataset,), part in frame.group_by("dataset"):
-            covered = part.filter(pl.col("prediction").is_not_null())
-            index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
-            truth = covered["label"].replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
-            guess = covered["prediction"].replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
-            scores[dataset] = {"macro_f1": round(macro_f1(truth[truth >= 0], guess[truth >= 0]), 4),
-                               "coverage": round(covered.height / max(part.height, 1), 4)}
+    for rows, labelled in predictions.values():  # scored as label_quality scores it: macro-F1 on the rows it labels
+        scored = score_predictions(rows.select("dataset", "task", "label").with_columns(labelled[TEACHER].alias("prediction")), TEACHER)
+        for dataset, metric, value in scored.filter(pl.col("metric").is_in(["macro_f1", "coverage"])).select("dataset", "metric", "value").iter_rows():
+            scores.setdefault(dataset, {})[metric] = round(value, 4)
     return scores
 
 

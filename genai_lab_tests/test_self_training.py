@@ -268,10 +268,10 @@ def test_a_kill_between_the_checkpoint_renames_keeps_the_last_whole_checkpoint(t
 
 
 def test_the_held_out_split_is_pinned_to_the_review_id_alone():
-    from genai_lab.ml.self_training import _stable_fraction
+    from genai_lab.hashing import stable_fraction
 
     # fixed numbers: a library upgrade that moved them would move the held-out set under the champion
-    assert _stable_fraction(pl.Series(["r1", "1718293", "app-review-é", "r1"])).to_list() == [0.16, 0.1563, 0.9759, 0.16]
+    assert stable_fraction(pl.Series(["r1", "1718293", "app-review-é", "r1"])).to_list() == [0.16, 0.1563, 0.9759, 0.16]
 
 
 def test_the_data_version_changes_with_the_labels_not_with_the_row_order():

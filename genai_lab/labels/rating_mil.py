@@ -15,7 +15,6 @@ one model-store version (`rating_mil`); `RatingMil.load` merges the adapter into
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -30,7 +29,7 @@ from pydantic import Field, model_validator
 
 from genai_lab.config import StrictConfig
 from genai_lab.evaluation.statistics import macro_f1
-from genai_lab.hashing import map_distinct
+from genai_lab.hashing import stable_fraction
 from genai_lab.ml.embeddings import DEFAULT_BASE_MODEL, resolve_base_model
 from genai_lab.ml.training_loop import OptimizerSettings, Progress, TrainingRun, adamw, load_trainable, trainable_state, warmup_then_linear_decay
 from genai_lab.vocabulary import RATING_MIL, SENTIMENT_LABELS
@@ -149,10 +148,9 @@ def rating_class(ratings: pl.Series, settings: RatingMilSettings) -> pl.Series:
 
 
 def held_out_reviews(review_ids: pl.Series, share: float) -> pl.Series:
-    """The same reviews held out on every run and machine (a digest of the id, not polars' version-bound hash)."""
-    fraction = map_distinct(review_ids, lambda key: int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
-                            % 10_000 / 10_000, pl.Float64, default=1.0)
-    return fraction < share
+    """The same reviews held out on every run and machine, by the rule the students' held-out set is cut by: with the
+    same share, the teacher never trains on a review the students are scored on."""
+    return stable_fraction(review_ids, default=1.0) < share
 
 
 def training_reviews(reviews: pl.DataFrame, settings: RatingMilSettings) -> dict[str, pl.DataFrame]:
@@ -275,6 +273,15 @@ def _review_batch(features, starts: np.ndarray, rows: np.ndarray, pad_token_id: 
     return batch, torch.as_tensor(review), torch.as_tensor(slot), int(np.max(np.diff(starts)[rows]))
 
 
+def review_loss(model, features, starts: np.ndarray, rows: np.ndarray, targets, pad_token_id: int):
+    """The MIL loss of the reviews `rows`: their pooled distributions against their star classes (`targets`, by row)."""
+    import torch
+
+    batch, review, slot, slots = _review_batch(features, starts, rows, pad_token_id)
+    predicted = model(**batch, review=review, slot=slot, reviews=len(rows), slots=slots)
+    return torch.nn.functional.nll_loss(torch.log(predicted.float().clamp_min(1e-7)), targets[rows])
+
+
 def train_rating_mil(model, tokenizer, data: dict[str, pl.DataFrame], settings: RatingMilSettings, boundary: str,
                      work_dir: Path, accelerator=None) -> RatingMilResult:
     """Trains `model` in place on `data["train"]` (`training_reviews`), resumable from `work_dir`'s checkpoint, then
@@ -309,9 +316,7 @@ def train_rating_mil(model, tokenizer, data: dict[str, pl.DataFrame], settings: 
     while state["step"] < total and not run.out_of_time(settings.max_train_minutes):
         start = (state["step"] % per_epoch) * opt.batch_size
         rows = np.arange(start, min(start + opt.batch_size, train.height))
-        batch, review, slot, slots = _review_batch(features, starts, rows, pad_token_id)
-        predicted = prepared(**batch, review=review, slot=slot, reviews=len(rows), slots=slots)
-        loss = torch.nn.functional.nll_loss(torch.log(predicted.float().clamp_min(1e-7)), targets[rows])
+        loss = review_loss(prepared, features, starts, rows, targets, pad_token_id)
         run.step(optimizer, loss, trainable, warmup_then_linear_decay(opt.learning_rate, state["step"], total, warmup), opt.max_grad_norm)
         state["step"] += 1
         losses.append(float(loss.detach()))

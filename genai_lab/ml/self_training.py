@@ -15,7 +15,6 @@ where it stopped when it is started again with the same data and settings.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -27,10 +26,11 @@ from pydantic import Field
 
 from genai_lab.config import StrictConfig
 from genai_lab.evaluation.statistics import macro_f1
-from genai_lab.hashing import map_distinct
+from genai_lab.hashing import stable_fraction
+from genai_lab.labels.rating_mil import RatingMilSettings, rating_class
 from genai_lab.ml.classifier import LABELS, encode, predict_proba, task_batches
 
-NEGATIVE, POSITIVE = LABELS.index("negative"), LABELS.index("positive")
+NEGATIVE, NEUTRAL, POSITIVE = LABELS.index("negative"), LABELS.index("neutral"), LABELS.index("positive")
 from genai_lab.ml.parallel import shard
 from genai_lab.ml.training_loop import (
     OptimizerSettings,
@@ -129,16 +129,6 @@ class TrainingResult:
     best_selection_score: float | None = None
 
 
-def _stable_fraction(keys: pl.Series) -> pl.Series:
-    """A number in [0, 1) per key, the same on every run, machine and library version.
-
-    Not `Series.hash`: polars keeps that stable only within one version, and a held-out set that moves
-    on an upgrade would hold the champion's own training rows when it is re-scored against a candidate.
-    """
-    return map_distinct(keys, lambda key: int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
-                        % 10_000 / 10_000, pl.Float64, default=0.0)
-
-
 def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSettings) -> dict[str, pl.DataFrame]:
     """Training candidates, held-out rows and the unlabelled pool from a `pseudo_labels` table.
 
@@ -152,15 +142,17 @@ def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetti
         "text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"),
         pl.col("label_index").cast(pl.Int64), "confidence", "level", "abstained", "review_id", rating.alias("rating"),
     ).sort("item_id", "level", "text", "label_index", "confidence", nulls_last=True)  # a warehouse read has no row order; the splits must not depend on one
-    held_out = _stable_fraction(frame["review_id"]) < settings.holdout_fraction
+    held_out = stable_fraction(frame["review_id"]) < settings.holdout_fraction
     frame = frame.with_columns(held_out.alias("held_out"))
     labelled = ~pl.col("abstained") & (pl.col("label_index") >= 0)
     holdout = frame.filter(pl.col("held_out") & labelled).sample(fraction=1.0, shuffle=True, seed=settings.seed).head(settings.holdout_rows)
     rest = frame.filter(~pl.col("held_out"))
     candidates = rest.filter(labelled & (pl.col("confidence") >= settings.min_confidence))
     pool = rest.filter(~(labelled & (pl.col("confidence") >= settings.min_confidence)))
-    star_side = pl.when(pl.col("rating") <= 2).then(NEGATIVE).when(pl.col("rating") >= 4).then(POSITIVE)
-    rated = (frame.filter(pl.col("held_out") & (pl.col("level") == "review")).with_columns(star_side.cast(pl.Int64).alias("star_side"))
+    reviews = frame.filter(pl.col("held_out") & (pl.col("level") == "review"))
+    # the stars read as the rating-MIL teacher reads them; 3★ says nothing about a side
+    star_class = rating_class(reviews["rating"], RatingMilSettings())
+    rated = (reviews.with_columns(pl.when(star_class != NEUTRAL).then(star_class).alias("star_side"))
              .filter(pl.col("star_side").is_not_null()).sample(fraction=1.0, shuffle=True, seed=settings.seed).head(settings.holdout_rows))
     keep = [*ITEM_COLUMNS, "label_index", "confidence", "level"]
     return {"candidates": candidates.select(keep), "holdout": holdout.select(keep), "pool": pool.select(keep),
