@@ -241,6 +241,21 @@ def test_review_predictions_score_every_pseudo_labelled_row_with_the_serving_mod
     assert predictions.filter(predictions["level"] == "review")["review_type"].null_count() == 0
 
 
+def test_review_predictions_again_with_the_same_model_reuse_every_kept_batch(trained_home):
+    home, _, instance, defs = trained_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
+        before = db.sql("select * from lab.review_predictions order by review_id, mention_index nulls first").pl()
+    resources = {**defs.resources, "insight": TINY_MARKET}
+    assert materialize(list(defs.assets), selection=AssetSelection.assets("review_predictions"), instance=instance,
+                       resources=resources, partition_key="small").success
+    served = instance.get_latest_materialization_event(AssetKey("review_predictions")).asset_materialization.metadata
+    assert served["inputs_scored"].value == 0 and served["inputs_reused"].value == served["distinct_inputs"].value > 0
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
+        after = db.sql("select * from lab.review_predictions order by review_id, mention_index nulls first").pl()
+    assert after.drop("confidence", "p_negative", "p_neutral", "p_positive").equals(before.drop("confidence", "p_negative", "p_neutral", "p_positive"))
+    assert (after["p_positive"] - before["p_positive"]).abs().max() < 1e-6
+
+
 def test_market_opportunities_and_report_are_written(trained_home):
     home, *_ = trained_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:

@@ -95,7 +95,7 @@ def test_texts_shared_by_reviews_and_clauses_are_embedded_once(monkeypatch):
 
     embedded: list[str] = []
 
-    def fake_embed(texts, settings, max_minutes=None):
+    def fake_embed(texts, settings, max_minutes=None, folder=None):
         embedded.extend(texts)
         return np.array([[len(t), t.count("a")] for t in texts], np.float32)
 
@@ -112,20 +112,18 @@ def test_texts_an_embedding_budget_leaves_out_abstain_on_the_embedding_sources_a
     import genai_lab.labels.functions as functions
     import genai_lab.ml.embeddings as embeddings
 
-    budgets: list[float | None] = []
+    calls: list[int] = []
 
-    def every_other_text_embedded(texts, model_name, batch_size, max_length, max_seconds=None):
-        budgets.append(max_seconds)
-        vectors = np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (len(texts), 1))
-        if max_seconds is not None:
-            vectors[1::2] = np.nan
-        return vectors
+    def one_vector_per_text(texts, model_name, batch_size, max_length):
+        calls.append(len(texts))
+        return np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (len(texts), 1))
 
-    monkeypatch.setattr(embeddings, "embed", every_other_text_embedded)
+    monkeypatch.setattr(embeddings, "embed", one_vector_per_text)
+    monkeypatch.setattr(embeddings, "BUDGET_CHUNK_TEXTS", 100)
     reviews = pl.Series([f"review {i}" for i in range(200)])
     clauses = pl.Series([f"review {i}" for i in range(0, 200, 3)])  # every third review is its own clause
-    review_vectors, clause_vectors = embed_unique_together([reviews, clauses], FAST, max_minutes=1.5)
-    assert budgets == [90.0]
+    review_vectors, clause_vectors = embed_unique_together([reviews, clauses], FAST, max_minutes=1e-9)
+    assert calls[1:] == [100]  # after the width probe, the first chunk only: the budget is spent
     done = functions.embedded(review_vectors)
     assert done.sum() == 100
     assert (functions.embedded(clause_vectors) == done[::3]).all()  # one text, one decision
@@ -141,7 +139,7 @@ def test_texts_an_embedding_budget_leaves_out_abstain_on_the_embedding_sources_a
     assert (functions.probe_training_rows(review_vectors, ratings) == done).all()
 
     everything, = embed_unique_together([reviews], FAST)
-    assert budgets[-1] is None and functions.embedded(everything).all()
+    assert functions.embedded(everything).all()
     with pytest.raises(ValueError, match="embed_max_minutes"):
         LabelSettings(embed_max_minutes=0)
 

@@ -23,9 +23,26 @@ def test_each_distinct_input_is_scored_once_and_every_row_gets_its_own_score():
         # a score that identifies its input: text length and whether it came with an aspect
         return np.array([[len(t), a is not None] for t, a in zip(texts, aspects, strict=True)], dtype=float)
 
-    scores, distinct = score_distinct(inputs, score)
-    assert distinct == 5 and len(calls) == 1 and len(calls[0]) == len(set(calls[0])) == 5
-    assert scores.tolist() == [[len(t), a is not None] for t, a in inputs.rows()]
+    scored = score_distinct(inputs, score, width=2)
+    assert scored.computed == 5 and len(calls) == 1 and len(calls[0]) == len(set(calls[0])) == 5
+    assert scored.values.tolist() == [[len(t), a is not None] for t, a in inputs.rows()]
+
+
+def test_a_second_pass_with_the_same_model_scores_only_new_inputs(tmp_path):
+    texts = [f"review number {i}" for i in range(10)]
+    first = pl.DataFrame({"text": texts[:6], "aspect": [None] * 6})
+    both = pl.DataFrame({"text": texts, "aspect": [None] * 10})
+    seen = []
+
+    def score(batch_texts, aspects):
+        seen.extend(batch_texts)
+        return np.array([[len(t), 0.0] for t in batch_texts])
+
+    score_distinct(first, score, width=2, folder=tmp_path, batch_rows=4)
+    seen.clear()
+    again = score_distinct(both, score, width=2, folder=tmp_path, batch_rows=4)
+    assert sorted(seen) == sorted(texts[6:]) and (again.reused, again.computed) == (6, 4)
+    assert again.values[:, 0].tolist() == [len(t) for t in texts]
 
 
 def test_auto_serves_the_best_held_out_score_and_never_a_missing_arm(tmp_path):

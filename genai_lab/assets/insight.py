@@ -7,7 +7,6 @@ Both refresh on their own (eager automation conditions, run by the automation se
 a new dump's pseudo-labels or a newly trained model re-scores the partitions, and the table follows.
 """
 
-import datetime as dt
 
 import polars as pl
 from dagster import AssetExecutionContext, AutomationCondition, MetadataValue, Output, asset
@@ -29,6 +28,7 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
                        labeling: LabelingResource, models: ModelStore):
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
+    from genai_lab.ml.resumable_pass import prune_other_passes
     from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, like_for_like_scores, projected_scoring_minutes,
                                       score_distinct)
 
@@ -66,9 +66,13 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     loaded = {arm: loaded[arm]} if arm in loaded else {}  # the arm passed over need not stay in memory
     context.log.info(f"Scoring {rows.height:,} inputs ({rows.filter(pl.col('level') == 'aspect').height:,} aspect mentions) "
                      f"with {arm} {champion.version}: {choice.reason}")
-    started = dt.datetime.now()
-    probabilities, distinct_count = score_distinct(inputs, scorer(arm))
-    seconds = (dt.datetime.now() - started).total_seconds()
+    kept_batches = models.pass_dir("review_predictions", arm, champion.version, serving.max_length)
+    scored = score_distinct(inputs, scorer(arm), width=len(LABELS), folder=kept_batches, batch_rows=serving.pass_batch_inputs,
+                            progress=context.log.info)
+    probabilities, seconds = scored.values, scored.seconds
+    distinct_count = scored.reused + scored.computed
+    for stale in prune_other_passes(kept_batches):
+        context.log.info(f"Removed the kept batches of an earlier serving model ({stale})")
     types = detect_review_types(rows["text"], labeling.review_types)
     review_only = pl.col("level") == "review"
     predictions = rows.with_columns(
@@ -79,12 +83,14 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
         pl.lit(arm).alias("model"), pl.lit(champion.version).alias("model_version"),
     ).with_columns(*(pl.when(review_only).then(pl.col(c)) for c in ("review_type", "is_bug_report", "is_feature_request")))
     summary = predictions.group_by("level", "sentiment").len().sort("level", "sentiment")
-    context.log.info(f"Scored {distinct_count:,} distinct inputs in {seconds:.0f} s ({distinct_count / max(seconds, 1e-9):.0f}/s)")
+    context.log.info(f"Scored {scored.computed:,} distinct inputs in {seconds:.0f} s ({scored.computed / max(seconds, 1e-9):.0f}/s); "
+                     f"{scored.reused:,} more were kept from an earlier pass with this model")
     return Output(predictions, metadata={
         "model": arm, "model_version": champion.version, "inputs": rows.height, "distinct_inputs": distinct_count,
+        "inputs_scored": scored.computed, "inputs_reused": scored.reused,
         "serving_choice": choice.reason, "projected_minutes": MetadataValue.json(choice.projected_minutes),
         "serving_scores_comparable": comparable, "serving_scores": MetadataValue.json(scores or {}), "scoring_minutes": round(seconds / 60, 2),
-        "inputs_per_s": float(distinct_count / max(seconds, 1e-9)),
+        "inputs_per_s": float(scored.computed / max(seconds, 1e-9)),
         "sentiment": MetadataValue.md(markdown_table(summary)),
         "feature_requests": int(predictions["is_feature_request"].fill_null(False).sum()),
     })

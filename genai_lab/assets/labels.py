@@ -13,7 +13,8 @@ import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, Output, asset
 
 from genai_lab.hashing import frame_digest
-from genai_lab.labels.functions import LF_COLUMNS, aspect_clauses, aspect_votes, boundary_pattern, embed_unique_together, embedded, review_votes
+from genai_lab.labels.functions import (LF_COLUMNS, aspect_clauses, aspect_votes, boundary_pattern, embed_unique_together, embedded,
+                                        embedding_identity, review_votes)
 from genai_lab.labels.label_model import LabelModel, combine, vote_matrix
 from genai_lab.labels.probes import fit_and_store_probes
 from genai_lab.labels.rating_mil import load_rating_mil
@@ -98,7 +99,8 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
     embeddings = clause_embeddings = None
     if settings.use_embeddings and reviews.height:
         texts = [reviews["content"], *([aspect_clauses(aspect_input, settings)["clause"]] if settings.aspect_zero_shot else [])]
-        embeddings, *clause_embeddings = embed_unique_together(texts, settings, max_minutes=settings.embed_max_minutes)
+        kept_chunks = models.pass_dir("embeddings", *embedding_identity(settings)) if settings.keep_embedding_passes else None
+        embeddings, *clause_embeddings = embed_unique_together(texts, settings, max_minutes=settings.embed_max_minutes, folder=kept_chunks)
         clause_embeddings = clause_embeddings[0] if clause_embeddings else None
     probe = fit_and_store_probes(models, reviews, embeddings, settings)
     review_level = review_votes(reviews, settings, embeddings=embeddings, probe=probe, rating_mil=teacher)

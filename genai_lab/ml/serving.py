@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 from pydantic import Field
 
-from genai_lab.ml.budget import seconds_per_item
-from genai_lab.ml.store import StoredModel
 from genai_lab.config import StrictConfig
+from genai_lab.ml.budget import seconds_per_item
+from genai_lab.ml.resumable_pass import PassResult, run_resumable_pass
+from genai_lab.ml.store import StoredModel
 
 AUTO = "auto"
 SCORE_METRIC = "heldout_selection_score"
@@ -42,6 +44,9 @@ class ServingSettings(StrictConfig):
     max_minutes: float | None = 10.0
     #: distinct inputs, sampled at random, each arm is timed on for the projection
     timing_inputs: int = Field(default=256, ge=8)
+    #: distinct inputs per batch written to the model store as it finishes (`_passes/review_predictions`): a killed
+    #: pass resumes from the last whole batch, and a re-run with the same model scores only inputs it has not seen
+    pass_batch_inputs: int = Field(default=4096, ge=1)
 
 
 @dataclass(frozen=True)
@@ -138,13 +143,20 @@ def distinct_inputs(inputs: pl.DataFrame) -> pl.DataFrame:
     return inputs.select("text", "aspect").unique(maintain_order=True)
 
 
-def score_distinct(inputs: pl.DataFrame, score: Callable[[list[str], list[str | None]], np.ndarray]) -> tuple[np.ndarray, int]:
-    """(row-aligned scores, distinct inputs): `score(texts, aspects)` runs once per distinct (text, aspect) row of `inputs`.
+def input_keys(inputs: pl.DataFrame) -> list[str]:
+    """One content key per (text, aspect) row: equal rows, equal keys; a review-level input differs from any aspect's."""
+    return inputs.select(pl.concat_str(pl.col("aspect").fill_null(""), pl.col("aspect").is_null().cast(pl.String), pl.col("text"),
+                                       separator="\x1f")).to_series().to_list()
 
-    Stores repeat short reviews ("Great app!") many times; a null aspect is a review-level input.
+
+def score_distinct(inputs: pl.DataFrame, score: Callable[[list[str], list[str | None]], np.ndarray], *, width: int,
+                   folder: Path | None = None, batch_rows: int = 4096, progress: Callable[[str], None] | None = None) -> PassResult:
+    """Row-aligned scores of `inputs` (columns text, aspect): `score(texts, aspects)` runs once per distinct row, in batches.
+
+    Stores repeat short reviews ("Great app!") many times; a null aspect is a review-level input. With `folder`
+    every finished batch is kept there (`run_resumable_pass`): a killed pass resumes, and a re-run scores only
+    rows it has not scored before with the same model.
     """
-    distinct = distinct_inputs(inputs)
-    scores = score(distinct["text"].to_list(), distinct["aspect"].to_list())
-    position = inputs.select("text", "aspect").join(distinct.with_row_index("_distinct"), on=["text", "aspect"], how="left",
-                                                     nulls_equal=True, maintain_order="left")["_distinct"].to_numpy()
-    return scores[position], distinct.height
+    texts, aspects = inputs["text"].to_list(), inputs["aspect"].to_list()
+    return run_resumable_pass(input_keys(inputs), lambda rows: score([texts[i] for i in rows], [aspects[i] for i in rows]),
+                              width=width, folder=folder, batch_rows=batch_rows, describe="inputs", progress=progress)

@@ -30,6 +30,7 @@ from genai_lab.paths import resolve_home
 MANIFEST = "manifest.json"
 CHAMPION = "champion.json"
 WORK = "_work"  # per-name scratch: checkpoints of unfinished training runs
+PASSES = "_passes"  # finished batches of model passes over the corpus (genai_lab.ml.resumable_pass)
 
 
 def code_version() -> str:
@@ -91,6 +92,12 @@ class ModelStore(ConfigurableResource):
         path = self.folder / name / WORK
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def pass_dir(self, pass_name: str, *identity: object) -> Path:
+        """The folder of a resumable pass's finished batches: one per pass and `identity` (the model version and every
+        setting that changes its output), so a new model or setting never reads another's results."""
+        key = hashlib.blake2b("\x1f".join(map(str, identity)).encode(), digest_size=8).hexdigest()
+        return self.folder / PASSES / pass_name / key
 
     def versions(self, name: str) -> list[StoredModel]:
         base = self.folder / name
