@@ -62,6 +62,9 @@ def main() -> None:
 
     with duckdb.connect(str(args.home / "warehouse.duckdb"), read_only=True) as db:
         pseudo_labels = db.sql("select * from lab.pseudo_labels").pl()
+        if "app_category" not in pseudo_labels.columns:  # a home labelled before pseudo_labels carried it
+            pseudo_labels = pseudo_labels.join(db.sql("select review_id, category as app_category from lab.clean_reviews").pl(),
+                                               on="review_id", how="left")
         gold = db.execute("select * from lab.gold_labels where task in (select unnest(?))", [list(SENTIMENT_TASKS)]).pl()
     store = ModelStore(root=str(args.home / "models"))
     adapter = AdapterResource()
@@ -77,7 +80,7 @@ def main() -> None:
 
     torch.manual_seed(settings.seed)
     if args.max_train_rows is not None:
-        name, extra = f"base, max_train_rows {args.max_train_rows}", {}
+        name, extra = f"base, max_train_rows {args.max_train_rows}", {"sample": "per label x app category"}
         settings = settings.model_copy(update={"max_train_rows": args.max_train_rows, "min_train_rows": min(settings.min_train_rows,
                                                                                                              args.max_train_rows)})
         model, tokenizer, _, _ = build_adapter_model(adapter.lora)

@@ -90,6 +90,20 @@ def test_balanced_sample_caps_each_class_and_task():
     assert set(counts["level"]) == {"review", "aspect"}
 
 
+def test_balanced_sample_spreads_each_class_over_the_app_categories():
+    # 300 rows of each class: 240 in Games, 50 in Finance, 10 in Health
+    categories = ["Games"] * 240 + ["Finance"] * 50 + ["Health"] * 10
+    frame = pl.DataFrame({"item_id": [f"{label}-{i}" for label in range(3) for i in range(300)],
+                          "label_index": [label for label in range(3) for _ in range(300)],
+                          "app_category": categories * 3, "level": ["review"] * 900})
+    sample = balanced_sample(frame, 90, seed=0)
+    counts = dict(sample.group_by("label_index", "app_category").len().select(pl.format("{}/{}", "label_index", "app_category"), "len").rows())
+    # 30 per class: Health gives all 10 it has, the other two categories 10 each
+    assert counts == {f"{label}/{category}": 10 for label in range(3) for category in ("Games", "Finance", "Health")}
+    assert balanced_sample(frame, 900, seed=0).height == 900
+    assert balanced_sample(frame, 90, seed=0)["item_id"].to_list() == sample["item_id"].to_list()  # seeded
+
+
 def test_macro_f1():
     assert macro_f1(np.array([0, 1, 2]), np.array([0, 1, 2])) == 1.0
     assert macro_f1(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0])) == pytest.approx((2 / 3 + 0) / 2)

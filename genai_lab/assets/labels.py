@@ -117,7 +117,9 @@ def pseudo_labels(context: AssetExecutionContext, clean_reviews: pl.DataFrame, t
 
     labelled = pl.concat([review_rows.drop("review_id").with_columns(review_level["review_id"]), aspect_rows], how="diagonal_relaxed")
     fit = text_quality.select("review_id", "fit_for_training")
-    labelled = labelled.join(fit, on="review_id", how="left").join(reviews.select("review_id", "dump_id"), on="review_id", how="left")
+    # the app's category: the arms' training sample is spread over the categories (balanced_sample)
+    origin = clean_reviews.select("review_id", "dump_id", pl.col("category").alias("app_category"))
+    labelled = labelled.join(fit, on="review_id", how="left").join(origin, on="review_id", how="left")
     summary = labelled.group_by("level", "label").len().sort("level", "label")
     yield Output(labelled, metadata={
         "labels": MetadataValue.md(markdown_table(summary)),

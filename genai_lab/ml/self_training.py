@@ -134,13 +134,16 @@ def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetti
 
     Only rows fit for training take part. Held-out: rows of reviews whose hash falls in
     `holdout_fraction`, labelled (not abstained). Pool: the remaining rows that are not training
-    candidates. Each frame has ITEM_COLUMNS plus `label_index`, `confidence`, `level`.
+    candidates. Each frame has ITEM_COLUMNS plus `label_index`, `confidence`, `level`, `app_category`.
     """
-    rating = pl.col("rating").cast(pl.Int64) if "rating" in pseudo_labels.columns else pl.lit(None, pl.Int64)  # older tables have none
+    # older tables have neither column
+    rating = pl.col("rating").cast(pl.Int64) if "rating" in pseudo_labels.columns else pl.lit(None, pl.Int64)
+    app_category = pl.col("app_category") if "app_category" in pseudo_labels.columns else pl.lit(None, pl.String)
     frame = pseudo_labels.filter(pl.col("fit_for_training").fill_null(False)).select(
         pl.when(pl.col("level") == "aspect").then(pl.format("{}#{}", "review_id", "mention_index")).otherwise("review_id").alias("item_id"),
         "text", pl.when(pl.col("level") == "aspect").then(pl.col("aspect_term")).alias("aspect"),
         pl.col("label_index").cast(pl.Int64), "confidence", "level", "abstained", "review_id", rating.alias("rating"),
+        app_category.alias("app_category"),
     ).sort("item_id", "level", "text", "label_index", "confidence", nulls_last=True)  # a warehouse read has no row order; the splits must not depend on one
     held_out = stable_fraction(frame["review_id"]) < settings.holdout_fraction
     frame = frame.with_columns(held_out.alias("held_out"))
@@ -154,13 +157,16 @@ def split_pseudo_labels(pseudo_labels: pl.DataFrame, settings: SelfTrainingSetti
     star_class = rating_class(reviews["rating"], RatingMilSettings())
     rated = (reviews.with_columns(pl.when(star_class != NEUTRAL).then(star_class).alias("star_side"))
              .filter(pl.col("star_side").is_not_null()).sample(fraction=1.0, shuffle=True, seed=settings.seed).head(settings.holdout_rows))
-    keep = [*ITEM_COLUMNS, "label_index", "confidence", "level"]
+    keep = [*ITEM_COLUMNS, "label_index", "confidence", "level", "app_category"]
     return {"candidates": candidates.select(keep), "holdout": holdout.select(keep), "pool": pool.select(keep),
             "rated_holdout": rated.select(*ITEM_COLUMNS, pl.col("star_side").alias("label_index"))}
 
 
 def balanced_sample(frame: pl.DataFrame, total: int, seed: int, aspect_share: float | None = None) -> pl.DataFrame:
-    """At most `total` rows, evenly per class (and, with `aspect_share`, split between the two tasks first)."""
+    """At most `total` rows, evenly per class (and, with `aspect_share`, split between the two tasks first); within a
+    class, evenly over the app categories as far as each has rows (round robin: a category short of its share leaves
+    the rest to the others), so the sample, and the arms' cost, stays the same size and mix however large the corpus.
+    """
     if frame.height == 0 or total <= 0:
         return frame.head(0)
     if aspect_share is not None:
@@ -169,7 +175,10 @@ def balanced_sample(frame: pl.DataFrame, total: int, seed: int, aspect_share: fl
                  for level, n in (("review", total - aspect_total), ("aspect", aspect_total))]
         return pl.concat(parts)
     per_class = total // len(LABELS)
-    return frame.sample(fraction=1.0, shuffle=True, seed=seed).group_by("label_index", maintain_order=True).head(per_class)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed).with_row_index("_shuffled")
+    turns = shuffled.with_columns(pl.int_range(pl.len()).over("label_index", "app_category").alias("_turn"))
+    return (turns.sort("_turn", "_shuffled").group_by("label_index", maintain_order=True).head(per_class)
+            .sort("_shuffled").drop("_turn", "_shuffled"))
 
 
 def _word_dropout(texts: list[str], p: float, rng: np.random.Generator) -> list[str]:
