@@ -75,6 +75,8 @@ class Rates:
     mil_train_s_per_review: float = 0.0
     mil_s_per_segment: float = 0.0
     segments_per_clean: float = 0.0
+    #: floats per embedded text (the base model's hidden size): what a kept embedding pass stores per text
+    embedding_width: int = 384
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class Budgets:
     market_max_requests: int = 0
     #: the rating-MIL teacher's settings (its budget: reviews trained on, minutes, held-out reviews scored)
     rating_mil: RatingMilSettings | None = None
+    #: whether pseudo_labels keeps its embedding pass in the model store (labeling.labels.keep_embedding_passes)
+    keep_embedding_passes: bool = True
 
     @classmethod
     def from_resources(cls, resources: dict, gold_rows: int = 0) -> Budgets:
@@ -131,6 +135,7 @@ class Budgets:
             serving_max_minutes=insight.serving.max_minutes,
             timing_rows=reporting.timing.throughput_rows, timing_passes=reporting.timing.passes, gold_rows=gold_rows,
             market_max_requests=insight.opportunities.max_requests, rating_mil=labeling.rating_mil,
+            keep_embedding_passes=labeling.labels.keep_embedding_passes and labeling.labels.use_embeddings,
         )
 
 
@@ -154,6 +159,8 @@ class Plan:
     gpu: str | None
     served_arm: str
     notes: list[str] = field(default_factory=list)
+    #: the model passes' kept batches (genai_lab.ml.resumable_pass): embeddings and predictions
+    kept_pass_bytes: float = 0.0
 
     @property
     def total_seconds(self) -> float:
@@ -310,7 +317,16 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
     order = {name: index for index, name in enumerate(STEPS)}
     steps.sort(key=lambda step: order.get(step.step, len(order)))
     return Plan(rows=rows, clean_rows=round(clean), steps=steps, warehouse_bytes=rows * rates.warehouse_bytes_per_row,
-                model_store_bytes=rates.model_store_bytes, gpu=gpu, served_arm=served, notes=[rates.note] if rates.note else [])
+                model_store_bytes=rates.model_store_bytes, gpu=gpu, served_arm=served, notes=[rates.note] if rates.note else [],
+                kept_pass_bytes=kept_pass_bytes(clean, items, rates, budgets))
+
+
+def kept_pass_bytes(clean: float, items: float, rates: Rates, budgets: Budgets) -> float:
+    """Disk the kept batches of the model passes take: a digest and float32 values per distinct input."""
+    from genai_lab.ml.resumable_pass import DIGEST_BYTES
+
+    embedded = clean * rates.embed_texts_per_clean * (DIGEST_BYTES + 4 * rates.embedding_width) if budgets.keep_embedding_passes else 0.0
+    return embedded + items * (DIGEST_BYTES + 4 * 3)  # review_predictions: three class probabilities
 
 
 def compare(plan: Plan, measured: dict[str, float], tolerance: float = 0.3) -> list[dict]:
@@ -354,7 +370,8 @@ def render(plan: Plan) -> str:
         mark = "*" if step.model and plan.gpu else " "
         lines.append(f"{step.step:<{width}} {mark} {format_duration(step.seconds):>9}   {step.basis}")
     lines += ["", f"{'total':<{width}}   {format_duration(plan.total_seconds):>9}",
-              f"disk: warehouse ~{format_bytes(plan.warehouse_bytes)}, model store ~{format_bytes(plan.model_store_bytes)}",
+              f"disk: warehouse ~{format_bytes(plan.warehouse_bytes)}, model store ~{format_bytes(plan.model_store_bytes)} "
+              f"+ ~{format_bytes(plan.kept_pass_bytes)} of kept model passes",
               *plan.notes]
     return "\n".join(lines)
 
@@ -579,10 +596,11 @@ def _measure_labelling(clean: pl.DataFrame, mentions: pl.DataFrame, settings,
     label_s_per_item = elapsed / max(1, reviews.height + aspect_input.height)
     texts = pl.concat([reviews["content"], clauses["clause"]]).unique(maintain_order=True)
     picked = texts.sample(n=min(256, len(texts)), seed=0, shuffle=True).to_list()
-    elapsed, _ = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size, max_length=settings.embed_max_length), 4)
+    elapsed, vectors = _timed(lambda: embed(picked, settings.base_model, batch_size=settings.embed_batch_size,
+                                            max_length=settings.embed_max_length), 4)
     embed_s_per_text = elapsed / len(picked)
     log(f"embeddings: {1 / embed_s_per_text:,.0f} texts/s ({settings.base_model})")
-    return label_s_per_item, embed_s_per_text, reviews, texts, picked
+    return label_s_per_item, embed_s_per_text, vectors.shape[1], reviews, texts, picked
 
 
 def _measure_adapter(adapter, serving, picked: list[str], log: Callable[[str], None]) -> tuple[float, float, int]:
@@ -729,7 +747,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         per_raw, per_clean, fixed, tables = _measure_prep(raw, read_seconds, prep, labeling, log)
         clean, mentions = tables["clean"], tables["mentions"]
         m = max(1, clean.height)
-        label_s_per_item, embed_s_per_text, reviews, texts, picked = _measure_labelling(clean, mentions, labeling.labels, log)
+        label_s_per_item, embed_s_per_text, embedding_width, reviews, texts, picked = _measure_labelling(clean, mentions, labeling.labels, log)
         adapter_train, adapter_infer, adapter_bytes = _measure_adapter(adapter, insight.serving, picked, log)
         mil_train, mil_segment, segments_per_clean = _measure_rating_mil(labeling.rating_mil, boundary_pattern(labeling.labels), reviews, log)
 
@@ -754,7 +772,7 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         slm_infer_s_per_row=slm_infer, slm_pretrain_s_per_token=slm_pretrain, clean_share=clean.height / n,
         mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens / m,
         warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes, mil_train_s_per_review=mil_train,
-        mil_s_per_segment=mil_segment, segments_per_clean=segments_per_clean,
+        mil_s_per_segment=mil_segment, segments_per_clean=segments_per_clean, embedding_width=embedding_width,
         note=(f"rates measured on {n:,} sample rows of {len(dumps)} dump(s), at load average {load:.1f} on {os.cpu_count()} cores "
               "(a busier machine measures slower rates and runs slower too)"),
     )

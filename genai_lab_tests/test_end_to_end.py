@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from importlib import resources as package_files
 
 import duckdb
@@ -44,9 +45,11 @@ def wait_for(condition, timeout_s: float, what: str, process: subprocess.Popen, 
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}:\n{log_path.read_text()[-3000:]}")
 
 
-def test_a_dropped_dump_is_picked_up_by_the_sensor_and_lands_in_duckdb(tmp_path):
-    home, dagster_home = tmp_path / "home", tmp_path / "dagster"
-    (home / "dumps").mkdir(parents=True)
+@contextmanager
+def dagster_dev(tmp_path, home):
+    """`dagster dev` on `home` (its dumps folder watched), as a user starts it; yields (client, process, log path)."""
+    dagster_home = tmp_path / "dagster"
+    (home / "dumps").mkdir(parents=True, exist_ok=True)
     dagster_home.mkdir()
     with package_files.as_file(package_files.files("genai_lab") / "dagster.yaml") as template:
         shutil.copyfile(template, dagster_home / "dagster.yaml")
@@ -69,6 +72,24 @@ def test_a_dropped_dump_is_picked_up_by_the_sensor_and_lands_in_duckdb(tmp_path)
                 return None
 
         wait_for(server_up, 120, "the webserver", process, log_path)
+        yield client, process, log_path
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def prep_counts(home, dump_id: str) -> dict[str, int]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        return {table: connection.execute(f"select count(*) from lab.{table} where dump_id = ?", [dump_id]).fetchone()[0]
+                for table in ("raw_reviews", "clean_reviews", "rejected_reviews", "text_quality")}
+
+
+def test_a_dropped_dump_is_picked_up_by_the_sensor_and_lands_in_duckdb(tmp_path):
+    home = tmp_path / "home"
+    with dagster_dev(tmp_path, home) as (client, process, log_path):
         write_dump(home / "dumps" / "fresh_dump.csv", rows=400, seed=5)
 
         def finished_run():
@@ -81,15 +102,67 @@ def test_a_dropped_dump_is_picked_up_by_the_sensor_and_lands_in_duckdb(tmp_path)
         tags = {tag["key"]: tag["value"] for tag in run["tags"]}
         assert tags["dagster/partition"] == "fresh_dump"
         assert client.get_run_status(run["runId"]).value == "SUCCESS"
-        with duckdb.connect(str(home / "warehouse.duckdb")) as connection:
-            raw = connection.execute("select count(*) from lab.raw_reviews where dump_id = 'fresh_dump'").fetchone()[0]
-            clean = connection.execute("select count(*) from lab.clean_reviews where dump_id = 'fresh_dump'").fetchone()[0]
-            rejected = connection.execute("select count(*) from lab.rejected_reviews where dump_id = 'fresh_dump'").fetchone()[0]
-            scored = connection.execute("select count(*) from lab.text_quality where dump_id = 'fresh_dump'").fetchone()[0]
-        assert raw == 400 and clean + rejected == 400 and scored == clean > 0
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    counts = prep_counts(home, "fresh_dump")
+    assert counts["raw_reviews"] == 400 and counts["clean_reviews"] + counts["rejected_reviews"] == 400
+    assert counts["text_quality"] == counts["clean_reviews"] > 0
+
+
+ALL_RUNS_QUERY = """
+{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }
+"""
+BACKFILL_MUTATION = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+BACKFILL_QUERY = """
+query Backfill($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }
+"""
+PREP_ASSETS = ["raw_reviews", "reviews", "review_quality", "clean_reviews", "rejected_reviews", "text_quality"]
+
+
+def test_a_backfill_of_every_dump_and_a_sensor_run_for_a_new_dump_run_together_without_a_lock_failure(tmp_path):
+    home = tmp_path / "home"
+    sizes = {"first_dump": 300, "second_dump": 250, "late_dump": 200}
+    (home / "dumps").mkdir(parents=True)
+    for seed, dump_id in enumerate(("first_dump", "second_dump")):
+        write_dump(home / "dumps" / f"{dump_id}.csv", rows=sizes[dump_id], seed=seed)
+    with dagster_dev(tmp_path, home) as (client, process, log_path):
+        def runs():
+            return client._execute(ALL_RUNS_QUERY)["runsOrError"]["results"]
+
+        def finished(run):
+            return run["status"] in ("SUCCESS", "FAILURE", "CANCELED")
+
+        # the sensor registers both dumps as partitions and ingests them
+        wait_for(lambda: len(runs()) == 2 and all(map(finished, runs())), 300, "the sensor's first two runs", process, log_path)
+        launched = client._execute(BACKFILL_MUTATION, {"params": {
+            "assetSelection": [{"path": [name]} for name in PREP_ASSETS], "partitionNames": ["first_dump", "second_dump"]}})
+        assert launched["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", launched
+        backfill_id = launched["launchPartitionBackfill"]["backfillId"]
+        write_dump(home / "dumps" / "late_dump.csv", rows=sizes["late_dump"], seed=7)  # while the backfill runs
+
+        def backfill_done():
+            status = client._execute(BACKFILL_QUERY, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+            return status if status not in ("REQUESTED", "CANCELING", "FAILING") else None
+
+        def sensor_ran_late_dump():
+            return [run for run in runs() if {"key": "dagster/partition", "value": "late_dump"} in run["tags"] and finished(run)]
+
+        status = wait_for(backfill_done, 400, "the backfill", process, log_path)
+        wait_for(sensor_ran_late_dump, 400, "the sensor's run for the late dump", process, log_path)
+        wait_for(lambda: all(map(finished, runs())), 120, "every run to finish", process, log_path)
+        every_run = runs()
+    assert status in ("COMPLETED", "COMPLETED_SUCCESS"), log_path.read_text()[-3000:]
+    backfilled = [run for run in every_run if {"key": "dagster/backfill", "value": backfill_id} in run["tags"]]
+    assert len(backfilled) >= 1 and len(every_run) >= 4
+    failed = [run["runId"] for run in every_run if run["status"] != "SUCCESS"]
+    assert not failed, f"runs that did not succeed: {failed}\n{log_path.read_text()[-3000:]}"
+    for dump_id, rows in sizes.items():
+        counts = prep_counts(home, dump_id)
+        assert counts["raw_reviews"] == rows == counts["clean_reviews"] + counts["rejected_reviews"], (dump_id, counts)
+        assert counts["text_quality"] == counts["clean_reviews"]

@@ -1,6 +1,7 @@
 """`genai-lab plan`: the projection's arithmetic with fixed rates, the settings it reads, and the cheap row counts."""
 
 import json
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -41,6 +42,9 @@ def test_per_row_steps_scale_with_the_corpus_plus_their_fixed_cost():
     assert seconds(plan, "slm_pretrained") == pytest.approx(100.0)
     assert plan.total_seconds == pytest.approx(sum(s.seconds for s in plan.steps))
     assert plan.warehouse_bytes == 1e8 and plan.model_store_bytes == 5e7
+    # kept passes: 125k embedded texts x (16-byte digest + 384 float32) + 150k predictions x (16 + 3 float32)
+    assert plan.kept_pass_bytes == pytest.approx(125_000 * 1552 + 150_000 * 28)
+    assert project(100_000, RATES, replace(BUDGETS, keep_embedding_passes=False)).kept_pass_bytes == pytest.approx(150_000 * 28)
 
 
 def test_the_settings_caps_bind_at_scale():
