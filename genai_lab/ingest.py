@@ -417,19 +417,73 @@ def read_dump_file(path: str | Path, dump_id: str, pseudonym_key: bytes) -> Dump
         pl.lit(file_hash).alias("file_hash"),
         pseudonymise(records["author"], pseudonym_key).alias("author"),
     )
-    # A source id that is missing or not unique within the dump cannot identify a review: such rows
-    # get the record number appended, and `source_id` keeps what the file said.
-    ambiguous = pl.col("source_id").is_null() | pl.col("source_id").is_duplicated()
-    records = records.with_columns(
-        pl.when(ambiguous)
-        .then(pl.format("{}~r{}", pl.col("source_id").fill_null(pl.lit(dump_id)), pl.col("record_number")))
-        .otherwise(pl.col("source_id"))
-        .alias("review_id")
-    )
+    records = records.with_columns(review_id(pl.col("source_id").is_null() | pl.col("source_id").is_duplicated(), dump_id))
     reading = DumpReading(records.select(list(RAW_SCHEMA)).cast(RAW_SCHEMA), encoding)
-    if reading.legacy_encoding:
-        LOG.warning(f"{path.name}: not UTF-8; read as {LEGACY_ENCODING} (a legacy export): all {reading.frame.height:,} rows decoded from it")
-    if reading.parse_errors:
-        first = reading.frame["parse_error"].drop_nulls()[0]
-        LOG.warning(f"{path.name}: {reading.parse_errors:,} record(s) could not be parsed and go to rejected_reviews (first: {first[:200]})")
+    warn_about(path, reading.encoding, reading.frame.height, reading.parse_errors,
+               reading.frame["parse_error"].drop_nulls()[0] if reading.parse_errors else None)
     return reading
+
+
+def review_id(ambiguous: pl.Expr, dump_id: str) -> pl.Expr:
+    """A source id that is missing or not unique within the dump (`ambiguous`) cannot identify a review: such rows get
+    the record number appended, and `source_id` keeps what the file said."""
+    return (pl.when(ambiguous).then(pl.format("{}~r{}", pl.col("source_id").fill_null(pl.lit(dump_id)), pl.col("record_number")))
+            .otherwise(pl.col("source_id")).alias("review_id"))
+
+
+def warn_about(path: Path, encoding: str, rows: int, parse_errors: int, first_error: str | None) -> None:
+    if encoding == LEGACY_ENCODING:
+        LOG.warning(f"{path.name}: not UTF-8; read as {LEGACY_ENCODING} (a legacy export): all {rows:,} rows decoded from it")
+    if parse_errors:
+        LOG.warning(f"{path.name}: {parse_errors:,} record(s) could not be parsed and go to rejected_reviews (first: {first_error[:200]})")
+
+
+class NotStreamable(Exception):
+    """A dump the batch reader leaves to `read_dump_file` (which reads it whole and says precisely what is wrong)."""
+
+
+def stream_dump(path: str | Path, dump_id: str, pseudonym_key: bytes, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The records of a large, well-formed dump in batches of about `batch_rows`, in the raw schema, without holding the
+    file in memory: Parquet by row batches, CSV and JSON Lines through polars' streaming scan. `review_id` is the
+    source id as the file says it; the caller resolves missing and repeated ones over the whole dump (`review_id`).
+
+    Raises `NotStreamable`, possibly after some batches, for what only the whole-file reader handles: a JSON
+    document, a byte-order mark other than UTF-8's, a record polars cannot parse (broken quoting, bytes that are
+    not UTF-8, a legacy encoding), or no records. The caller then discards the batches and calls `read_dump_file`.
+    """
+    path = Path(path)
+    fmt = dump_format(path)
+    if fmt == "json" or not path.is_file():
+        raise NotStreamable(fmt)
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if any(head.startswith(bom) for bom, _ in _WIDE_BOMS):
+        raise NotStreamable("a UTF-16/32 byte-order mark")
+    file_hash = file_sha256(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            source = (_strings(pl.from_arrow(batch)) for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows))
+        elif fmt == "csv":
+            source = pl.scan_csv(path, infer_schema=False, raise_if_empty=True).collect_batches(chunk_size=batch_rows)
+        else:
+            source = (_strings(batch) for batch in pl.scan_ndjson(path, infer_schema_length=None).collect_batches(chunk_size=batch_rows))
+        done = 0
+        for batch in source:
+            if batch.height == 0:
+                continue
+            records = map_columns(batch.with_columns(pl.lit(None, pl.String).alias("parse_error")), path)
+            records = records.with_columns(
+                pl.int_range(done + 1, done + records.height + 1, dtype=pl.Int64).alias("record_number"),
+                pl.lit(dump_id).alias("dump_id"), pl.lit(path.name).alias("source_file"), pl.lit(file_hash).alias("file_hash"),
+                pseudonymise(records["author"], pseudonym_key).alias("author"),
+            )
+            done += records.height
+            yield records.with_columns(pl.col("source_id").alias("review_id")).select(list(RAW_SCHEMA)).cast(RAW_SCHEMA)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        if isinstance(error, DumpError):
+            raise
+        raise NotStreamable(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}") from None
+    if done == 0:
+        raise NotStreamable("no records")

@@ -370,8 +370,8 @@ def render(plan: Plan) -> str:
         mark = "*" if step.model and plan.gpu else " "
         lines.append(f"{step.step:<{width}} {mark} {format_duration(step.seconds):>9}   {step.basis}")
     lines += ["", f"{'total':<{width}}   {format_duration(plan.total_seconds):>9}",
-              f"disk: warehouse ~{format_bytes(plan.warehouse_bytes)}, model store ~{format_bytes(plan.model_store_bytes)} "
-              f"+ ~{format_bytes(plan.kept_pass_bytes)} of kept model passes",
+              (f"disk: warehouse ~{format_bytes(plan.warehouse_bytes)}, model store ~{format_bytes(plan.model_store_bytes)} "
+               f"+ ~{format_bytes(plan.kept_pass_bytes)} of kept model passes"),
               *plan.notes]
     return "\n".join(lines)
 
@@ -539,13 +539,14 @@ def _read_samples(samples: Sequence[Path]) -> tuple[float, pl.DataFrame]:
 def _prep_chain(frame: pl.DataFrame, prep, labeling) -> tuple[dict[str, float], dict[str, pl.DataFrame]]:
     """Seconds of each prep step from reviews through aspect_mentions on `frame`, and the tables they make, keyed by
     the names the disk measure stores them under."""
-    from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_scores
+    from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_counts, quality_scores
     from genai_lab.text.aspects import aspect_mentions as find_aspect_mentions
     from genai_lab.text.text_quality import text_quality as score_text_quality
 
     seconds: dict[str, float] = {}
     seconds["reviews"], typed = _timed(lambda: normalise_reviews(frame))
-    seconds["review_quality"], quality = _timed(lambda: (q := assess_quality(typed, prep.rules, prep.language), quality_scores(typed, q))[0])
+    seconds["review_quality"], quality = _timed(lambda: (q := assess_quality(typed, prep.rules, prep.language),
+                                                         quality_scores(quality_counts(typed, q)))[0])
     seconds["clean_reviews_and_rejects"], (clean, rejected) = _timed(lambda: clean_and_reject(typed, quality, prep.rules))
     seconds["text_quality"], scored = _timed(lambda: score_text_quality(clean.select("review_id", "dump_id", "content"), prep.text_quality))
     seconds["aspect_mentions"], (mentions, _) = _timed(

@@ -68,19 +68,22 @@ def normalise_reviews(raw: pl.DataFrame) -> pl.DataFrame:
     return typed.with_columns(content.alias("content"), garbled.alias("encoding_repaired"))
 
 
-def assess_quality(reviews: pl.DataFrame, rules: RuleSettings, language: LanguageSettings) -> pl.DataFrame:
-    """One row per review: `review_id`, `dump_id`, the language columns and one boolean per check."""
+def assess_quality(reviews: pl.DataFrame, rules: RuleSettings, language: LanguageSettings,
+                   duplicates: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per review: `review_id`, `dump_id`, `record_number`, the language columns and one boolean per check.
+
+    `duplicates`: `text.rules.duplicate_flags` of the whole dump when `reviews` is one batch of it (None: of `reviews`)."""
     # Language detection overlaps the helper columns: both are mostly polars work, which runs outside the GIL.
     with ThreadPoolExecutor(max_workers=1) as pool:
         language_job = pool.submit(detect_language, strip_placeholders(reviews["content"], rules), language)
-        scanned = add_scan_columns(reviews)
+        scanned = add_scan_columns(reviews, duplicates)
         detected = language_job.result()
     frame = pl.concat([scanned, detected], how="horizontal")
     flags = [
         (pl.col("encoding_repaired") if check is ENCODING_CHECK else check.detect(rules)).fill_null(False).alias(check.name)
         for check in CHECKS
     ]
-    return frame.select("review_id", "dump_id", *detected.columns, *flags)
+    return frame.select("review_id", "dump_id", "record_number", *detected.columns, *flags)
 
 
 def flag_names(flags: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
@@ -134,18 +137,29 @@ def clean_and_reject(reviews: pl.DataFrame, quality: pl.DataFrame, rules: RuleSe
     return clean, rejected
 
 
-def quality_scores(reviews: pl.DataFrame, quality: pl.DataFrame) -> pl.DataFrame:
-    """Per dump: one 0-1 score per dimension (completeness: filled required fields; the others: rows free of that dimension's defects)."""
-    frame = quality.with_columns(
-        *[reviews[name].is_not_null().alias(f"_has_{name}") for name in COMPLETENESS_FIELDS]
-    )
+def quality_counts(reviews: pl.DataFrame, quality: pl.DataFrame) -> pl.DataFrame:
+    """Per dump: rows, filled required fields, rows with a defect of each dimension, and flagged rows per check; the
+    counts of a dump's batches add up (`quality_scores` turns them into scores)."""
+    frame = quality.with_columns(*[reviews[name].is_not_null().alias(f"_has_{name}") for name in COMPLETENESS_FIELDS])
     by_dimension = {
         dimension: pl.any_horizontal([pl.col(c.name) for c in CHECKS if c.dimension == dimension])
         for dimension in DIMENSIONS if dimension != "completeness"
     }
     return frame.group_by("dump_id", maintain_order=True).agg(
-        pl.len().alias("rows"),
-        pl.mean_horizontal([pl.col(f"_has_{name}").mean() for name in COMPLETENESS_FIELDS]).alias("completeness"),
-        *[(1 - expr.mean()).alias(dimension) for dimension, expr in by_dimension.items()],
-        *[pl.col(c.name).mean().alias(f"share_{c.name}") for c in CHECKS],
+        pl.len().cast(pl.Int64).alias("rows"),
+        *[pl.col(f"_has_{name}").sum().cast(pl.Int64).alias(f"has_{name}") for name in COMPLETENESS_FIELDS],
+        *[expr.sum().cast(pl.Int64).alias(f"defect_{dimension}") for dimension, expr in by_dimension.items()],
+        *[pl.col(c.name).sum().cast(pl.Int64).alias(f"flagged_{c.name}") for c in CHECKS],
+    )
+
+
+def quality_scores(counts: pl.DataFrame) -> pl.DataFrame:
+    """Per dump, from `quality_counts`: one 0-1 score per dimension (completeness: filled required fields; the others:
+    rows free of that dimension's defects) and the share of rows each check flags."""
+    rows = pl.col("rows")
+    return counts.select(
+        "dump_id", "rows",
+        pl.mean_horizontal([pl.col(f"has_{name}") / rows for name in COMPLETENESS_FIELDS]).alias("completeness"),
+        *[(1 - pl.col(f"defect_{dimension}") / rows).alias(dimension) for dimension in DIMENSIONS if dimension != "completeness"],
+        *[(pl.col(f"flagged_{c.name}") / rows).alias(f"share_{c.name}") for c in CHECKS],
     )

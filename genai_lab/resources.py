@@ -29,6 +29,7 @@ from genai_lab.ml.serving import ServingSettings
 from genai_lab.ml.slm import SlmSettings
 from genai_lab.ml.store import ModelStore
 from genai_lab.paths import LabPaths, dump_id_for, resolve_home
+from genai_lab.prep_stages import DEFAULT_BATCH_ROWS
 from genai_lab.reports.comparison import ReportSettings
 from genai_lab.text.aspects import AspectSettings
 from genai_lab.text.language import LanguageSettings
@@ -83,6 +84,12 @@ class PrepResource(ConfigurableResource):
         default_factory=lambda: {"completeness": 0.9, "validity": 0.8, "relevance": 0.5, "uniqueness": 0.9, "privacy": 0.95},
         description=f"Warning threshold per data-quality dimension ({', '.join(DIMENSIONS)}).",
     )
+    batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=1000, description=(
+        "Records each prep stage holds in memory at once: a dump is read, checked and cleaned this many records at a time, "
+        "so memory does not grow with the dump (genai_lab/prep_stages.py)."))
+    duckdb_memory_limit: str = Field(default="1GB", description=(
+        "DuckDB's memory limit for the prep stages' connections; the whole-dump work (duplicates, counts) spills to disk "
+        "beyond it."))
 
 
 class LabelingResource(ConfigurableResource):

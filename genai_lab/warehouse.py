@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import duckdb
 import polars as pl
@@ -71,14 +72,7 @@ def write_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str, 
         elif partition_keys is None:
             connection.execute(f"create or replace table {qualified} as select * from incoming_frame")
         else:
-            existing = {row[0] for row in connection.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [schema, table]
-            ).fetchall()}
-            for name in frame.columns:
-                if name not in existing:
-                    sql_type = connection.execute(f'select typeof("{name}") from incoming_frame limit 1').fetchone()
-                    sql_type = sql_type[0] if sql_type else "VARCHAR"
-                    connection.execute(f'alter table {qualified} add column "{name}" {sql_type}')
+            _add_missing_columns(connection, schema, table, frame.columns, "incoming_frame")
             placeholders = ", ".join("?" for _ in partition_keys)
             connection.execute(f'delete from {qualified} where "{partition_column}" in ({placeholders})', list(partition_keys))
             connection.execute(f"insert into {qualified} by name select * from incoming_frame")
@@ -99,6 +93,79 @@ def read_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str,
         return connection.execute(f"select * from {qualified}").pl()
     placeholders = ", ".join("?" for _ in partition_keys)
     return connection.execute(f'select * from {qualified} where "{partition_column}" in ({placeholders})', list(partition_keys)).pl()
+
+
+class PartitionRewrite:
+    """Replaces the rows of one partition in several tables, a batch at a time, in one transaction.
+
+    For the steps that must not hold a whole dump in memory: they read their input in batches of records
+    (`record_batches`) and `append` their output as they go. Nothing is visible to other connections until
+    `commit`; a step that fails or is killed leaves every table as it was. Use as a context manager
+    around a connection from `connect`.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, schema: str, tables: Sequence[str], partition_key: str,
+                 partition_column: str = PARTITION_COLUMN):
+        self.connection, self.schema, self.tables = connection, schema, list(tables)
+        self.partition_key, self.partition_column = partition_key, partition_column
+        self.rows = dict.fromkeys(self.tables, 0)
+
+    def __enter__(self) -> Self:
+        self.connection.execute("begin transaction")
+        self.connection.execute(f'create schema if not exists "{self.schema}"')
+        for table in self.tables:
+            if table_exists(self.connection, self.schema, table):
+                self.connection.execute(f'delete from "{self.schema}"."{table}" where "{self.partition_column}" = ?', [self.partition_key])
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.connection.execute("commit" if kind is None else "rollback")
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        if table not in self.rows:
+            raise ValueError(f"{table} is not one of the tables this rewrite replaces ({', '.join(self.tables)})")
+        stray = frame.filter(pl.col(self.partition_column) != self.partition_key).height if frame.height else 0
+        if stray:
+            raise ValueError(f"{table}: {stray} rows outside partition {self.partition_key}")
+        qualified = f'"{self.schema}"."{table}"'
+        self.connection.register("incoming_batch", frame.to_arrow())
+        try:
+            if not table_exists(self.connection, self.schema, table):
+                self.connection.execute(f"create table {qualified} as select * from incoming_batch")
+            else:
+                _add_missing_columns(self.connection, self.schema, table, frame.columns, "incoming_batch")
+                self.connection.execute(f"insert into {qualified} by name select * from incoming_batch")
+        finally:
+            self.connection.unregister("incoming_batch")
+        self.rows[table] += frame.height
+
+    def record_batches(self, table: str, batch_rows: int, columns: str = "*") -> Iterator[pl.DataFrame]:
+        """The partition's rows of `table` in order of `record_number`, `batch_rows` records at a time (the rows
+        of a range of record numbers: a filtered table gives smaller batches)."""
+        qualified = f'"{self.schema}"."{table}"'
+        where = f'"{self.partition_column}" = ?'
+        last = self.connection.execute(f"select max(record_number) from {qualified} where {where}", [self.partition_key]).fetchone()[0]
+        for start in range(1, (last or 0) + 1, batch_rows):
+            yield self.connection.execute(
+                f"select {columns} from {qualified} where {where} and record_number >= ? and record_number < ? order by record_number",
+                [self.partition_key, start, start + batch_rows]).pl()
+
+    def sql(self, query: str, parameters: Sequence | None = None) -> pl.DataFrame:
+        """A query's result as a frame; `{table}` names are qualified with the schema by the caller."""
+        return self.connection.execute(query, list(parameters or [])).pl()
+
+    def qualified(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"'
+
+
+def _add_missing_columns(connection: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str], source: str) -> None:
+    existing = {row[0] for row in connection.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?", [schema, table]).fetchall()}
+    for name in columns:
+        if name not in existing:
+            sql_type = connection.execute(f'select typeof("{name}") from {source} limit 1').fetchone()
+            sql_type = sql_type[0] if sql_type else "VARCHAR"
+            connection.execute(f'alter table "{schema}"."{table}" add column "{name}" {sql_type}')
 
 
 class WarehouseIOManager(ConfigurableIOManager):

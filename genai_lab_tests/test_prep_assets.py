@@ -9,6 +9,7 @@ from dagster import AssetSelection, build_sensor_context, instance_for_test, mat
 
 from genai_lab.definitions import make_definitions
 from genai_lab.partitions import review_dumps
+from genai_lab.resources import PrepResource
 from genai_lab.sensors import review_dump_sensor
 from genai_lab.synth import write_dump
 from genai_lab.warehouse import connect, read_table, write_table
@@ -170,3 +171,74 @@ def test_a_cp1252_export_is_read_as_such_and_its_encoding_recorded(home):
         assert raw == {"legacy": frame.height} and clean["legacy"] + rejected.get("legacy", 0) == frame.height
         with duckdb.connect(str(database)) as connection:
             assert connection.execute("select count(*) from lab.raw_reviews where content like 'Café app – great%'").fetchone()[0] == 1
+
+
+def _tables(database) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {table: connection.execute(f"select * from lab.{table} order by dump_id, review_id").pl() for table in PREP}
+
+
+def _prep_home(root, name: str, dumps: dict[str, bytes]):
+    home = root / name
+    (home / "dumps").mkdir(parents=True)
+    (home / ".pseudonym_key").write_text("ab" * 32)  # the same author pseudonyms in every home
+    for file_name, data in dumps.items():
+        (home / "dumps" / file_name).write_bytes(data)
+    return home
+
+
+def test_batches_of_a_few_records_give_every_table_exactly_as_one_batch_does(tmp_path):
+    """Duplicates across batch boundaries, ids repeated across batches, every format that streams."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    dumps = {}
+    for name, rows, seed in (("first.csv", 2500, 1), ("second.parquet", 1200, 2), ("third.jsonl", 900, 3)):
+        write_dump(sources / name, rows=rows, seed=seed)
+        dumps[name] = (sources / name).read_bytes()
+    frame = pl.read_csv(sources / "first.csv", infer_schema=False)
+    # a source id repeated far apart, and one missing: both get the record number, whatever the batch
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()).is_in([3, 2400])).then(pl.lit("same-id"))
+                               .when(pl.int_range(pl.len()) == 7).then(pl.lit(None)).otherwise(pl.col(frame.columns[0]))
+                               .alias(frame.columns[0]))
+    dumps["first.csv"] = frame.write_csv().encode()
+    keys = ["first", "second", "third"]
+    results = {}
+    for name, batch_rows in (("one_batch", 100_000), ("small_batches", 1000)):
+        home = _prep_home(tmp_path, name, dumps)
+        defs = make_definitions(str(home))
+        resources = {**defs.resources, "prep": PrepResource(batch_rows=batch_rows)}
+        with instance_for_test() as instance:
+            instance.add_dynamic_partitions(review_dumps.name, keys)
+            for key in keys:
+                assert materialize(list(defs.assets), selection=AssetSelection.groups("prep"), instance=instance,
+                                   resources=resources, partition_key=key).success
+        results[name] = _tables(home / "warehouse.duckdb")
+    for table in PREP:
+        assert results["small_batches"][table].equals(results["one_batch"][table]), table
+    raw = results["small_batches"]["raw_reviews"]
+    assert raw.filter(pl.col("source_id") == "same-id")["review_id"].sort().to_list() == ["same-id~r2401", "same-id~r4"]
+    assert raw.filter(pl.col("source_id").is_null() & (pl.col("dump_id") == "first"))["review_id"].to_list() == ["first~r8"]
+    quality = results["small_batches"]["review_quality"]
+    assert quality.filter(pl.col("exact_duplicate"))["record_number"].max() > 1000  # found across batches
+
+
+def test_a_broken_record_after_the_first_batches_is_rejected_and_nothing_counted_twice(home):
+    write_dump(home / "first.csv", rows=3000, seed=4)
+    lines = (home / "first.csv").read_bytes().split(b"\n")
+    lines[2500] = b'broken-1,"an unclosed quote' + lines[2500][:0]
+    (home / "dumps" / "first.csv").write_bytes(b"\n".join(lines))
+    defs = make_definitions(str(home))
+    resources = {**defs.resources, "prep": PrepResource(batch_rows=1000)}
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(review_dumps.name, ["first"])
+        result = materialize(list(defs.assets), selection=AssetSelection.groups("prep"), instance=instance, resources=resources,
+                             partition_key="first")
+        assert result.success
+        assert result.asset_materializations_for_node("raw_reviews")[0].metadata["streamed"].value == {"first": False}
+    database = home / "warehouse.duckdb"
+    raw, clean, rejected = (counts(database, t) for t in ("raw_reviews", "clean_reviews", "rejected_reviews"))
+    assert raw["first"] == clean["first"] + rejected["first"]
+    with duckdb.connect(str(database)) as connection:
+        errors = connection.execute("select parse_error from lab.rejected_reviews where reject_rule = 'parse_error'").fetchall()
+        assert len(errors) == 1 and "line 2501: broken quoting" in errors[0][0]
+        assert connection.execute("select count(*) - count(distinct record_number) from lab.raw_reviews").fetchone()[0] == 0

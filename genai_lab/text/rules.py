@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 from pydantic import Field
 
-from genai_lab.defects import DEFECTS
 from genai_lab.config import StrictConfig
 from genai_lab.datafiles import read_list
+from genai_lab.defects import DEFECTS
 
 APP_STORE_CATEGORIES: tuple[str, ...] = read_list(__package__, "rules/app_store_categories.txt")
 
@@ -103,30 +103,81 @@ def _fold(texts: pl.Series) -> pl.Series:
     return texts.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
 
 
-def add_scan_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """Helper columns the detections share, computed once:
-    `_scan` content with PII removed (so 'www' is no elongation), `_words` its lowercased word
-    tokens (lowercase, separated by single spaces) and `_word_count`, `_near_key` the content folded for near-duplicate matching
-    (lowercase, letters and digits only), `_age_rank` the review's rank from oldest to newest."""
-    content = frame["content"].fill_null("")
-    folded = _fold(content)
-    scan, folded_scan = content, folded
+def _without_pii(content: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(`content` with e-mails, URLs, phone numbers and handles blanked, and that folded): what the word-level checks
+    and near-duplicate matching read."""
+    scan, folded = content, _fold(content)
     hinted = content.str.contains(_PII_HINT)
     if hinted.any():
-        without_pii = content.filter(hinted)
+        stripped = content.filter(hinted)
         for pattern in PII_PATTERNS.values():
-            without_pii = without_pii.str.replace_all(pattern, " ")
-        scan = scan.scatter(hinted.arg_true(), without_pii)
-        folded_scan = folded_scan.scatter(hinted.arg_true(), _fold(without_pii))
+            stripped = stripped.str.replace_all(pattern, " ")
+        # scatter writes in place: copies keep the caller's series untouched
+        scan = scan.clone().scatter(hinted.arg_true(), stripped)
+        folded = folded.scatter(hinted.arg_true(), _fold(stripped))
+    return scan, folded
+
+
+def add_scan_columns(frame: pl.DataFrame, duplicates: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Helper columns the detections share, computed once:
+    `_scan` content with PII removed (so 'www' is no elongation), `_words` its lowercased word
+    tokens (lowercase, separated by single spaces) and `_word_count`, `_exact_duplicate` and `_near_duplicate`
+    (see `DUPLICATES_SQL`). `duplicates`: `duplicate_flags` by (dump_id, record_number) when `frame` is one batch of
+    a dump and they were found over the whole dump; None finds them within `frame`."""
+    scan, folded_scan = _without_pii(frame["content"].fill_null(""))
+    if duplicates is None:
+        duplicates = duplicate_flags(duplicate_keys(frame, folded_scan))
+    flags = frame.select("dump_id", "record_number").join(duplicates, on=["dump_id", "record_number"], how="left",
+                                                           maintain_order="left")
     return frame.with_columns(
         scan.alias("_scan"),
         folded_scan.alias("_words"),
         pl.when(folded_scan == "").then(0).otherwise(folded_scan.str.count_matches(" ", literal=True) + 1).alias("_word_count"),
-        folded.str.replace_all(" ", "", literal=True).alias("_near_key"),
-        # rank of each review from oldest to newest (undated first, then the file's order): duplicates keep the newest
-        pl.int_range(pl.len(), dtype=pl.UInt32).sort_by(pl.int_range(pl.len(), dtype=pl.UInt32).sort_by(
-            ["date", "record_number"], nulls_last=False)).alias("_age_rank"),
+        flags["exact_duplicate"].fill_null(False).alias("_exact_duplicate"),
+        flags["near_duplicate"].fill_null(False).alias("_near_duplicate"),
     )
+
+
+def duplicate_keys(frame: pl.DataFrame, folded: pl.Series | None = None) -> pl.DataFrame:
+    """What duplicate detection needs of each review, compact enough to hold for a whole dump of millions: the
+    64-bit hashes of its text and of its near-duplicate key (the text with PII removed, folded to lowercase letters
+    and digits: copies differing only in case, punctuation, emoji or a phone number or address match), its app, date
+    and record number. (A hash collision within one app would need ~4 billion reviews.) `folded`: the text with PII
+    removed and folded, where the caller has it (`_without_pii`)."""
+    folded = _without_pii(frame["content"].fill_null(""))[1] if folded is None else folded
+    near = folded.str.replace_all(" ", "", literal=True)
+    return frame.select(
+        "dump_id", "app_id", "record_number", "date",
+        pl.col("content").hash().alias("content_key"),
+        near.hash().alias("near_key"),
+        (near == "").alias("near_empty"),
+    )
+
+
+#: the duplicate rule over `duplicate_keys` rows (`{keys}`: a table or a registered frame): a review is an exact duplicate
+#: when a newer review of the same dump and app has the same text, a near duplicate when a newer one has the same folded
+#: text (and it is no exact duplicate). Newer: the later date, undated reviews the oldest, then the later record. In
+#: DuckDB, so a whole dump's keys are ranked out of core (a dump of 10M reviews is one query on a table on disk).
+DUPLICATES_SQL = """
+select dump_id, record_number, exact_duplicate, near_copy and not near_empty and not exact_duplicate as near_duplicate
+from (select dump_id, record_number, near_empty,
+             row_number() over (partition by dump_id, app_id, content_key order by date desc nulls last, record_number desc) > 1
+                 as exact_duplicate,
+             row_number() over (partition by dump_id, app_id, near_key order by date desc nulls last, record_number desc) > 1
+                 as near_copy
+      from {keys})
+where exact_duplicate or (near_copy and not near_empty)
+"""
+
+
+def duplicate_flags(keys: pl.DataFrame) -> pl.DataFrame:
+    """(dump_id, record_number, exact_duplicate, near_duplicate) of the duplicates among `duplicate_keys` rows
+    (`DUPLICATES_SQL`); rows not listed are no duplicates."""
+    import duckdb
+
+    with duckdb.connect() as connection:
+        connection.register("duplicate_keys", keys.to_arrow())
+        return connection.execute(DUPLICATES_SQL.format(keys="duplicate_keys")).pl()
 
 
 def repeated_words_mask(folded: pl.Series, settings: RuleSettings, chunk_rows: int = 100_000) -> pl.Series:
@@ -154,11 +205,6 @@ def _repeated_rows(folded: pl.Series, settings: RuleSettings) -> pl.Series:
     run = pl.all_horizontal([equal(0, k) for k in range(1, settings.repeated_word_run)])
     phrases = [pl.all_horizontal([equal(k, k + n) for k in range(n)]) for n in range(2, settings.max_phrase_words + 1)]
     return flat.filter(pl.any_horizontal(run, *phrases).fill_null(False))["row"].unique().cast(pl.Int64)
-
-
-def _older_copy(key: pl.Expr) -> pl.Expr:
-    """True for every row that has a newer row (higher `_age_rank`) of the same dump and app with the same key."""
-    return pl.col("_age_rank") < pl.col("_age_rank").max().over(pl.col("dump_id"), pl.col("app_id"), key)
 
 
 # --- repairs (applied to the flagged rows only) ---
@@ -291,10 +337,10 @@ CHECKS: tuple[Check, ...] = (
           description="promotional text"),
     Check("non_english", "relevance", lambda s: ~pl.col("language").is_in([s.target_language, "und"]), drops=True,
           description="not in the target language"),
-    Check("exact_duplicate", "uniqueness", lambda s: _older_copy(pl.col("content")), drops=True,
+    Check("exact_duplicate", "uniqueness", lambda s: pl.col("_exact_duplicate"), drops=True,
           description="an older copy of a review of the same app with identical text"),
-    Check("near_duplicate", "uniqueness", lambda s: _older_copy(pl.col("_near_key")) & (pl.col("_near_key") != "") & ~_older_copy(pl.col("content")),
-          drops=True, description="an older copy differing only in case, punctuation, whitespace or emoji"),
+    Check("near_duplicate", "uniqueness", lambda s: pl.col("_near_duplicate"),
+          drops=True, description="an older copy differing only in case, punctuation, whitespace, emoji or personal data (e-mail, URL, phone)"),
 )
 CHECK_BY_NAME = {check.name: check for check in CHECKS}
 # The order in which a dropped row's reason is reported: the most fundamental first.
