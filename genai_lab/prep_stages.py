@@ -59,16 +59,14 @@ def ingest_dump(rewrite: PartitionRewrite, path: Path, dump_id: str, pseudonym_k
         encoding = "parquet" if path.suffix.lower() == ".parquet" else "utf-8"
     except NotStreamable as reason:
         streamed = False
-        rewrite.connection.execute(f"delete from {rewrite.qualified('raw_reviews')} where dump_id = ?", [dump_id]) \
-            if rewrite.rows["raw_reviews"] else None
-        rewrite.rows["raw_reviews"] = 0
+        rewrite.discard("raw_reviews")
         _say(progress, f"{path.name}: read whole ({reason})")
         reading = read_dump_file(path, dump_id, pseudonym_key)
         encoding = reading.encoding
         for start in range(0, reading.frame.height, batch_rows):
             rewrite.append("raw_reviews", reading.frame.slice(start, batch_rows))
         del reading
-    raw = rewrite.qualified("raw_reviews")
+    raw = rewrite.staged("raw_reviews")
     if streamed:
         # ids missing or repeated within the dump: the same rule as a whole-file read, on the few rows it touches
         ambiguous = rewrite.sql(
@@ -77,8 +75,8 @@ def ingest_dump(rewrite: PartitionRewrite, path: Path, dump_id: str, pseudonym_k
         if ambiguous.height:
             fixed = ambiguous.with_columns(review_id(pl.lit(True), dump_id)).select("record_number", "review_id")
             rewrite.connection.register("fixed_ids", fixed.to_arrow())
-            rewrite.connection.execute(f"update {raw} set review_id = fixed_ids.review_id from fixed_ids "
-                                       f"where {raw}.dump_id = ? and {raw}.record_number = fixed_ids.record_number", [dump_id])
+            rewrite.connection.execute(f"update {raw} as staged set review_id = fixed_ids.review_id from fixed_ids "
+                                       "where staged.dump_id = ? and staged.record_number = fixed_ids.record_number", [dump_id])
             rewrite.connection.unregister("fixed_ids")
     rows, parse_errors, file_hash, first_error = rewrite.connection.execute(
         f"select count(*), count(parse_error), any_value(file_hash), min(parse_error) from {raw} where dump_id = ?", [dump_id]).fetchone()

@@ -95,31 +95,70 @@ def read_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str,
     return connection.execute(f'select * from {qualified} where "{partition_column}" in ({placeholders})', list(partition_keys)).pl()
 
 
+STAGING_SCHEMA_SUFFIX = "_staging"
+
+
 class PartitionRewrite:
-    """Replaces the rows of one partition in several tables, a batch at a time, in one transaction.
+    """Replaces the rows of one partition in several tables, written a batch at a time, in one transaction.
 
     For the steps that must not hold a whole dump in memory: they read their input in batches of records
-    (`record_batches`) and `append` their output as they go. Nothing is visible to other connections until
-    `commit`; a step that fails or is killed leaves every table as it was. Use as a context manager
-    around a connection from `connect`.
+    (`record_batches`) and `append` their output as they go. The batches go to staging tables (schema
+    `<schema>_staging`, committed as they come, so DuckDB keeps them on disk: rows appended inside one open
+    transaction stay in memory until it commits). On a clean exit one short transaction replaces the
+    partition's rows in each table with its staging table's; other connections never see a partial dump, and
+    a step that fails or is killed leaves every table as it was (a killed one's staging tables are dropped by
+    the next rewrite of the same partition). Use as a context manager around a connection from `connect`.
     """
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, schema: str, tables: Sequence[str], partition_key: str,
                  partition_column: str = PARTITION_COLUMN):
         self.connection, self.schema, self.tables = connection, schema, list(tables)
         self.partition_key, self.partition_column = partition_key, partition_column
+        self.staging_schema = schema + STAGING_SCHEMA_SUFFIX
         self.rows = dict.fromkeys(self.tables, 0)
+        self.created: set[str] = set()
+
+    def staged(self, table: str) -> str:
+        """Where this rewrite's rows of `table` are until the commit (qualified)."""
+        return f'"{self.staging_schema}"."{table}__{self.partition_key}"'
+
+    def qualified(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"'
+
+    def _drop_staging(self) -> None:
+        for table in self.tables:
+            self.connection.execute(f"drop table if exists {self.staged(table)}")
 
     def __enter__(self) -> Self:
-        self.connection.execute("begin transaction")
         self.connection.execute(f'create schema if not exists "{self.schema}"')
-        for table in self.tables:
-            if table_exists(self.connection, self.schema, table):
-                self.connection.execute(f'delete from "{self.schema}"."{table}" where "{self.partition_column}" = ?', [self.partition_key])
+        self.connection.execute(f'create schema if not exists "{self.staging_schema}"')
+        self._drop_staging()  # a killed earlier attempt's
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        self.connection.execute("commit" if kind is None else "rollback")
+        if kind is not None:
+            self._drop_staging()
+            return
+        self.connection.execute("begin transaction")
+        try:
+            for table in self.tables:
+                if table not in self.created:  # nothing was appended: the partition keeps no rows of it
+                    if table_exists(self.connection, self.schema, table):
+                        self.connection.execute(f'delete from {self.qualified(table)} where "{self.partition_column}" = ?',
+                                                [self.partition_key])
+                    continue
+                if not table_exists(self.connection, self.schema, table):
+                    self.connection.execute(f"create table {self.qualified(table)} as select * from {self.staged(table)} where false")
+                columns = [row[0] for row in self.connection.execute(f"describe {self.staged(table)}").fetchall()]
+                _add_missing_columns(self.connection, self.schema, table, columns, self.staged(table))
+                self.connection.execute(f'delete from {self.qualified(table)} where "{self.partition_column}" = ?', [self.partition_key])
+                self.connection.execute(f"insert into {self.qualified(table)} by name select * from {self.staged(table)}")
+                self.connection.execute(f"drop table {self.staged(table)}")
+            self.connection.execute("commit")
+        except BaseException:
+            self.connection.execute("rollback")
+            self._drop_staging()
+            raise
 
     def append(self, table: str, frame: pl.DataFrame) -> None:
         if table not in self.rows:
@@ -127,22 +166,27 @@ class PartitionRewrite:
         stray = frame.filter(pl.col(self.partition_column) != self.partition_key).height if frame.height else 0
         if stray:
             raise ValueError(f"{table}: {stray} rows outside partition {self.partition_key}")
-        qualified = f'"{self.schema}"."{table}"'
         self.connection.register("incoming_batch", frame.to_arrow())
         try:
-            if not table_exists(self.connection, self.schema, table):
-                self.connection.execute(f"create table {qualified} as select * from incoming_batch")
+            if table not in self.created:
+                self.connection.execute(f"create or replace table {self.staged(table)} as select * from incoming_batch")
+                self.created.add(table)
             else:
-                _add_missing_columns(self.connection, self.schema, table, frame.columns, "incoming_batch")
-                self.connection.execute(f"insert into {qualified} by name select * from incoming_batch")
+                self.connection.execute(f"insert into {self.staged(table)} by name select * from incoming_batch")
         finally:
             self.connection.unregister("incoming_batch")
         self.rows[table] += frame.height
 
+    def discard(self, table: str) -> None:
+        """Forgets the rows appended to `table` so far."""
+        self.connection.execute(f"drop table if exists {self.staged(table)}")
+        self.rows[table] = 0
+        self.created.discard(table)
+
     def record_batches(self, table: str, batch_rows: int, columns: str = "*") -> Iterator[pl.DataFrame]:
-        """The partition's rows of `table` in order of `record_number`, `batch_rows` records at a time (the rows
-        of a range of record numbers: a filtered table gives smaller batches)."""
-        qualified = f'"{self.schema}"."{table}"'
+        """The partition's committed rows of `table` in order of `record_number`, `batch_rows` records at a time (the
+        rows of a range of record numbers: a filtered table gives smaller batches)."""
+        qualified = self.qualified(table)
         where = f'"{self.partition_column}" = ?'
         last = self.connection.execute(f"select max(record_number) from {qualified} where {where}", [self.partition_key]).fetchone()[0]
         for start in range(1, (last or 0) + 1, batch_rows):
@@ -151,11 +195,8 @@ class PartitionRewrite:
                 [self.partition_key, start, start + batch_rows]).pl()
 
     def sql(self, query: str, parameters: Sequence | None = None) -> pl.DataFrame:
-        """A query's result as a frame; `{table}` names are qualified with the schema by the caller."""
+        """A query's result as a frame."""
         return self.connection.execute(query, list(parameters or [])).pl()
-
-    def qualified(self, table: str) -> str:
-        return f'"{self.schema}"."{table}"'
 
 
 def _add_missing_columns(connection: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str], source: str) -> None:

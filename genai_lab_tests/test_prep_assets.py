@@ -242,3 +242,30 @@ def test_a_broken_record_after_the_first_batches_is_rejected_and_nothing_counted
         errors = connection.execute("select parse_error from lab.rejected_reviews where reject_rule = 'parse_error'").fetchall()
         assert len(errors) == 1 and "line 2501: broken quoting" in errors[0][0]
         assert connection.execute("select count(*) - count(distinct record_number) from lab.raw_reviews").fetchone()[0] == 0
+
+
+def test_a_partition_rewrite_replaces_whole_partitions_or_nothing(tmp_path):
+    from genai_lab.warehouse import PartitionRewrite
+
+    def rows(connection):
+        return connection.execute("select dump_id, record_number from lab.t order by 1, 2").fetchall()
+
+    def batch(dump_id, numbers):
+        return pl.DataFrame({"dump_id": [dump_id] * len(numbers), "record_number": numbers})
+
+    with connect(tmp_path / "w.duckdb") as connection:
+        for dump_id in ("a", "b"):
+            with PartitionRewrite(connection, "lab", ["t"], dump_id) as rewrite:
+                rewrite.append("t", batch(dump_id, [1, 2]))
+                rewrite.append("t", batch(dump_id, [3]))
+        assert rows(connection) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("b", 3)]
+        with pytest.raises(RuntimeError), PartitionRewrite(connection, "lab", ["t"], "a") as rewrite:
+            rewrite.append("t", batch("a", [9]))
+            raise RuntimeError("killed half-way")
+        assert rows(connection)[:3] == [("a", 1), ("a", 2), ("a", 3)]  # as it was
+        with PartitionRewrite(connection, "lab", ["t"], "a"):
+            pass  # the dump now has no rows of t
+        assert rows(connection) == [("b", 1), ("b", 2), ("b", 3)]
+        assert connection.execute("select count(*) from information_schema.tables where table_schema = 'lab_staging'").fetchone()[0] == 0
+        with pytest.raises(ValueError, match="outside partition"), PartitionRewrite(connection, "lab", ["t"], "a") as rewrite:
+            rewrite.append("t", batch("b", [4]))
