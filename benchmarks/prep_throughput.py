@@ -87,7 +87,8 @@ def main() -> None:
                 print(f"  {event.step_key:<28} {end - start:8.1f} {peak:12.0f}")
     rows = instance_rows(home)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    record("prep_throughput", {"rows": rows, "seconds": round(seconds, 2), "reviews_per_s": round(rows / seconds), "peak_rss_mb": round(peak_rss_mb)})
+    name = "prep_throughput" if args.dumps else f"prep_throughput_{rows / 1e6:g}m"
+    record(name, {"rows": rows, "seconds": round(seconds, 2), "reviews_per_s": round(rows / seconds), "peak_rss_mb": round(peak_rss_mb)})
 
 
 #: the generator keeps every review distinct up to about this many rows (beyond, its defect overlays start to repeat

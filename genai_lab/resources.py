@@ -87,7 +87,7 @@ class PrepResource(ConfigurableResource):
     batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=1000, description=(
         "Records each prep stage holds in memory at once: a dump is read, checked and cleaned this many records at a time, "
         "so memory does not grow with the dump (genai_lab/prep_stages.py)."))
-    duckdb_memory_limit: str = Field(default="1GB", description=(
+    duckdb_memory_limit: str = Field(default="512MB", description=(
         "DuckDB's memory limit for the prep stages' connections; the whole-dump work (duplicates, counts) spills to disk "
         "beyond it."))
 
