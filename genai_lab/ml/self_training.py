@@ -177,8 +177,8 @@ def balanced_sample(frame: pl.DataFrame, total: int, seed: int, aspect_share: fl
     per_class = total // len(LABELS)
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed).with_row_index("_shuffled")
     turns = shuffled.with_columns(pl.int_range(pl.len()).over("label_index", "app_category").alias("_turn"))
-    return (turns.sort("_turn", "_shuffled").group_by("label_index", maintain_order=True).head(per_class)
-            .sort("_shuffled").drop("_turn", "_shuffled"))
+    # with one category this is the shuffled rows of each class, in the order a plain per-class sample gives them
+    return turns.sort("_turn", "_shuffled").group_by("label_index", maintain_order=True).head(per_class).drop("_turn", "_shuffled")
 
 
 def _word_dropout(texts: list[str], p: float, rng: np.random.Generator) -> list[str]:
