@@ -385,7 +385,7 @@ def _embed(texts: list[str], settings: LabelSettings, max_minutes: float | None 
 
     width = embed_rows(np.empty(0, dtype=np.int64)).shape[1]
     result = run_resumable_pass(texts, embed_rows, width=width, folder=folder, batch_rows=embeddings.BUDGET_CHUNK_TEXTS,
-                                max_seconds=None if max_minutes is None else max_minutes * 60, describe="texts embedded")
+                                max_seconds=None if max_minutes is None else max_minutes * 60, describe="texts")
     left_out = len(texts) - int(embedded(result.values).sum())
     if left_out:
         log.info(f"embedding budget {max_minutes:g} min reached: {len(texts) - left_out:,} of {len(texts):,} texts embedded, chosen at "
