@@ -19,7 +19,7 @@ import polars as pl
 from genai_lab.ingest import NotStreamable, read_dump_file, review_id, stream_dump, warn_about
 from genai_lab.prep import assess_quality, clean_and_reject, normalise_reviews, quality_counts
 from genai_lab.text.language import LanguageSettings
-from genai_lab.text.rules import DUPLICATES_SQL, RuleSettings, duplicate_flags, duplicate_keys
+from genai_lab.text.rules import DUPLICATES_SQL, RuleSettings, duplicate_keys
 from genai_lab.text.text_quality import TextQualitySettings
 from genai_lab.text.text_quality import text_quality as score_text_quality
 from genai_lab.warehouse import PartitionRewrite
@@ -28,8 +28,6 @@ from genai_lab.warehouse import PartitionRewrite
 DEFAULT_BATCH_ROWS = 200_000
 
 Progress = Callable[[str], None]
-_DUPLICATE_INPUT = {"dump_id": pl.String, "app_id": pl.String, "record_number": pl.Int64, "date": pl.Datetime("us", "UTC"),
-                    "content": pl.String}
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -107,18 +105,15 @@ def assess_reviews(rewrite: PartitionRewrite, rules: RuleSettings, language: Lan
                    progress: Progress | None = None) -> Assessed:
     """`review_quality` from `reviews`: the duplicate rule over the whole dump's text hashes first (in DuckDB, out of
     core), then every other check a batch at a time."""
-    connection, batches = rewrite.connection, 0
-    for batch in rewrite.record_batches("reviews", batch_rows, "dump_id, app_id, record_number, date, content"):
+    connection = rewrite.connection
+    for number, batch in enumerate(rewrite.record_batches("reviews", batch_rows, "dump_id, app_id, record_number, date, content")):
         connection.register("key_batch", duplicate_keys(batch).to_arrow())
-        connection.execute("insert into duplicate_keys select * from key_batch" if batches
+        connection.execute("insert into duplicate_keys select * from key_batch" if number
                            else "create or replace temp table duplicate_keys as select * from key_batch")
         connection.unregister("key_batch")
-        batches += 1
-    if batches:
-        duplicates = rewrite.sql(DUPLICATES_SQL.format(keys="duplicate_keys"))
-        connection.execute("drop table duplicate_keys")
-    else:
-        duplicates = duplicate_flags(duplicate_keys(pl.DataFrame(schema=_DUPLICATE_INPUT)))
+    # a partition has at least one review: ingest refuses a dump without records
+    duplicates = rewrite.sql(DUPLICATES_SQL.format(keys="duplicate_keys"))
+    connection.execute("drop table duplicate_keys")
     _say(progress, f"{rewrite.partition_key}: {duplicates.height:,} duplicates found")
     counts, languages = [], []
     for batch in rewrite.record_batches("reviews", batch_rows):

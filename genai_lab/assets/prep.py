@@ -56,10 +56,6 @@ def _per_dump_counts(lab: HomeResource, table: str, keys: Sequence[str]) -> dict
     return dict(zip(frame["dump_id"].to_list(), frame["n"].to_list(), strict=True))
 
 
-def _progress(context: AssetExecutionContext):
-    return lambda message: context.log.info(message)
-
-
 @by_dump(
     check_specs=[
         AssetCheckSpec("unique_review_ids", asset="raw_reviews", blocking=True, description="review_id is unique within each dump"),
@@ -76,7 +72,7 @@ def raw_reviews(context: AssetExecutionContext, lab: HomeResource, prep: PrepRes
             raise Failure(f"Partition '{dump_id}' has no dump file in {lab.dumps_dir} (files there: {', '.join(p.name for p in files.values()) or 'none'}).")
         try:
             with _rewriting(context, lab, prep, ["raw_reviews"], dump_id) as rewrite:
-                ingested = ingest_dump(rewrite, files[dump_id], dump_id, key, prep.batch_rows, _progress(context))
+                ingested = ingest_dump(rewrite, files[dump_id], dump_id, key, prep.batch_rows, context.log.info)
         except DumpError as error:
             raise Failure(description=str(error)) from None
         context.log.info(f"{files[dump_id].name}: {ingested.rows:,} records, {ingested.parse_errors:,} unparsable"
@@ -113,7 +109,7 @@ def reviews(context: AssetExecutionContext, lab: HomeResource, prep: PrepResourc
     repaired = 0
     for dump_id in context.partition_keys:
         with _rewriting(context, lab, prep, ["reviews"], dump_id) as rewrite:
-            repaired += type_reviews(rewrite, prep.batch_rows, _progress(context))
+            repaired += type_reviews(rewrite, prep.batch_rows, context.log.info)
     keys = context.partition_keys
     raw_counts, typed_counts = _per_dump_counts(lab, "raw_reviews", keys), _per_dump_counts(lab, "reviews", keys)
     context.log.info(f"{sum(typed_counts.values()):,} reviews typed; {repaired:,} had their encoding repaired")
@@ -135,7 +131,7 @@ def review_quality(context: AssetExecutionContext, lab: HomeResource, prep: Prep
     counts, languages = [], []
     for dump_id in context.partition_keys:
         with _rewriting(context, lab, prep, ["review_quality"], dump_id) as rewrite:
-            assessed = assess_reviews(rewrite, prep.rules, prep.language, prep.batch_rows, _progress(context))
+            assessed = assess_reviews(rewrite, prep.rules, prep.language, prep.batch_rows, context.log.info)
         counts.append(assessed.counts)
         languages.append(assessed.languages)
     scores = quality_scores(pl.concat(counts))
@@ -173,7 +169,7 @@ def review_quality(context: AssetExecutionContext, lab: HomeResource, prep: Prep
 def clean_reviews_and_rejects(context: AssetExecutionContext, lab: HomeResource, prep: PrepResource):
     for dump_id in context.partition_keys:
         with _rewriting(context, lab, prep, ["clean_reviews", "rejected_reviews"], dump_id) as rewrite:
-            split_clean_and_rejected(rewrite, prep.rules, prep.batch_rows, _progress(context))
+            split_clean_and_rejected(rewrite, prep.rules, prep.batch_rows, context.log.info)
     keys = context.partition_keys
     clean, rejected = _per_dump_counts(lab, "clean_reviews", keys), _per_dump_counts(lab, "rejected_reviews", keys)
     by_rule = _query(lab, "select reject_rule, count(*) as len from {t}rejected_reviews where dump_id in ({keys}) group by 1 "
@@ -204,7 +200,7 @@ def clean_reviews_and_rejects(context: AssetExecutionContext, lab: HomeResource,
 def text_quality(context: AssetExecutionContext, lab: HomeResource, prep: PrepResource):
     for dump_id in context.partition_keys:
         with _rewriting(context, lab, prep, ["text_quality"], dump_id) as rewrite:
-            score_clean_reviews(rewrite, prep.text_quality, prep.batch_rows, _progress(context))
+            score_clean_reviews(rewrite, prep.text_quality, prep.batch_rows, context.log.info)
     keys = context.partition_keys
     summary = _query(lab, "select count(*) as n, avg(text_quality_score) as mean, count(*) filter (where not fit_for_training) as unfit, "
                           "quantile_cont(text_quality_score, 0.1) as p10, quantile_cont(text_quality_score, 0.5) as p50, "
