@@ -69,15 +69,16 @@ def main() -> None:
     dumps = list_dump_files(Path(args.dumps))
     counts = {path.name: planning.count_rows(path) for path in dumps}
     resources = lab_resources()
+    gold = planning.plan_gold(Path(args.measured_home) / "gold" if args.measured_home else Path(args.dumps) / "no-gold-here")
     if args.rates:  # an earlier measurement (e.g. one taken while the measured run ran, under the same load)
         earlier = json.loads(Path(args.rates).read_text())
         # recorded files wrap the result in its provenance; files written before that, and --out files, do not
         rates = planning.Rates(**earlier.get("result", earlier)["rates"])
     else:
-        rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
+        rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts, gold=gold,
                                        log=lambda line: print(line, file=sys.stderr))
-    gold_folder = Path(args.measured_home) / "gold" if args.measured_home else Path(args.dumps) / "no-gold-here"
-    budgets = planning.Budgets.from_resources(resources, gold_rows=planning.count_gold_rows(gold_folder))
+    gold_rows, gold_scored = planning.count_gold_rows(gold)
+    budgets = planning.Budgets.from_resources(resources, gold_rows=gold_rows, gold_scored_rows=gold_scored)
     gpu = planning.gpu_name()
     plans = {"dumps": planning.project(sum(counts.values()), rates, budgets, gpu), "reference": planning.project(args.rows, rates, budgets, gpu)}
     result = {"rates": vars(rates), "dump_rows": counts, "cpu": {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]},

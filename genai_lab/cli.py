@@ -80,7 +80,7 @@ def command_run(args: argparse.Namespace) -> int:
     from genai_lab.definitions import defs
     from genai_lab.ingest import DumpError
     from genai_lab.partitions import review_dumps
-    from genai_lab.runner import execution_phases, partition_range_tags, run_assets
+    from genai_lab.runner import choose_executor, execution_phases, partition_range_tags, run_assets
     from genai_lab.synth import write_dump
 
     dumps_dir.mkdir(parents=True, exist_ok=True)
@@ -121,10 +121,13 @@ def command_run(args: argparse.Namespace) -> int:
             batches += [(partition_range_tags(start, end), partitioned) for start, end in _contiguous_runs(ordered, set(files))]
         if unpartitioned:
             batches.append(({}, unpartitioned))
-    print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance {environment.dagster_home()}")
+    rows = sum(_rows_or_none(path) for path in files.values()) if args.executor == "auto" else 0
+    executor = choose_executor(args.executor, rows)
+    print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance "
+          f"{environment.dagster_home()}; {'one process per step' if executor == 'per_step' else 'steps in this process'}")
     for tags, keys in batches:
         try:
-            result = run_assets(instance, keys, {**tags, "genai_lab/launched_by": "cli"})
+            result = run_assets(instance, keys, {**tags, "genai_lab/launched_by": "cli"}, executor)
         except DagsterError as error:
             print("\n" + textwrap.fill(f"genai-lab run failed before any step ran: {error}", width=100), file=sys.stderr)
             return 1
@@ -133,6 +136,17 @@ def command_run(args: argparse.Namespace) -> int:
             return 1
     print(f"genai-lab: done. Tables in {home / 'warehouse.duckdb'}; open the UI with: genai-lab ui --home {home}")
     return 0
+
+
+def _rows_or_none(path: Path) -> int:
+    """A dump's records for choosing the executor; a file that cannot be counted counts none (prep says why)."""
+    from genai_lab.ingest import DumpError
+    from genai_lab.planning import count_rows
+
+    try:
+        return count_rows(path)
+    except DumpError:
+        return 0
 
 
 def command_ui(args: argparse.Namespace) -> int:
@@ -173,18 +187,20 @@ def command_plan(args: argparse.Namespace) -> int:
             return 1
         for name, count in counts.items():
             print(f"genai-lab plan: {name}: {count:,} rows")
-        gold = planning.count_gold_rows(home / "gold")
+        gold = planning.plan_gold(home / "gold")
     else:
         from genai_lab.paths import LabPaths
 
-        counts, gold = {}, planning.count_gold_rows(LabPaths.from_home(args.home).home / "gold")
+        counts, gold = {}, planning.plan_gold(LabPaths.from_home(args.home).home / "gold")
     rows = args.rows if args.rows is not None else sum(counts.values())
     from genai_lab.resources import lab_resources
 
     resources = lab_resources()
-    rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts,
+    rates = planning.measure_rates(dumps, resources, sample_rows=args.sample_rows, counts=counts, gold=gold,
                                    log=lambda line: print(f"genai-lab plan: {line}", file=sys.stderr))
-    plan = planning.project(rows, rates, planning.Budgets.from_resources(resources, gold_rows=gold), gpu=planning.gpu_name())
+    gold_rows, gold_scored = planning.count_gold_rows(gold)
+    budgets = planning.Budgets.from_resources(resources, gold_rows=gold_rows, gold_scored_rows=gold_scored)
+    plan = planning.project(rows, rates, budgets, gpu=planning.gpu_name())
     print(json.dumps(plan.as_dict() | {"rates": vars(rates)}) if args.json else planning.render(plan))
     return 0
 
@@ -198,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--home", help=home_help)
     run.add_argument("--dumps", help="folder of review dumps (default: <home>/dumps; the embedded default is written there when empty)")
     run.add_argument("--select", default="*", help="Dagster asset selection, e.g. '*text_quality' (default: all assets)")
+    run.add_argument("--executor", choices=("auto", "in_process", "per_step"), default="auto",
+                     help="run the steps in this process, or each in its own, which hands its memory back when it ends "
+                          "(default auto: its own for a corpus too large for one process; see docs/configuration.md)")
     run.set_defaults(handler=command_run)
 
     ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1 for this home")

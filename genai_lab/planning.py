@@ -77,6 +77,15 @@ class Rates:
     segments_per_clean: float = 0.0
     #: floats per embedded text (the base model's hidden size): what a kept embedding pass stores per text
     embedding_width: int = 384
+    #: the rating-MIL teacher's held-out scoring, per review (None: its segments at `mil_s_per_segment`)
+    mil_held_out_s_per_review: float | None = None
+    #: market_opportunities' embedding of a feature request (None: `embed_s_per_text`)
+    market_embed_s_per_request: float | None = None
+    #: feature requests per clean review (market_opportunities embeds them up to its cap); None: as many as the reviews
+    requests_per_clean: float | None = None
+    #: seconds per gold input of each arm's evaluation (gold sentences are shorter than reviews); None: the serving rate
+    adapter_gold_s_per_row: float | None = None
+    slm_gold_s_per_row: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,8 @@ class Budgets:
     timing_rows: int
     timing_passes: int
     gold_rows: int = 0
+    #: of those, the sentiment rows the arms' evaluations score (None: all of them)
+    gold_scored_rows: int | None = None
     #: market_opportunities embeds a sample of at most this many feature requests
     market_max_requests: int = 0
     #: the rating-MIL teacher's settings (its budget: reviews trained on, minutes, held-out reviews scored)
@@ -125,7 +136,7 @@ class Budgets:
     keep_embedding_passes: bool = True
 
     @classmethod
-    def from_resources(cls, resources: dict, gold_rows: int = 0) -> Budgets:
+    def from_resources(cls, resources: dict, gold_rows: int = 0, gold_scored_rows: int | None = None) -> Budgets:
         adapter, slm, labeling, insight, reporting = (resources[k] for k in ("adapter", "slm", "labeling", "insight", "reporting"))
         return cls(
             adapter=ArmBudget.of(adapter.training), slm=ArmBudget.of(slm.training),
@@ -134,6 +145,7 @@ class Budgets:
             pretrain_batch_blocks=slm.slm.optimizer.batch_size, block_tokens=slm.slm.max_length,
             serving_max_minutes=insight.serving.max_minutes,
             timing_rows=reporting.timing.throughput_rows, timing_passes=reporting.timing.passes, gold_rows=gold_rows,
+            gold_scored_rows=gold_scored_rows,
             market_max_requests=insight.opportunities.max_requests, rating_mil=labeling.rating_mil,
             keep_embedding_passes=labeling.labels.keep_embedding_passes and labeling.labels.use_embeddings,
         )
@@ -218,11 +230,14 @@ def _rating_mil_cost(clean: float, rates: Rates, budgets: Budgets) -> tuple[floa
     train = reviews * rates.mil_train_s_per_review
     capped = settings.max_train_minutes is not None and train > settings.max_train_minutes * 60
     train = min(train, settings.max_train_minutes * 60) if capped else train
-    held_out = min(clean * settings.holdout_fraction, settings.holdout_reviews) * rates.segments_per_clean
+    held_out = min(clean * settings.holdout_fraction, settings.holdout_reviews)
+    if rates.mil_held_out_s_per_review is None:  # rates measured before the held-out scoring was timed on its own
+        scoring, words = held_out * rates.segments_per_clean * rates.mil_s_per_segment, f"{held_out * rates.segments_per_clean:,.0f} held-out segments x {rates.mil_s_per_segment * 1e3:.2f} ms"
+    else:
+        scoring, words = held_out * rates.mil_held_out_s_per_review, f"{held_out:,.0f} held-out reviews x {rates.mil_held_out_s_per_review * 1e3:.1f} ms"
     basis = (f"{reviews:,} reviews trained x {rates.mil_train_s_per_review * 1e3:.0f} ms"
-             + (f" (capped at {settings.max_train_minutes:g} min)" if capped else "")
-             + f" + {held_out:,.0f} held-out segments x {rates.mil_s_per_segment * 1e3:.2f} ms")
-    return train + held_out * rates.mil_s_per_segment, basis, capped
+             + (f" (capped at {settings.max_train_minutes:g} min)" if capped else "") + f" + {words}")
+    return train + scoring, basis, capped
 
 
 def _pretrain_cost(clean: float, rates: Rates, budgets: Budgets) -> tuple[float, str, bool]:
@@ -256,12 +271,14 @@ def _gold_costs(rates: Rates, budgets: Budgets) -> list[tuple[str, float, str]]:
     gold = budgets.gold_rows
     gold_basis = f"{gold:,} gold rows" if gold else "no gold rows: setup only (not projected)"
     timed = budgets.timing_rows * budgets.timing_passes if gold else 0
+    scored = gold if budgets.gold_scored_rows is None else budgets.gold_scored_rows
+    scored_basis = f"{scored:,} sentiment gold rows" if gold else gold_basis
     return [
         ("gold_labels", 0.0, gold_basis),
         ("label_quality", gold * (rates.embed_s_per_text + rates.label_s_per_item), gold_basis),
         ("review_type_quality", gold * rates.label_s_per_item, gold_basis),
-        ("adapter_evaluation", gold * rates.adapter_infer_s_per_row, gold_basis),
-        ("slm_evaluation", gold * rates.slm_infer_s_per_row, gold_basis),
+        ("adapter_evaluation", scored * (rates.adapter_gold_s_per_row or rates.adapter_infer_s_per_row), scored_basis),
+        ("slm_evaluation", scored * (rates.slm_gold_s_per_row or rates.slm_infer_s_per_row), scored_basis),
         ("inference_timing", timed * (rates.adapter_infer_s_per_row + rates.slm_infer_s_per_row),
          f"{budgets.timing_passes} passes x {budgets.timing_rows} rows per arm" if gold else gold_basis),
     ]
@@ -304,10 +321,13 @@ def project(rows: int, rates: Rates, budgets: Budgets, gpu: str | None = None) -
 
     served, seconds, basis = _serving_cost(items, rates, budgets)
     add("review_predictions", seconds, basis)
-    requests = min(clean, budgets.market_max_requests)  # feature requests are a share of the reviews: at most the cap
-    add("market_opportunities", requests * rates.embed_s_per_text + clean * rates.per_clean_row["market_opportunities"],
-        f"up to {requests:,.0f} feature requests embedded x {rates.embed_s_per_text * 1e3:.2f} ms + {clean:,.0f} clean x "
-        f"{rates.per_clean_row['market_opportunities'] * 1e6:.1f} us")
+    # feature requests are a share of the reviews, embedded up to the cap
+    requests = min(clean * (1.0 if rates.requests_per_clean is None else rates.requests_per_clean), budgets.market_max_requests)
+    extra, words = fixed("market_opportunities")
+    per_request = rates.market_embed_s_per_request or rates.embed_s_per_text
+    add("market_opportunities", extra + requests * per_request + clean * rates.per_clean_row["market_opportunities"],
+        f"{requests:,.0f} feature requests embedded x {per_request * 1e3:.2f} ms + {clean:,.0f} clean x "
+        f"{rates.per_clean_row['market_opportunities'] * 1e6:.1f} us{words}")
     add("opportunity_report", clean * rates.per_clean_row["opportunity_report"], "renders the report (not projected)")
 
     for step, seconds, basis in _gold_costs(rates, budgets):
@@ -409,13 +429,22 @@ def count_rows(path: Path) -> int:
     return max(0, lines - 1) if fmt == "csv" else lines
 
 
-def count_gold_rows(folder: Path) -> int:
-    """Rows of the gold sets the evaluation steps score: the home's gold files, else the synthetic truth they fall back to."""
+def plan_gold(folder: Path) -> pl.DataFrame:
+    """The gold rows the evaluation steps score: the home's gold files, else the synthetic truth they fall back to."""
     from genai_lab.labels.gold import load_gold_folder
     from genai_lab.labels.gold_scoring import synthetic_gold
 
     gold = load_gold_folder(folder) if Path(folder).is_dir() else None
-    return gold.height if gold is not None and gold.height else synthetic_gold().height
+    return gold if gold is not None and gold.height else synthetic_gold()
+
+
+def count_gold_rows(gold: pl.DataFrame) -> tuple[int, int]:
+    """(gold rows, of them the sentiment rows the arms' evaluations score)."""
+    import polars as pl
+
+    from genai_lab.ml.scoring import TASK_INPUTS
+
+    return gold.height, gold.filter(pl.col("task").is_in(list(TASK_INPUTS))).height
 
 
 # ---- measuring the rates on this machine (not pure) ----------------------------------------------
@@ -442,28 +471,36 @@ def _fit(units: tuple[int, int], seconds: tuple[float, float]) -> tuple[float, f
     return max(0.0, t_large - slope * large), slope
 
 
-def _sample_dump(path: Path, rows: int, folder: Path) -> Path:
-    """The first `rows` records of a dump, in its own format, as a file read_dump can time."""
+def _sample_dump(path: Path, rows: int, folder: Path, records: int) -> Path:
+    """`rows` records spread evenly through a dump of `records` (every k-th), in its own format, as a file read_dump
+    can time. Not its first rows: a dump is often in date or app order, and on the shared dumps the first rows' texts
+    are 20% shorter than the dump's (131 against 165 characters), which every per-text rate inherits."""
     import polars as pl
 
     from genai_lab.ingest import dump_format
 
+    every = max(1, records // max(1, rows))
     out = folder / path.name
     fmt = dump_format(path)
     if fmt == "parquet":
-        pl.scan_parquet(path).head(rows).collect().write_parquet(out)
+        pl.scan_parquet(path).gather_every(every).head(rows).collect().write_parquet(out)
     elif fmt == "csv":
-        pl.read_csv(path, n_rows=rows, infer_schema=False, truncate_ragged_lines=True).write_csv(out)
+        scan = pl.scan_csv(path, infer_schema=False, truncate_ragged_lines=True, encoding="utf8-lossy")
+        try:
+            scan.gather_every(every).head(rows).collect().write_csv(out)
+        except pl.exceptions.PolarsError:  # a record the scanner cannot parse: its first rows, as read_dump reads them
+            pl.read_csv(path, n_rows=rows, infer_schema=False, truncate_ragged_lines=True).write_csv(out)
     elif fmt == "jsonl":
         with open(path, "rb") as source, open(out, "wb") as target:
             for number, line in enumerate(source):
-                if number >= rows:
+                if number // every >= rows:
                     break
-                target.write(line)
+                if number % every == 0:
+                    target.write(line)
     else:
         document = json.loads(path.read_bytes())
         document = document if isinstance(document, list) else next(v for v in document.values() if isinstance(v, list))
-        out.write_text(json.dumps(document[:rows]))
+        out.write_text(json.dumps(document[::every][:rows]))
     return out
 
 
@@ -471,39 +508,80 @@ def _directory_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def _train_step_seconds(model, batches: list[dict], repeat: int = 3) -> float:
-    """Median seconds of one optimizer step (forward, backward, AdamW) over `batches` (the first is a warm-up)."""
-    import torch
+def _loop_seconds_per_unit(run: Callable[[int], float], sizes: tuple[int, int]) -> float:
+    """Seconds per unit of a training loop, timed through the loop itself: `run(units)` trains on that many units and
+    returns its seconds. A first run of the small size warms the kernels up; the slope through the two timed sizes
+    leaves out what a run costs once (setup, the final evaluation). A bare optimizer step is not the rate: the loops
+    ran 20-45% slower than their steps on the shared dumps (clipping, the schedule, batching, checkpoints)."""
+    run(sizes[0])
+    return _fit(sizes, (run(sizes[0]), run(sizes[1])))[1]
 
-    from genai_lab.ml.precision import autocast
 
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    model.train()
-    times = []
-    for index, batch in enumerate([*batches[:repeat], *batches[:repeat]]):  # the first pass builds the kernels
+def _self_training_seconds_per_row(model, tokenizer, inputs: ClassifierInputs, settings, work: Path) -> float:
+    """Seconds per training row of `self_train` with this model: one round, one epoch of 3 and of 9 batches of rows
+    labelled in turn, reviews and aspect pairs as round 0 mixes them."""
+    import polars as pl
+
+    from genai_lab.ml.self_training import self_train
+
+    batch = settings.optimizer.batch_size
+    candidates = pl.DataFrame({
+        "item_id": [str(i) for i in range(len(inputs.texts))], "text": inputs.texts, "aspect": inputs.aspects,
+        "label_index": [i % 3 for i in range(len(inputs.texts))], "confidence": [1.0] * len(inputs.texts),
+        "level": ["review" if a is None else "aspect" for a in inputs.aspects], "app_category": ["plan"] * len(inputs.texts),
+    }, schema_overrides={"aspect": pl.String})
+    data = {"candidates": candidates, "holdout": candidates.clear(), "pool": candidates.clear(),
+            "rated_holdout": candidates.clear().select("item_id", "text", "aspect", "label_index")}
+
+    def run(rows: int) -> float:
+        timed = settings.model_copy(update={"rounds": 1, "epochs_per_round": 1, "min_train_rows": rows, "max_train_rows": rows,
+                                            "max_train_minutes": None})
         started = time.perf_counter()
-        with autocast("cpu"):
-            loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if index >= repeat:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        with tempfile.TemporaryDirectory(dir=work) as folder:
+            self_train(model, tokenizer, data, timed, Path(folder) / "run")
+        return time.perf_counter() - started
+
+    return _loop_seconds_per_unit(run, (3 * batch, 9 * batch))
 
 
-def _classifier_batches(tokenizer, texts: Sequence[str], batch_size: int, max_length: int, count: int) -> list[dict]:
-    import torch
+@dataclass(frozen=True)
+class ClassifierInputs:
+    """Inputs as the arms see them: a text, and an aspect term for an aspect-level item (None: a review)."""
 
-    from genai_lab.ml.classifier import LABELS
+    texts: list[str]
+    aspects: list[str | None]
 
-    batches = []
-    for index in range(count):
-        chunk = [texts[(index * batch_size + i) % len(texts)] for i in range(batch_size)]
-        encoded = tokenizer(chunk, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        encoded["labels"] = torch.arange(batch_size) % len(LABELS)
-        batches.append(dict(encoded))
-    return batches
+    @classmethod
+    def of_items(cls, clean: pl.DataFrame, mentions: pl.DataFrame, count: int) -> ClassifierInputs:
+        """A seeded sample of the pseudo-label items in the share they occur: reviews, and mentions (sentence, term)."""
+        import polars as pl
+
+        items = pl.concat([clean.select(pl.col("content").alias("text"), pl.lit(None, pl.String).alias("aspect")),
+                           mentions.select(pl.col("sentence").alias("text"), pl.col("term").alias("aspect"))])
+        picked = items.sample(n=min(count, items.height), seed=0, shuffle=True)
+        return cls(picked["text"].to_list(), picked["aspect"].to_list())
+
+    @classmethod
+    def of_gold(cls, gold: pl.DataFrame, count: int) -> ClassifierInputs | None:
+        """A seeded sample of the sentiment gold rows the evaluation steps score (None when there are none)."""
+        import polars as pl
+
+        from genai_lab.ml.scoring import TASK_INPUTS
+
+        rows = gold.filter(pl.col("task").is_in(list(TASK_INPUTS)))
+        if rows.height == 0:
+            return None
+        picked = rows.sample(n=min(count, rows.height), seed=0, shuffle=True)
+        aspects = [term if TASK_INPUTS[task] else None for task, term in zip(picked["task"], picked["aspect_term"], strict=True)]
+        return cls(picked["text"].to_list(), aspects)
+
+    def scoring_seconds(self, model, tokenizer, batch_size: int, max_length: int) -> float:
+        """Seconds per input of `predict_proba`, as review_predictions and the evaluations call it."""
+        from genai_lab.ml.classifier import predict_proba
+
+        elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, self.texts, self.aspects, batch_size=batch_size,
+                                                  max_length=max_length), 4)
+        return elapsed / len(self.texts)
 
 
 #: prep steps whose cost grows with the raw rows (the rest of the chain runs on the clean reviews)
@@ -511,14 +589,15 @@ _PER_RAW_STEPS = ("reviews", "review_quality", "clean_reviews_and_rejects")
 
 
 def _sample_dumps(dumps: Sequence[Path], work: Path, sample_rows: int, counts: dict[str, int] | None) -> tuple[Sequence[Path], list[Path]]:
-    """The dumps measured (the synthetic generator's when none) and their samples: the first rows of each, as many as
-    its share of `counts` asks, at least 100."""
+    """The dumps measured (the synthetic generator's when none) and their samples: rows spread through each, as many
+    as its share of `counts` (counted here where missing) asks, at least 100."""
     if not dumps:
         from genai_lab.synth import write_dump
 
         dumps = [write_dump(work / "synthetic.csv", rows=sample_rows, seed=0)[0]]
-    total = sum((counts or {}).get(path.name, 1) for path in dumps)
-    samples = [_sample_dump(path, max(100, round(sample_rows * (counts or {}).get(path.name, 1) / total)), work) for path in dumps]
+    counts = {path.name: (counts or {}).get(path.name) or count_rows(path) for path in dumps}
+    total = sum(counts.values())
+    samples = [_sample_dump(path, max(100, round(sample_rows * counts[path.name] / total)), work, counts[path.name]) for path in dumps]
     return dumps, samples
 
 
@@ -580,9 +659,9 @@ def _measure_prep(raw: pl.DataFrame, read_seconds: float, prep, labeling,
 
 
 def _measure_labelling(clean: pl.DataFrame, mentions: pl.DataFrame, settings,
-                       log: Callable[[str], None]) -> tuple[float, float, pl.DataFrame, pl.Series, list[str]]:
+                       log: Callable[[str], None]) -> tuple[float, float, int, pl.DataFrame, pl.Series]:
     """Seconds per labelled item of the labelling functions without embeddings, and per text of the embeddings of a
-    sample of the texts they embed; with the reviews, those distinct texts and the sample, which the models reuse."""
+    sample of the texts they embed, the embeddings' width; with the reviews and those distinct texts."""
     import polars as pl
 
     from genai_lab.labels.functions import aspect_clauses, aspect_votes, review_votes
@@ -601,117 +680,177 @@ def _measure_labelling(clean: pl.DataFrame, mentions: pl.DataFrame, settings,
                                             max_length=settings.embed_max_length), 4)
     embed_s_per_text = elapsed / len(picked)
     log(f"embeddings: {1 / embed_s_per_text:,.0f} texts/s ({settings.base_model})")
-    return label_s_per_item, embed_s_per_text, vectors.shape[1], reviews, texts, picked
+    return label_s_per_item, embed_s_per_text, vectors.shape[1], reviews, texts
 
 
-def _measure_adapter(adapter, serving, picked: list[str], log: Callable[[str], None]) -> tuple[float, float, int]:
-    """The adapter arm, LoRA on the base model: seconds per row of a training step and of inference, and the bytes of
-    its trained weights. The model is freed on return, before the SLM is built."""
+def _measure_adapter(adapter, serving, inputs: ClassifierInputs, gold: ClassifierInputs | None, work: Path,
+                     log: Callable[[str], None]) -> tuple[float, float, float, int]:
+    """The adapter arm, LoRA on the base model: seconds per row of a training step, of serving and of scoring the gold,
+    and the bytes of its trained weights. The model is freed on return, before the SLM is built."""
     import torch
 
-    from genai_lab.ml.classifier import predict_proba
     from genai_lab.ml.lora import build_adapter_model
+    from genai_lab.ml.precision import for_inference
 
     torch.manual_seed(0)
     model, tokenizer, _, _ = build_adapter_model(adapter.lora)
     train = adapter.training
-    batch = train.optimizer.batch_size
-    adapter_train = _train_step_seconds(model, _classifier_batches(tokenizer, picked, batch, train.max_length, 4)) / batch
-    elapsed, _ = _timed(lambda: predict_proba(model, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
-    adapter_infer = elapsed / len(picked)
+    adapter_train = _self_training_seconds_per_row(model, tokenizer, inputs, train, work)
     adapter_bytes = sum(p.numel() for p in model.parameters() if p.requires_grad) * 4
+    served = for_inference(model.merge_and_unload()).eval()  # as load_merged_adapter serves and evaluates it
+    adapter_infer = inputs.scoring_seconds(served, tokenizer, serving.batch_size, serving.max_length)
+    adapter_gold = gold.scoring_seconds(served, tokenizer, train.inference_batch_size, train.max_length) if gold else adapter_infer
     log(f"adapter: {1 / adapter_train:,.0f} rows/s training, {1 / adapter_infer:,.0f} rows/s inference")
-    return adapter_train, adapter_infer, adapter_bytes
+    return adapter_train, adapter_infer, adapter_gold, adapter_bytes
 
 
-def _measure_rating_mil(settings, boundary: str, reviews, log: Callable[[str], None]) -> tuple[float, float, float]:
-    """The rating-MIL teacher: seconds per review of a training step and per segment read (merged, as pseudo_labels
-    reads them), and its distinct segments per review."""
-    import numpy as np
+def _measure_rating_mil(settings, boundary: str, reviews, work: Path, log: Callable[[str], None]) -> tuple[float, float, float, float]:
+    """The rating-MIL teacher: seconds per review of its training loop and of its held-out scoring (the trained LoRA
+    model, unmerged, as the step scores it), per segment read by pseudo_labels (merged), and its distinct segments
+    per review."""
     import torch
 
-    from genai_lab.labels.rating_mil import RatingMil, _segment_features, build_model, review_loss, split_segments
-    from genai_lab.ml.batching import padding_of
-    from genai_lab.ml.precision import autocast, for_inference
+    from genai_lab.labels.rating_mil import RatingMil, build_model, split_segments, train_rating_mil, training_reviews
+    from genai_lab.ml.precision import for_inference
 
     torch.manual_seed(0)
     model, tokenizer = build_model(settings)
-    texts = reviews["content"].head(settings.optimizer.batch_size * 4)
-    _, features, starts = _segment_features(tokenizer, texts, settings, boundary)
-    size, (pad, _) = settings.optimizer.batch_size, padding_of(tokenizer)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    targets = torch.zeros(len(texts), dtype=torch.long)  # any class: the step costs the same
-    times = []
-    for index in range(8):  # the first pass over the four batches builds the kernels
-        rows = np.arange((index % 4) * size, min((index % 4 + 1) * size, len(texts)))
+    data = training_reviews(reviews, settings.model_copy(update={"holdout_fraction": 0.5}))
+    held_out = data["holdout"].head(64)
+    timings: list[tuple[float, float]] = []  # (training seconds, held-out seconds)
+
+    def run(count: int) -> float:
+        timed = settings.model_copy(update={"epochs": 1, "max_train_minutes": None, "checkpoint_every_steps": 10**9})
         started = time.perf_counter()
-        with autocast("cpu"):
-            loss = review_loss(model, features, starts, rows, targets, pad)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if index >= 4:
-            times.append((time.perf_counter() - started) / len(rows))
+        with tempfile.TemporaryDirectory(dir=work) as folder:
+            result = train_rating_mil(model, tokenizer, {"train": data["train"].head(count), "holdout": held_out}, timed, boundary,
+                                      Path(folder) / "run")
+        timings.append((result.seconds, time.perf_counter() - started - result.seconds))
+        return result.seconds
+
+    batch = settings.optimizer.batch_size
+    train_per_review = _loop_seconds_per_unit(run, (2 * batch, 6 * batch))
+    held_out_per_review = statistics.median(seconds for _, seconds in timings) / max(1, held_out.height)
     model.encoder = model.encoder.merge_and_unload()
     scorer = RatingMil(for_inference(model).eval(), tokenizer, settings, boundary, 0.0)
     segments = split_segments(reviews["content"], boundary, settings.max_segments)["segment"].str.to_lowercase().unique()
     picked = segments.sample(n=min(512, len(segments)), seed=0).to_list()
     elapsed, _ = _timed(lambda: scorer._read(picked), 2)
-    log(f"rating_mil: {1 / statistics.median(times):,.0f} reviews/s training, {len(picked) / elapsed:,.0f} segments/s")
-    return statistics.median(times), elapsed / len(picked), len(segments) / max(1, reviews.height)
+    log(f"rating_mil: {1 / train_per_review:,.0f} reviews/s training, {1 / held_out_per_review:,.0f} held-out reviews/s, "
+        f"{len(picked) / elapsed:,.0f} segments/s")
+    return train_per_review, held_out_per_review, elapsed / len(picked), len(segments) / max(1, reviews.height)
 
 
-def _mlm_step_seconds(masked_lm, blocks, tokenizer, settings) -> float:
-    """Median seconds per token of a masked-LM optimizer step over `blocks` (the first step is a warm-up)."""
-    import torch
+def _measure_slm_pretraining(settings, tokenizer, corpus: list[str], work: Path) -> tuple[float, int, int, object]:
+    """Seconds per token of pretraining, the sample's tokens and the SLM's bytes, and its config for the classifier.
 
-    from genai_lab.ml.precision import autocast
-    from genai_lab.ml.slm import mask_tokens, mlm_loss
-
-    per_batch = settings.optimizer.batch_size
-    generator = torch.Generator().manual_seed(0)
-    optimizer = torch.optim.AdamW(masked_lm.parameters(), lr=1e-4)
-    times = []
-    for step in range(4):
-        ids = blocks[(torch.arange(per_batch) + step * per_batch) % len(blocks)]
-        inputs, labels = mask_tokens(ids, tokenizer, settings.mask_probability, generator)
-        started = time.perf_counter()
-        with autocast("cpu"):
-            loss = mlm_loss(masked_lm, inputs, labels)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if step:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times) / ids.numel()
-
-
-def _measure_slm_pretraining(settings, tokenizer, corpus: list[str]) -> tuple[float, int, int, object]:
-    """Seconds per token of pretraining, the sample's tokens and the SLM's bytes, and its config for the classifier."""
+    Timed through `pretrain` itself at two step counts (`_loop_seconds_per_unit`), so the rate carries what a step
+    costs beside its matmuls (masking, clipping, the schedule). The held-out evaluations (a forward pass over the held-out blocks every
+    `eval_every_steps`, about 1% of a run) are left out; the final one is in the fixed part the fit removes."""
     import torch
     from transformers import BertForMaskedLM
 
-    from genai_lab.ml.slm import model_config, pack_blocks
+    from genai_lab.ml.slm import model_config, pack_blocks, pretrain
 
     config = model_config(settings.size, tokenizer, settings.max_length, settings.hidden_act)
-    masked_lm = BertForMaskedLM(config)
-    blocks = torch.from_numpy(pack_blocks(tokenizer, corpus, settings.max_length))
-    seconds_per_token = _mlm_step_seconds(masked_lm, blocks, tokenizer, settings)
-    return seconds_per_token, blocks.numel(), sum(p.numel() for p in masked_lm.parameters()) * 4, config
+    blocks = pack_blocks(tokenizer, corpus, settings.max_length)
+    heldout = min(settings.heldout_blocks, max(1, len(blocks) // 10))
+
+    def run(steps: int) -> float:
+        torch.manual_seed(0)
+        masked_lm = BertForMaskedLM(config)
+        timed = settings.model_copy(update={"pretrain_steps": steps, "heldout_blocks": heldout, "eval_every_steps": 10**9,
+                                            "checkpoint_every_steps": 10**9})
+        with tempfile.TemporaryDirectory(dir=work) as folder:
+            return pretrain(masked_lm, tokenizer, corpus, timed, Path(folder) / "run").seconds
+
+    per_step = _loop_seconds_per_unit(run, (8, 32))
+    parameters = sum(p.numel() for p in BertForMaskedLM(config).parameters())
+    return per_step / (settings.optimizer.batch_size * settings.max_length), blocks.size, parameters * 4, config
 
 
-def _measure_slm_classifier(config, tokenizer, training, serving, picked: list[str]) -> tuple[float, float]:
-    """Seconds per row of a training step and of inference of a classifier of the SLM's shape (untrained: a step costs the same)."""
+def _measure_slm_classifier(config, tokenizer, training, serving, inputs: ClassifierInputs,
+                            gold: ClassifierInputs | None, work: Path) -> tuple[float, float, float]:
+    """Seconds per row of a training step, of serving and of scoring the gold, of a classifier of the SLM's shape
+    (untrained: a step costs the same)."""
     from transformers import BertForSequenceClassification
 
-    from genai_lab.ml.classifier import LABELS, predict_proba
+    from genai_lab.ml.classifier import LABELS
+    from genai_lab.ml.precision import for_inference
 
     config.num_labels = len(LABELS)
     classifier = BertForSequenceClassification(config)
-    batch = training.optimizer.batch_size
-    train = _train_step_seconds(classifier, _classifier_batches(tokenizer, picked, batch, training.max_length, 4)) / batch
-    elapsed, _ = _timed(lambda: predict_proba(classifier, tokenizer, picked, batch_size=serving.batch_size, max_length=serving.max_length), 4)
-    return train, elapsed / len(picked)
+    train = _self_training_seconds_per_row(classifier, tokenizer, inputs, training, work)
+    served = for_inference(classifier).eval()  # as load_classifier serves and evaluates it
+    infer = inputs.scoring_seconds(served, tokenizer, serving.batch_size, serving.max_length)
+    on_gold = gold.scoring_seconds(served, tokenizer, training.inference_batch_size, training.max_length) if gold else infer
+    return train, infer, on_gold
+
+
+def _market_inputs(clean: pl.DataFrame, mentions: pl.DataFrame, review_types) -> pl.DataFrame:
+    """`review_predictions` of the sample's reviews and mentions, with seeded random sentiment (the market's cost
+    follows the counts, not which way they lean) and the rule detector's review types, as the step computes them."""
+    import numpy as np
+    import polars as pl
+
+    from genai_lab.labels.review_types import detect_review_types
+    from genai_lab.ml.serving import prediction_table
+
+    reviews = clean.select("review_id", "dump_id", pl.lit("review").alias("level"), pl.lit(None, pl.Int64).alias("mention_index"),
+                           pl.lit(None, pl.String).alias("aspect_term"), pl.lit(None, pl.String).alias("aspect_category"),
+                           pl.col("content").alias("text"))
+    aspects = mentions.join(clean.select("review_id", "dump_id"), on="review_id").select("review_id", "dump_id", pl.lit("aspect").alias("level"),
+                              pl.int_range(pl.len()).over("review_id").cast(pl.Int64).alias("mention_index"),
+                              pl.col("term").alias("aspect_term"), pl.col("category").alias("aspect_category"), pl.col("sentence").alias("text"))
+    rows = pl.concat([reviews, aspects])
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(3), rows.height)
+    return prediction_table(rows, probabilities, detect_review_types(rows["text"], review_types), "plan", "plan")
+
+
+def _repeated(frame: pl.DataFrame, times: int) -> pl.DataFrame:
+    """`frame` `times` over, each copy's review ids made its own."""
+    import polars as pl
+
+    return pl.concat([frame.with_columns(pl.col("review_id") + f"#{copy}") for copy in range(times)])
+
+
+def _measure_market(clean: pl.DataFrame, mentions: pl.DataFrame, insight, labeling, requests_timed: int) -> tuple[float, float, float, float | None]:
+    """(fixed seconds, seconds per clean review) of `market_opportunities` without its request embeddings; the feature
+    requests per clean review it embeds, and the seconds per request of embedding them (None: the sample has none).
+
+    Timed on the sample and on the sample four times over: a corpus grows in reviews over apps and aspects it mostly
+    has already, and most of the step's work is per (app or category, aspect) group. Fitted between the sample and its
+    half instead (fewer groups in the half), the non-embedding part came out 2.5x what the step took on the shared dumps:
+    the non-embedding part took 18.7 s there, against 46 s projected. A corpus of far more apps has more groups than
+    its sample shows; that part is not projected."""
+    import numpy as np
+
+    from genai_lab.insight.market import build_market
+    from genai_lab.ml.embeddings import embed
+    from genai_lab.text.text_quality import STOPWORDS
+
+    settings = insight.opportunities
+    width = 8  # the clusters' cost is the k-means over requests; vectors of any width show the embedding-free part
+
+    def unembedded(texts: list[str]) -> np.ndarray:
+        return np.random.default_rng(len(texts)).normal(size=(len(texts), width)).astype(np.float32)
+
+    sizes, seconds, requests = [], [], None
+    for times in (1, 4):
+        part, part_mentions = _repeated(clean, times), _repeated(mentions, times)
+        predictions = _market_inputs(part, part_mentions, labeling.review_types)
+        elapsed, market = _timed(lambda predictions=predictions, part=part: build_market(predictions, part, unembedded, set(STOPWORDS), settings))
+        sizes.append(part.height)
+        seconds.append(elapsed)
+        requests = requests if requests is not None else market.requests
+    fixed, per_clean = _fit(tuple(sizes), tuple(seconds))
+    # embedded at the market's own token budget: a seeded sample of the requests, as the step samples its own
+    picked = requests["text"].sample(n=min(requests_timed, requests.height), seed=0).to_list()
+    per_request = None
+    if picked:
+        elapsed, _ = _timed(lambda: embed(picked, model_name=labeling.labels.base_model, max_length=settings.embed_max_length), 2)
+        per_request = elapsed / len(picked)
+    return fixed, per_clean, requests.height / max(1, clean.height), per_request
 
 
 def _warehouse_bytes(path: Path, tables: dict[str, pl.DataFrame], texts: pl.Series) -> int:
@@ -732,9 +871,11 @@ def _warehouse_bytes(path: Path, tables: dict[str, pl.DataFrame], texts: pl.Seri
 
 
 def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 20000, counts: dict[str, int] | None = None,
-                  log: Callable[[str], None] = print) -> Rates:
-    """Times the pipeline's functions on a sample of the dumps (the embedded synthetic generator when none): the first
-    rows of each dump, as many from each as its share of `counts` (file name -> rows) asks, at least 100."""
+                  gold: pl.DataFrame | None = None, inputs: int = 1024, log: Callable[[str], None] = print) -> Rates:
+    """Times the pipeline's functions on a sample of the dumps (the embedded synthetic generator when none): rows
+    spread through each dump, as many from each as its share of `counts` (file name -> rows) asks, at least 100. With
+    `gold`, the arms' evaluation rates are timed on its sentiment rows. `inputs`: the classifier inputs (and gold
+    rows, and feature requests) timed; scoring sorts them by length, so a few hundred pad far more than a long pass."""
     from genai_lab.ml.slm import train_tokenizer
 
     load = os.getloadavg()[0]
@@ -748,20 +889,23 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         per_raw, per_clean, fixed, tables = _measure_prep(raw, read_seconds, prep, labeling, log)
         clean, mentions = tables["clean"], tables["mentions"]
         m = max(1, clean.height)
-        label_s_per_item, embed_s_per_text, embedding_width, reviews, texts, picked = _measure_labelling(clean, mentions, labeling.labels, log)
-        adapter_train, adapter_infer, adapter_bytes = _measure_adapter(adapter, insight.serving, picked, log)
-        mil_train, mil_segment, segments_per_clean = _measure_rating_mil(labeling.rating_mil, boundary_pattern(labeling.labels), reviews, log)
+        label_s_per_item, embed_s_per_text, embedding_width, reviews, texts = _measure_labelling(clean, mentions, labeling.labels, log)
+        items = ClassifierInputs.of_items(clean, mentions, inputs)
+        gold_inputs = ClassifierInputs.of_gold(gold, inputs) if gold is not None else None
+        adapter_train, adapter_infer, adapter_gold, adapter_bytes = _measure_adapter(adapter, insight.serving, items, gold_inputs, work, log)
+        mil_train, mil_held_out, mil_segment, segments_per_clean = _measure_rating_mil(labeling.rating_mil, boundary_pattern(labeling.labels),
+                                                                                       reviews, work, log)
 
         corpus = reviews["content"].to_list()
         elapsed, slm_tokenizer = _timed(lambda: train_tokenizer(corpus, slm.slm.vocab_size, work / "tokenizer"))
         per_clean["slm_tokenizer"] = elapsed / m
-        slm_pretrain, tokens, slm_bytes, config = _measure_slm_pretraining(slm.slm, slm_tokenizer, corpus)
-        slm_train, slm_infer = _measure_slm_classifier(config, slm_tokenizer, slm.training, insight.serving, picked)
+        slm_pretrain, tokens, slm_bytes, config = _measure_slm_pretraining(slm.slm, slm_tokenizer, corpus, work)
+        slm_train, slm_infer, slm_gold = _measure_slm_classifier(config, slm_tokenizer, slm.training, insight.serving, items, gold_inputs, work)
         log(f"SLM ({slm.slm.size}): {1 / slm_pretrain:,.0f} tokens/s pretraining, {1 / slm_train:,.0f} rows/s training, "
             f"{1 / slm_infer:,.0f} rows/s inference")
 
-        # market steps: not timed (they need predictions); counted at the text-quality rate, which is of their order
-        per_clean["market_opportunities"] = per_clean["text_quality"]
+        fixed["market_opportunities"], per_clean["market_opportunities"], requests_per_clean, request_embed = _measure_market(
+            clean, mentions, insight, labeling, inputs)
         per_clean["opportunity_report"] = 0.0
         warehouse_bytes_per_row = _warehouse_bytes(work / "sample.duckdb", {"raw": raw, **tables}, texts) / n
         # the store keeps the final weights (checkpoints are removed when training ends): the adapter's LoRA weights,
@@ -774,6 +918,8 @@ def measure_rates(dumps: Sequence[Path], resources: dict, *, sample_rows: int = 
         mentions_per_clean=mentions.height / m, embed_texts_per_clean=len(texts) / m, tokens_per_clean=tokens / m,
         warehouse_bytes_per_row=warehouse_bytes_per_row, model_store_bytes=model_store_bytes, mil_train_s_per_review=mil_train,
         mil_s_per_segment=mil_segment, segments_per_clean=segments_per_clean, embedding_width=embedding_width,
+        mil_held_out_s_per_review=mil_held_out, market_embed_s_per_request=request_embed, requests_per_clean=requests_per_clean, adapter_gold_s_per_row=adapter_gold if gold_inputs else None,
+        slm_gold_s_per_row=slm_gold if gold_inputs else None,
         note=(f"rates measured on {n:,} sample rows of {len(dumps)} dump(s), at load average {load:.1f} on {os.cpu_count()} cores "
               "(a busier machine measures slower rates and runs slower too)"),
     )

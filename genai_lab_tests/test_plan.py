@@ -7,7 +7,18 @@ import polars as pl
 import pytest
 
 from genai_lab.cli import build_parser
-from genai_lab.planning import STEPS, ArmBudget, Budgets, Rates, compare, count_rows, project, render, self_training_seconds
+from genai_lab.planning import (
+    STEPS,
+    ArmBudget,
+    Budgets,
+    Rates,
+    compare,
+    count_gold_rows,
+    count_rows,
+    project,
+    render,
+    self_training_seconds,
+)
 
 RATES = Rates(
     per_raw_row={"raw_reviews": 2e-6, "reviews": 1e-6, "review_quality": 40e-6, "clean_reviews_and_rejects": 2e-6},
@@ -144,3 +155,87 @@ def test_the_rating_mil_teacher_is_projected_with_its_budget():
     assert large["rating_mil"].seconds == pytest.approx(216 + 4.5) and not large["rating_mil"].capped
     slow = Rates(**{**rates.__dict__, "mil_train_s_per_review": 0.2})
     assert {s.step: s for s in project(22_200_000, slow, budgets).steps}["rating_mil"].capped  # 720 s > the 5-minute cap
+
+
+def test_the_measured_held_out_market_and_gold_rates_replace_their_stand_ins():
+    from genai_lab.labels.rating_mil import RatingMilSettings
+
+    rates = Rates(**{**RATES.__dict__, "mil_train_s_per_review": 0.06, "mil_s_per_segment": 1e-3, "segments_per_clean": 3.0,
+                     "mil_held_out_s_per_review": 0.02, "requests_per_clean": 0.1, "market_embed_s_per_request": 1e-3,
+                     "adapter_gold_s_per_row": 1e-3, "slm_gold_s_per_row": 0.1e-3,
+                     "fixed_s": {**RATES.fixed_s, "market_opportunities": 4.0}})
+    budgets = Budgets(**{**BUDGETS.__dict__, "rating_mil": RatingMilSettings(), "gold_rows": 1200, "gold_scored_rows": 1000,
+                         "market_max_requests": 10_000})
+    step = {s.step: s for s in project(100_000, rates, budgets).steps}
+    # 50k clean: 2,500 reviews trained at 60 ms, then 1,500 held-out reviews at 20 ms each (not their segments)
+    assert step["rating_mil"].seconds == pytest.approx(150 + 30)
+    # 5,000 requests (10% of 50k clean) embedded at 1 ms, 50k clean at 5 us, 4 s whatever the corpus
+    assert step["market_opportunities"].seconds == pytest.approx(5 + 0.25 + 4)
+    # at 22.2M reviews the requests are capped: 10,000 embedded
+    big = {s.step: s for s in project(22_200_000, rates, budgets).steps}
+    assert big["market_opportunities"].seconds == pytest.approx(10 + 11.1e6 * 5e-6 + 4)
+    # the evaluations score the 1,000 sentiment rows at the gold rates; label_quality all 1,200 rows
+    assert step["adapter_evaluation"].seconds == pytest.approx(1.0) and step["slm_evaluation"].seconds == pytest.approx(0.1)
+    assert step["label_quality"].seconds == pytest.approx(1200 * (2e-3 + 50e-6))
+
+
+def test_a_loop_is_timed_by_its_slope_after_a_warm_up_run():
+    from genai_lab.planning import _loop_seconds_per_unit
+
+    calls = []
+
+    def run(units: int) -> float:  # the first call builds kernels: 5 s more
+        calls.append(units)
+        return 2.0 + 0.5 * units + (5.0 if len(calls) == 1 else 0.0)
+
+    assert _loop_seconds_per_unit(run, (8, 32)) == pytest.approx(0.5)
+    assert calls == [8, 8, 32]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_the_sample_is_spread_through_a_dump_not_its_first_rows(tmp_path, suffix):
+    from genai_lab.planning import _sample_dump
+
+    frame = pl.DataFrame({"id": [str(i) for i in range(100)], "content": [f"review {i}" for i in range(100)], "rating": [5] * 100})
+    path = tmp_path / f"dump.{suffix}"
+    {"csv": frame.write_csv, "jsonl": frame.write_ndjson, "parquet": frame.write_parquet}[suffix](path)
+    out = tmp_path / "sample"
+    out.mkdir()
+    sample = _sample_dump(path, 10, out, 100)
+    read = {"csv": lambda p: pl.read_csv(p, infer_schema=False), "jsonl": pl.read_ndjson, "parquet": pl.read_parquet}[suffix](sample)
+    assert read["id"].to_list() == [str(i) for i in range(0, 100, 10)]
+
+
+def test_a_large_corpus_runs_each_step_in_its_own_process():
+    from genai_lab.runner import PER_STEP_ABOVE_ROWS, choose_executor
+
+    assert choose_executor("auto", 20_000) == "in_process"
+    assert choose_executor("auto", PER_STEP_ABOVE_ROWS + 1) == "per_step"
+    assert choose_executor("in_process", 10**9) == "in_process" and choose_executor("per_step", 10) == "per_step"
+    with pytest.raises(ValueError, match="unknown executor 'threads'"):
+        choose_executor("threads", 10)
+    assert build_parser().parse_args(["run", "--executor", "per_step"]).executor == "per_step"
+
+
+def test_the_rates_are_measured_through_the_pipelines_own_code(tmp_path):
+    """The measuring half end to end on a small synthetic sample: every rate is a positive number and every step gets
+    a projection (the numbers themselves are the benchmark's, `benchmarks/corpus_cost.py`)."""
+    from genai_lab.insight.market import OpportunitySettings
+    from genai_lab.ml.self_training import SelfTrainingSettings
+    from genai_lab.ml.slm import SlmSettings
+    from genai_lab.planning import measure_rates, plan_gold
+    from genai_lab.resources import AdapterResource, InsightResource, SlmResource, lab_resources
+
+    resources = {**lab_resources(home=str(tmp_path / "home")),
+                 "adapter": AdapterResource(training=SelfTrainingSettings(optimizer={"batch_size": 8})),
+                 "slm": SlmResource(slm=SlmSettings(size="tiny", vocab_size=600, optimizer={"batch_size": 8})),
+                 "insight": InsightResource(opportunities=OpportunitySettings(stability_resamples=5))}
+    gold = plan_gold(tmp_path / "no-gold")
+    rates = measure_rates([], resources, sample_rows=1200, gold=gold, inputs=96, log=lambda line: None)
+    for name in ("label_s_per_item", "embed_s_per_text", "adapter_train_s_per_row", "adapter_infer_s_per_row", "slm_train_s_per_row",
+                 "slm_infer_s_per_row", "slm_pretrain_s_per_token", "mil_train_s_per_review", "mil_held_out_s_per_review",
+                 "adapter_gold_s_per_row", "slm_gold_s_per_row", "tokens_per_clean", "requests_per_clean"):
+        assert getattr(rates, name) > 0, name
+    assert rates.per_clean_row["market_opportunities"] > 0
+    plan = project(1_000_000, rates, Budgets.from_resources(resources, *count_gold_rows(gold)))
+    assert [s.step for s in plan.steps] == list(STEPS) and plan.total_seconds > 0

@@ -1,5 +1,6 @@
 """The from-scratch arm's pieces: tokenizer, sizes, masking, pretraining that learns and resumes after a kill."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -52,6 +53,13 @@ def _count(config) -> int:
     from transformers import BertForMaskedLM
 
     return sum(p.numel() for p in BertForMaskedLM(config).parameters())
+
+
+def test_blocks_packed_a_few_texts_at_a_time_are_the_blocks_of_one_pass(tokenizer, texts):
+    whole = pack_blocks(tokenizer, texts, 32, chunk=len(texts))
+    ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
+    assert whole.shape == (sum(map(len, ids)) // 32, 32) and whole[0, 0] == tokenizer.cls_token_id
+    assert np.array_equal(pack_blocks(tokenizer, texts, 32, chunk=3), whole)
 
 
 def test_masking_leaves_special_tokens_and_labels_only_chosen_tokens(tokenizer, texts):

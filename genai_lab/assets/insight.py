@@ -29,8 +29,8 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     from genai_lab.labels.review_types import detect_review_types
     from genai_lab.ml.classifier import LABELS, predict_proba
     from genai_lab.ml.resumable_pass import prune_other_passes
-    from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, like_for_like_scores, projected_scoring_minutes,
-                                      score_distinct)
+    from genai_lab.ml.serving import (AUTO, choose_serving_model, distinct_inputs, like_for_like_scores, prediction_table,
+                                      projected_scoring_minutes, score_distinct)
 
     serving = insight.serving
     slm_name = store_name(SLM_CLASSIFIER, slm.slm.size)
@@ -73,15 +73,7 @@ def review_predictions(context: AssetExecutionContext, pseudo_labels: pl.DataFra
     distinct_count = scored.reused + scored.computed
     for stale in prune_other_passes(kept_batches):
         context.log.info(f"Removed the kept batches of an earlier serving model ({stale})")
-    types = detect_review_types(rows["text"], labeling.review_types)
-    review_only = pl.col("level") == "review"
-    predictions = rows.with_columns(
-        pl.Series("sentiment", [LABELS[i] for i in probabilities.argmax(axis=1)], dtype=pl.String),
-        pl.Series("confidence", probabilities.max(axis=1), dtype=pl.Float64),
-        *(pl.Series(f"p_{label}", probabilities[:, i], dtype=pl.Float64) for i, label in enumerate(LABELS)),
-        *(types[column] for column in ("review_type", "is_bug_report", "is_feature_request")),
-        pl.lit(arm).alias("model"), pl.lit(champion.version).alias("model_version"),
-    ).with_columns(*(pl.when(review_only).then(pl.col(c)) for c in ("review_type", "is_bug_report", "is_feature_request")))
+    predictions = prediction_table(rows, probabilities, detect_review_types(rows["text"], labeling.review_types), arm, champion.version)
     summary = predictions.group_by("level", "sentiment").len().sort("level", "sentiment")
     context.log.info(f"Scored {scored.computed:,} distinct inputs in {seconds:.0f} s ({scored.computed / max(seconds, 1e-9):.0f}/s); "
                      f"{scored.reused:,} more were kept from an earlier pass with this model")

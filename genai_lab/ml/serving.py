@@ -160,3 +160,18 @@ def score_distinct(inputs: pl.DataFrame, score: Callable[[list[str], list[str | 
     texts, aspects = inputs["text"].to_list(), inputs["aspect"].to_list()
     return run_resumable_pass(input_keys(inputs), lambda rows: score([texts[i] for i in rows], [aspects[i] for i in rows]),
                               width=width, folder=folder, batch_rows=batch_rows, describe="inputs", progress=progress)
+
+
+def prediction_table(rows: pl.DataFrame, probabilities: np.ndarray, types: pl.DataFrame, model: str, version: str) -> pl.DataFrame:
+    """`review_predictions`' rows: the scored `rows` (pseudo-label items) with their sentiment, its probabilities, and the
+    review-type flags of `types` (`detect_review_types` of their texts) on review-level rows only."""
+    from genai_lab.ml.classifier import LABELS
+
+    review_only = pl.col("level") == "review"
+    return rows.with_columns(
+        pl.Series("sentiment", [LABELS[i] for i in probabilities.argmax(axis=1)], dtype=pl.String),
+        pl.Series("confidence", probabilities.max(axis=1), dtype=pl.Float64),
+        *(pl.Series(f"p_{label}", probabilities[:, i], dtype=pl.Float64) for i, label in enumerate(LABELS)),
+        *(types[column] for column in ("review_type", "is_bug_report", "is_feature_request")),
+        pl.lit(model).alias("model"), pl.lit(version).alias("model_version"),
+    ).with_columns(*(pl.when(review_only).then(pl.col(c)) for c in ("review_type", "is_bug_report", "is_feature_request")))
