@@ -2,10 +2,10 @@
 
 Two halves. The arithmetic (`Rates`, `Budgets`, `project`) is pure: measured per-unit rates and the
 settings' caps in, one `StepCost` per Dagster step out, so it is tested with fixed rates. The
-measuring (`count_rows`, `measure_rates`) runs the pipeline's own functions on a small sample of
-the dumps on this machine: prep on a few thousand rows, the base model's embeddings, and one
-training step and one inference batch of each arm's model (untrained weights of the trained shape:
-a step costs the same). `genai-lab plan` joins them.
+measuring (`count_rows`, `measure_rates`) runs the pipeline's own code on a sample spread through
+the dumps on this machine: prep on a few thousand rows, the base model's embeddings, each training
+loop at two sizes (untrained weights of the trained shape: a step costs the same), scoring with the
+models as they are served, and the market step itself. `genai-lab plan` joins them.
 
 What the projection leaves out: the gold-set steps are projected from the gold rows found (none:
 seconds of setup each, not projected), model loading and Dagster's own per-step overhead (seconds).
