@@ -470,13 +470,15 @@ class RatingProbe:
         settings = settings or LabelSettings()
         ratings = np.asarray(ratings, dtype=np.float64)
         keep = np.isfinite(ratings) & (ratings >= 1) & (ratings <= 5)
-        x = np.asarray(embeddings, np.float64)[keep]
+        # masked before the float64 cast, and centred in place: the same numbers with one float64 copy instead of three
+        # (a 1M-review dump's 860k review rows are 2.6 GB in float64)
+        x = np.asarray(np.asarray(embeddings)[keep], np.float64)
         r = ratings[keep]
         y = np.where(r <= settings.rating_negative_max, NEG, np.where(r >= settings.rating_positive_min, POS, NEU))
         if len(y) == 0:
             raise ValueError("RatingProbe.fit needs rated rows")
         mean = x.mean(axis=0)
-        x = x - mean
+        x -= mean
         counts = np.bincount(y, minlength=3).astype(np.float64)
         present = counts > 0
         sample_weight = np.where(present[y], len(y) / (present.sum() * np.maximum(counts[y], 1)), 0.0)
