@@ -121,7 +121,7 @@ def command_run(args: argparse.Namespace) -> int:
             batches += [(partition_range_tags(start, end), partitioned) for start, end in _contiguous_runs(ordered, set(files))]
         if unpartitioned:
             batches.append(({}, unpartitioned))
-    rows = sum(_rows_or_none(path) for path in files.values()) if args.executor == "auto" else 0
+    rows = sum(_rows_or_zero(path) for path in files.values()) if args.executor == "auto" else 0
     executor = choose_executor(args.executor, rows)
     print(f"genai-lab: home {home}; {len(files)} dump(s) in {dumps_dir}; {len(selected)} asset(s) selected; Dagster instance "
           f"{environment.dagster_home()}; {'one process per step' if executor == 'per_step' else 'steps in this process'}")
@@ -138,7 +138,7 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows_or_none(path: Path) -> int:
+def _rows_or_zero(path: Path) -> int:
     """A dump's records for choosing the executor; a file that cannot be counted counts none (prep says why)."""
     from genai_lab.ingest import DumpError
     from genai_lab.planning import count_rows
